@@ -1,0 +1,3 @@
+from luasup.cli import main
+
+main()

@@ -1,0 +1,77 @@
+"""Runs Lua tasks as asyncio tasks.
+
+A task is a coroutine in the Lua state (see lua/luasup/task.lua). Resuming
+it runs Lua until it finishes, fails, or yields a request: an op name and
+its arguments. The op is awaited here and its results resume the coroutine.
+While one task waits, the loop runs the others."""
+
+import asyncio
+import itertools
+
+
+class TaskError(Exception):
+    """A Lua task ended with an error; `text` has the message and traceback."""
+
+    def __init__(self, name, text):
+        super().__init__(text)
+        self.name = name
+        self.text = text
+
+
+class OpError(Exception):
+    """Raised by an op to make the waiting Lua call raise this message."""
+
+
+def _text(value):
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+class Bridge:
+    def __init__(self, loop, runtime):
+        self.loop = loop
+        self.ops = {}  # op name (bytes) -> async function returning a tuple
+        self.tasks = set()
+        lua_task = runtime.require("luasup.task")
+        self._create = lua_task.create
+        self._resume = lua_task.resume
+        self._drop = lua_task.drop
+        self._raise = lua_task.RAISE
+        self._ids = itertools.count(1)
+
+    def start(self, name, fn, *args):
+        tid = next(self._ids)
+        self._create(tid, name.encode() if isinstance(name, str) else name, fn, *args)
+        task = self.loop.create_task(self._drive(tid, _text(name)))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    def cancel_all(self):
+        for task in list(self.tasks):
+            task.cancel()
+
+    async def _drive(self, tid, name):
+        values = ()
+        try:
+            while True:
+                out = self._resume(tid, *values)
+                if not isinstance(out, tuple):
+                    out = (out,)
+                tag = out[0]
+                if tag == b"yield":
+                    values = await self._carry_out(out[1], out[2:])
+                elif tag == b"done":
+                    return out[1:]
+                else:
+                    raise TaskError(name, _text(out[1]))
+        finally:
+            self._drop(tid)
+
+    async def _carry_out(self, op_name, args):
+        op = self.ops.get(op_name)
+        if op is None:
+            return (self._raise, b"luasup: unknown request " + bytes(op_name))
+        try:
+            return await op(*args)
+        except OpError as e:
+            return (self._raise, str(e).encode())

@@ -1,0 +1,165 @@
+"""The command line: argv and environment -> what to run.
+
+    luasup SCRIPT.lua [ARGS...]      run a policy script
+    luasup 'LUA CODE' [ARGS...]      run inline code (first argument not *.lua)
+    luasup -e CODE [ARGS...]         run inline code, explicitly
+    luasup [-c] -- CMD [ARGS...]     one child, no script (tini/dumb-init style)
+    luasup --check SCRIPT.lua        compile only
+"""
+
+import os
+import sys
+
+from . import __version__, log
+
+USAGE = """\
+usage: luasup SCRIPT.lua [ARGS...]
+       luasup 'LUA CODE' [ARGS...]
+       luasup -e CODE [ARGS...]
+       luasup [-c] -- CMD [ARGS...]
+       luasup --check SCRIPT.lua | --check -e CODE
+       luasup --version | --help
+
+Runs as PID 1 (or as a child subreaper anywhere else): reaps every zombie,
+relays signals to children's process groups, and on SIGTERM/SIGINT stops
+everything within a grace period. A script decides the rest through
+require('init'); `--` runs one command instead, like tini or dumb-init.
+
+options:
+  -e CODE            run CODE as the script
+  -c, --single-child with --: relay signals to CMD alone, not its group
+  --check            compile the script, report syntax errors, run nothing
+  -h, --help         show this help
+  -V, --version      show the version
+
+environment:
+  LUASUP_GRACE_MS       ms between the stop signal and SIGKILL (default 5000)
+  LUASUP_CAPTURE_BYTES  captured output kept per child stream (default 1048576)
+  LUASUP_LOG_LEVEL      error, warn, info or debug (default warn)
+  LUASUP_LOOP           asyncio to use the standard loop instead of uvloop
+
+exit codes: the script's return value or os.exit code; 1 Lua error;
+2 bad usage or unreadable script; with --: CMD's code, 128+N if it died of
+signal N, 126 not executable, 127 not found. A stop by signal N: 128+N.
+"""
+
+EXIT_USAGE = 2
+
+
+class Usage(Exception):
+    pass
+
+
+class Invocation:
+    def __init__(self):
+        self.mode = "script"  # script | command | check
+        self.path = None  # script file, when not inline
+        self.code = None  # inline code
+        self.args = []  # script arguments, or CMD and its arguments
+        self.single_child = False
+
+    @property
+    def arg0(self):
+        return self.path if self.path is not None else self.code
+
+
+def _looks_like_code(text):
+    return any(c.isspace() for c in text)
+
+
+def parse(argv):
+    inv = Invocation()
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a in ("-h", "--help"):
+            inv.mode = "help"
+            return inv
+        if a in ("-V", "--version"):
+            inv.mode = "version"
+            return inv
+        if a == "--check":
+            inv.mode = "check"
+        elif a in ("-c", "--single-child"):
+            inv.single_child = True
+        elif a == "-e":
+            if i + 1 >= len(argv):
+                raise Usage("option -e needs an argument")
+            inv.code = argv[i + 1]
+            inv.args = argv[i + 2:]
+            break
+        elif a == "--":
+            if inv.mode == "check":
+                raise Usage("--check takes a script, not a command")
+            if i + 1 >= len(argv):
+                raise Usage("-- needs a command to run")
+            inv.mode = "command"
+            inv.args = argv[i + 1:]
+            return inv
+        elif a.startswith("-") and not _looks_like_code(a):
+            raise Usage("unknown option %s" % a)
+        else:
+            if a.endswith(".lua"):
+                inv.path = a
+            else:
+                inv.code = a
+            inv.args = argv[i + 1:]
+            break
+        i += 1
+    if inv.code is None and inv.path is None:
+        raise Usage("no script given")
+    if inv.single_child:
+        raise Usage("-c only applies to -- CMD")
+    return inv
+
+
+class Settings:
+    def __init__(self, environ):
+        self.grace = _number(environ, "LUASUP_GRACE_MS", 5000) / 1000.0
+        self.capture_limit = int(_number(environ, "LUASUP_CAPTURE_BYTES", 1 << 20)) or 1
+
+
+def _number(environ, name, default):
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1
+    if not value >= 0:
+        raise Usage("%s must be a non-negative number, got %r" % (name, raw))
+    return value
+
+
+def self_command():
+    """A command that re-runs luasup (arg[-1] for scripts)."""
+    me = os.path.abspath(sys.argv[0])
+    if os.path.basename(me) != "__main__.py" and os.access(me, os.X_OK):
+        return me
+    import shutil
+    return shutil.which("luasup") or me
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    log.configure(os.environ)
+    try:
+        inv = parse(argv)
+        settings = Settings(os.environ)
+    except Usage as e:
+        log.fatal(str(e))
+        if not argv:
+            sys.stderr.write(USAGE)
+        sys.exit(EXIT_USAGE)
+    if inv.mode == "help":
+        sys.stdout.write(USAGE)
+        return
+    if inv.mode == "version":
+        sys.stdout.write("luasup %s\n" % __version__)
+        return
+    if inv.mode == "command":
+        from . import command
+        sys.exit(command.run(inv, settings))
+    from . import script
+    sys.exit(script.run(inv, settings))

@@ -1,0 +1,38 @@
+-- Prepares the Lua state before the script runs: luasup.core, the script's
+-- own directory for require, and print/os.exit that suit a supervisor.
+local core, script_dir = ...
+
+package.loaded['luasup.core'] = core
+if script_dir then
+    package.path = package.path .. ';' .. script_dir .. '/?.lua;' .. script_dir .. '/?/init.lua'
+end
+
+local task = require('luasup.task')
+local stdout, tostring, select, concat = io.stdout, tostring, select, table.concat
+
+-- print flushes each line: luasup's output usually goes to a pipe (docker
+-- logs), where C stdio would hold it back, and may be lost if luasup is killed.
+function print(...)
+    local n = select('#', ...)
+    local parts = {}
+    for i = 1, n do
+        parts[i] = tostring((select(i, ...)))
+    end
+    stdout:write(concat(parts, '\t'), '\n')
+    stdout:flush()
+end
+
+-- os.exit would end luasup on the spot, leaving its children running:
+-- make it a graceful shutdown with that exit code instead.
+function os.exit(code)
+    if code == nil or code == true then
+        code = 0
+    elseif code == false then
+        code = 1
+    elseif type(code) ~= 'number' then
+        task.raise("bad argument #1 to 'exit' (number expected, got " .. type(code) .. ')')
+    end
+    io.stdout:flush()
+    core.request_exit(code)
+    task.await('os.exit', 'forever')
+end

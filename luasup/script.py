@@ -1,0 +1,90 @@
+"""Script mode: run a Lua policy script as the main task.
+
+The script ends luasup when its main chunk returns (exit code: its integer
+result), when it calls os.exit, on an uncaught error (1), or on SIGTERM/SIGINT
+(128+N). Each way, children are stopped as in a SIGTERM shutdown first."""
+
+import asyncio
+import os
+import signal
+
+from . import cli, log, signals
+from .loop import run as run_loop
+from .shutdown import stop_everything
+
+EXIT_LUA_ERROR = 1
+
+
+def _load(inv):
+    """(source bytes, chunkname bytes, script directory or None)."""
+    if inv.path is None:
+        return os.fsencode(inv.code), b"=(command line)", None
+    with open(inv.path, "rb") as f:
+        source = f.read()
+    directory = os.path.dirname(os.path.abspath(inv.path))
+    return source, b"@" + os.fsencode(inv.path), os.fsencode(directory)
+
+
+def run(inv, settings):
+    try:
+        source, chunkname, script_dir = _load(inv)
+    except OSError as e:
+        log.fatal("unable to read %s: %s" % (inv.path, e.strerror))
+        return cli.EXIT_USAGE
+    if source.startswith(b"#!"):  # keep line numbers: blank the shebang line
+        source = b"--" + source[2:]
+    from .runtime import LuaSyntaxError, Runtime
+    runtime = Runtime()
+    try:
+        fn = runtime.compile(source, chunkname)
+    except LuaSyntaxError as e:
+        log.error(str(e))
+        return EXIT_LUA_ERROR
+    if inv.mode == "check":
+        return 0
+    arg = {0: os.fsencode(inv.arg0), -1: os.fsencode(cli.self_command())}
+    for i, a in enumerate(inv.args, 1):
+        arg[i] = os.fsencode(a)
+    return run_loop(lambda loop: _main(loop, runtime, fn, inv.args, arg, script_dir, settings))
+
+
+async def _main(loop, runtime, fn, args, arg, script_dir, settings):
+    from .api import Api, exit_code
+    from .bridge import Bridge, TaskError
+    from .supervisor import Supervisor
+
+    sup = Supervisor(loop, settings.grace)
+    sup.open()
+    bridge = Bridge(loop, runtime)
+    api = Api(loop, sup, bridge, settings.capture_limit)
+    runtime.boot(api.core(), script_dir, arg)
+    bridge.ops.update(api.ops())
+
+    def on_signal(signo):
+        if signo in signals.STOPPING and not sup.exit_code.done():
+            log.info("received %s: stopping" % signals.name(signo))
+            sup.request_exit(128 + signo, signo)
+        else:
+            sup.forward(signo)
+
+    def main_done(task):
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is None:
+            result = task.result()
+            sup.request_exit(exit_code(result[0]) if result else 0)
+        elif isinstance(error, TaskError):
+            log.error("error in task %s: %s" % (error.name, error.text))
+            sup.request_exit(EXIT_LUA_ERROR)
+        else:
+            raise error
+
+    sup.on_signal = on_signal
+    bridge.start("main", fn, *(os.fsencode(a) for a in args)).add_done_callback(main_done)
+    code = await sup.exit_code
+    tasks = list(bridge.tasks)
+    bridge.cancel_all()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await stop_everything(sup, settings.grace, sup.stop_signal)
+    return code
