@@ -1,0 +1,91 @@
+"""The Lua bridge: blocking-looking calls yield to the loop, so `every`
+jobs run while the main chunk sleeps or waits."""
+
+import pytest
+
+from helpers import LOOPS, run
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_every_runs_while_main_sleeps_and_waits_for_a_child(loop):
+    result = run(["-e", """
+        local init = require('init')
+        local ticks = 0
+        init.every(0.05, function(step) ticks = ticks + step end, 1)
+        init.sleep(0.3)
+        local after_sleep = ticks
+        init.exec('sleep', 0.3):status()
+        print(after_sleep >= 3, ticks > after_sleep)
+    """], loop=loop)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "true\ttrue\n", "")
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_every_error_is_reported_with_traceback_and_the_timer_keeps_going(loop, tmp_path):
+    (tmp_path / "job.lua").write_text(
+        "local init = require('init')\n"
+        "local n = 0\n"
+        "init.every(0.05, function()\n"
+        "  n = n + 1\n"
+        "  if n == 1 then error('first tick fails') end\n"
+        "end)\n"
+        "while n < 3 do init.sleep(0.05) end\n"
+        "print('ticks', n >= 3)\n")
+    result = run(["job.lua"], cwd=tmp_path, loop=loop)
+    assert result.returncode == 0
+    assert result.stdout == "ticks\ttrue\n"
+    lines = result.stderr.splitlines()
+    assert lines[0] == "luasup: error in task every 0.05s job job.lua:3: job.lua:5: first tick fails"
+    assert lines[1] == "stack traceback:"
+    assert any("job.lua:5: in function <job.lua:3>" in l for l in lines)
+
+
+def test_every_job_never_overlaps_itself():
+    result = run(["-e", """
+        local init = require('init')
+        local running, overlaps, runs = 0, 0, 0
+        init.every(0.01, function()
+            running = running + 1
+            if running > 1 then overlaps = overlaps + 1 end
+            init.sleep(0.05)   -- longer than the period
+            running = running - 1
+            runs = runs + 1
+        end)
+        while runs < 4 do init.sleep(0.01) end
+        print(overlaps)
+    """])
+    assert (result.returncode, result.stdout) == (0, "0\n")
+
+
+def test_waiting_inside_a_script_coroutine_is_a_clear_error():
+    result = run(["-e", """
+        local init = require('init')
+        local co = coroutine.wrap(function() init.sleep(0.1) end)
+        co()
+    """])
+    assert result.returncode == 1
+    first = result.stderr.splitlines()[0]
+    assert first.startswith("luasup: error in task main: (command line):")
+    # (coroutine.wrap prefixes where it was resumed; the cause's line follows)
+    assert first.endswith("(command line):3: init.sleep: cannot wait inside a"
+        " coroutine the script created itself (its yield would go to that coroutine, not to"
+        " luasup); call it from the main chunk or an init.every job")
+
+
+def test_pcall_around_waiting_calls_works():
+    result = run(["-e", """
+        local init = require('init')
+        local ok, code = pcall(function() return init.exec('sh', '-c', 'exit 6'):status() end)
+        print(ok, code)
+    """])
+    assert (result.returncode, result.stdout) == (0, "true\t6\n")
+
+
+def test_status_distinguishes_nothing_but_matches_luavisors():
+    result = run(["-e", """
+        local init = require('init')
+        local c = init.exec('sleep', 10)
+        init.kill(c:pid(), 'TERM')
+        print(c:status() == init.signal.SIGTERM, c:kill(), init.signal.SIGKILL, init.signal.SIGHUP)
+    """])
+    assert (result.returncode, result.stdout) == (0, "true\t9\t9\t1\n")
