@@ -27,9 +27,13 @@ class Api:
         self.sup = supervisor
         self.bridge = bridge
         self.capture_limit = capture_limit
+        # Further groups of init functions, each with a core() and ops() of
+        # its own and a Lua module that adds its functions to `init`.
+        from .probes import Probes
+        self.extensions = [Probes(loop, supervisor)]
 
     def core(self):
-        return {
+        table = {
             b"pid": os.getpid(),
             b"signals": {n.encode(): v for n, v in signals.BY_NAME.items()},
             b"max_signal": max(signals.BY_NUMBER),
@@ -42,15 +46,21 @@ class Api:
             b"now": self.loop.time,
             b"request_exit": self.request_exit,
         }
+        for ext in self.extensions:
+            table.update(ext.core())
+        return table
 
     def ops(self):
-        return {
+        table = {
             b"sleep": self.sleep,
             b"sleep_until": self.sleep_until,
             b"wait": self.wait,
             b"stream": self.stream,
             b"forever": self.forever,
         }
+        for ext in self.extensions:
+            table.update(ext.ops())
+        return table
 
     # -- plain calls -------------------------------------------------------
 

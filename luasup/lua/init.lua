@@ -180,4 +180,7 @@ function Child:__tostring()
         core.child_running(self._c) and 'running' or 'exited')
 end
 
+-- Further groups of functions, each in a module of its own.
+require('luasup.probes').install(init, argerror, check)
+
 return init
