@@ -1,4 +1,5 @@
-"""The Python half of the `init` module (lua/init.lua is the other half).
+"""The Python half of the `init` module (lua/init.lua and lua/luasup/*.lua
+are the other half).
 
 `core()` is the table Lua sees as luasup.core: plain functions that never
 raise into Lua (a Python exception inside a Lua coroutine arrives as an empty
@@ -8,8 +9,9 @@ a task can yield for; the bridge awaits them."""
 import asyncio
 import os
 
-from . import log, signals
-from .bridge import OpError
+from . import log, procfs, process, signals
+from .bridge import OpError, TaskError
+from .spawnopts import SpawnRefused, options_from_lua
 
 
 def exit_code(value):
@@ -21,27 +23,40 @@ def exit_code(value):
     return int(value) & 0xFF
 
 
+def _lua_list(table):
+    return [table[i] for i in range(1, len(table) + 1)]
+
+
 class Api:
     def __init__(self, loop, supervisor, bridge, capture_limit):
         self.loop = loop
         self.sup = supervisor
         self.bridge = bridge
         self.capture_limit = capture_limit
+        self._joined = set()  # tasks someone waits for: their errors go there
         # Further groups of init functions, each with a core() and ops() of
         # its own and a Lua module that adds its functions to `init`.
+        from .lifecycle import Lifecycle
         from .probes import Probes
-        self.extensions = [Probes(loop, supervisor)]
+        self.lifecycle = Lifecycle(loop, supervisor)
+        self.extensions = [self.lifecycle, Probes(loop, supervisor)]
 
     def core(self):
         table = {
             b"pid": os.getpid(),
             b"signals": {n.encode(): v for n, v in signals.BY_NAME.items()},
             b"max_signal": max(signals.BY_NUMBER),
+            b"signal_name": lambda signo: signals.name(int(signo)).encode(),
             b"kill": self.kill,
             b"spawn": self.spawn,
             b"signal_child": self.signal_child,
-            b"child_running": self.child_running,
+            b"child_running": lambda child: child.running,
+            b"child_lines": self.child_lines,
+            b"child_stats": self.child_stats,
+            b"close_stdin": lambda child: child.close_stdin(),
             b"start_task": self.start_task,
+            b"cancel_task": lambda task: task.cancel(),
+            b"task_done": lambda task: task.done(),
             b"report_error": self.report_error,
             b"now": self.loop.time,
             b"request_exit": self.request_exit,
@@ -56,6 +71,11 @@ class Api:
             b"sleep_until": self.sleep_until,
             b"wait": self.wait,
             b"stream": self.stream,
+            b"line": self.line,
+            b"write": self.write,
+            b"ready": self.ready,
+            b"join": self.join,
+            b"wait_any": self.wait_any,
             b"forever": self.forever,
         }
         for ext in self.extensions:
@@ -71,24 +91,56 @@ class Api:
             return None, e.strerror.encode()
         return 0
 
-    def spawn(self, *argv):
+    def spawn(self, argv, lua_opts=None):
+        argv = [os.fsdecode(a) for a in _lua_list(argv)]
         try:
-            child = self.sup.spawn([os.fsdecode(a) for a in argv],
-                                   capture_limit=self.capture_limit)
-        except OSError as e:
-            return None, ("unable to spawn %s: %s" % (os.fsdecode(argv[0]), e.strerror)).encode()
-        except ValueError as e:  # e.g. an embedded NUL byte
-            return None, ("unable to spawn %s: %s" % (os.fsdecode(argv[0]), e)).encode()
+            if self.sup.closed:
+                raise SpawnRefused("luasup is shutting down")
+            opts, name, notify = options_from_lua(self.loop, lua_opts, self.capture_limit)
+        except SpawnRefused as e:
+            return None, ("unable to spawn %s: %s" % (argv[0], e)).encode()
+        try:
+            child = self.sup.spawn(argv, opts, name)
+        except process.SpawnError as e:
+            if notify:
+                notify.close()
+            why = "cannot %s: %s" % (e.what, e.strerror) if e.what else e.strerror
+            return None, ("unable to spawn %s: %s" % (argv[0], why)).encode()
+        except (OSError, ValueError) as e:  # ValueError: e.g. an embedded NUL
+            if notify:
+                notify.close()
+            return None, ("unable to spawn %s: %s" % (argv[0], getattr(e, "strerror", None) or e)).encode()
+        child.notify = notify
+        if notify:
+            child.on_exit.append(lambda c: c.notify.close())
         return child, child.pid
 
     def signal_child(self, child, signo):
         return child.signal(int(signo), group=True)
 
-    def child_running(self, child):
-        return child.running
+    def child_lines(self, child, fd):
+        capture = child.captures.get(int(fd))
+        if capture is None:
+            return None, b"lines: this stream of the child is not captured"
+        return capture.lines()
+
+    def child_stats(self, child):
+        if not child.running:
+            return None, b"not running"
+        stats = procfs.tree_stats(child.pid)
+        return self.bridge.runtime.table({k.encode(): v for k, v in stats.items()})
 
     def start_task(self, name, fn, *args):
-        self.bridge.start(name, fn, *args)
+        task = self.bridge.start(name, fn, *args)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task):
+        if task.cancelled():
+            return
+        error = task.exception()
+        if isinstance(error, TaskError) and task not in self._joined:
+            log.error("error in task %s: %s" % (error.name, error.text))
 
     def report_error(self, name, text):
         log.error("error in task %s: %s" % (os.fsdecode(name), text.decode("utf-8", "replace")))
@@ -106,8 +158,11 @@ class Api:
         await asyncio.sleep(max(0.0, deadline - self.loop.time()))
         return ()
 
-    async def wait(self, child):
-        await child.exited.wait()
+    async def wait(self, child, timeout=None):
+        try:
+            await asyncio.wait_for(child.exited.wait(), timeout)
+        except asyncio.TimeoutError:
+            return (None,)
         reason, code = child.outcome()
         return (reason.encode(), code)
 
@@ -117,6 +172,72 @@ class Api:
             raise OpError("this stream of the child is not captured")
         await capture.closed.wait()
         return (capture.value() or None,)
+
+    async def line(self, queue):
+        return (await queue.next(),)
+
+    async def write(self, child, data):
+        try:
+            await process.write_stdin(self.loop, child, data)
+        except OSError as e:
+            return (None, (e.strerror or str(e)).encode())
+        return (True,)
+
+    async def ready(self, child, timeout=None):
+        notify = getattr(child, "notify", None)
+        if notify is None:
+            raise OpError("ready: the child was not started with notify = true")
+
+        async def ready_or_gone():
+            while not notify.ready and child.running:
+                notify.changed = notify.changed or asyncio.Event()
+                notify.changed.clear()
+                waiter = asyncio.ensure_future(notify.changed.wait())
+                exited = asyncio.ensure_future(child.exited.wait())
+                await asyncio.wait({waiter, exited}, return_when=asyncio.FIRST_COMPLETED)
+                waiter.cancel()
+                exited.cancel()
+        try:
+            await asyncio.wait_for(ready_or_gone(), timeout)
+        except asyncio.TimeoutError:
+            return (None, b"timeout")
+        return (True,) if notify.ready else (None, b"exited")
+
+    async def join(self, task):
+        self._joined.add(task)
+        try:
+            await asyncio.wait({task})
+        finally:
+            self._joined.discard(task)
+        if task.cancelled():
+            raise OpError("the task was cancelled")
+        error = task.exception()
+        if isinstance(error, TaskError):
+            raise OpError(error.text)
+        if error is not None:
+            raise error
+        return task.result()
+
+    async def wait_any(self, handles, n, timeout=None):
+        waiters = {}
+        for i in range(1, int(n) + 1):
+            handle = handles[i]
+            if isinstance(handle, process.Child):
+                waiters[asyncio.ensure_future(handle.exited.wait())] = i
+            else:
+                self._joined.add(handle)
+                waiters[asyncio.ensure_future(asyncio.wait({handle}))] = i
+        try:
+            done, _ = await asyncio.wait(waiters, timeout=timeout,
+                                         return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+            for i in range(1, int(n) + 1):
+                self._joined.discard(handles[i])
+        if not done:
+            return (None,)
+        return (min(waiters[w] for w in done),)
 
     async def forever(self):
         await self.loop.create_future()

@@ -29,6 +29,7 @@ def _text(value):
 class Bridge:
     def __init__(self, loop, runtime):
         self.loop = loop
+        self.runtime = runtime
         self.ops = {}  # op name (bytes) -> async function returning a tuple
         self.tasks = set()
         lua_task = runtime.require("luasup.task")

@@ -26,12 +26,12 @@ async def _main(loop, argv, single_child, grace):
     sup = Supervisor(loop, grace)
     sup.group_signals = not single_child
     sup.open()
-    tty = pid1.foreground_tty()
+    # CMD gets luasup's stdio and every fd luasup was given, as with tini
+    opts = process.Options(stdin=process.INHERIT, stdout=process.INHERIT,
+                           stderr=process.INHERIT, close_strays=False,
+                           tty=pid1.foreground_tty())
     try:
-        if tty is None:
-            child = sup.spawn(argv, close_strays=False)
-        else:
-            child = sup.adopt(process.spawn_foreground(argv, tty))
+        child = sup.spawn(argv, opts)
     except OSError as e:
         log.fatal("unable to spawn %s: %s" % (argv[0], e.strerror))
         return EXIT_NOT_FOUND if e.errno == errno.ENOENT else EXIT_NOT_EXECUTABLE

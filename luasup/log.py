@@ -44,3 +44,9 @@ def info(text):
 def debug(text):
     if _level >= 3:
         _emit(text)
+
+
+def script(level, text):
+    """A line from init.log: shown by the same level rule as luasup's own."""
+    if LEVELS.get(level, 0) <= _level:
+        _emit(text if level == "info" else "%s: %s" % ("warning" if level == "warn" else level, text))

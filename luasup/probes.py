@@ -1,13 +1,101 @@
-"""Probes and plumbing for init: (being written)."""
+"""Probes and plumbing for init: tcp_check, http_get, watch and listen
+(lua/luasup/probes.lua is the Lua half, with the argument checks).
+
+Like api.Api, core functions never raise into Lua and ops only raise
+OpError: failures come back as (nil, message)."""
+
+import asyncio
+import os
+
+from .connect import ProbeError, close, connect, describe
+
+# What a probe's failure can raise (ssl.SSLError is an OSError; bad host
+# names can raise ValueError deep inside the resolver or the ssl module).
+_PROBE_FAILURES = (ProbeError, OSError, ValueError)
 
 
 class Probes:
     def __init__(self, loop, supervisor):
         self.loop = loop
         self.sup = supervisor
+        self.listeners = {}  # fd -> listeners.Listener, while open
+        self.watches = set()
 
     def core(self):
-        return {}
+        return {
+            b"listen": self.listen,
+            b"listen_close": self.listen_close,
+            b"watch_start": self.watch_start,
+            b"watch_cancel": self.watch_cancel,
+        }
 
     def ops(self):
-        return {}
+        return {
+            b"tcp_check": self.tcp_check,
+            b"http_get": self.http_get,
+            b"watch_next": self.watch_next,
+        }
+
+    # -- probes ------------------------------------------------------------
+
+    async def tcp_check(self, host, port, timeout):
+        try:
+            _, writer = await asyncio.wait_for(connect(os.fsdecode(host), int(port)), timeout)
+        except _PROBE_FAILURES as e:
+            return (None, os.fsencode(describe(e)))
+        await close(writer)
+        return (True,)
+
+    async def http_get(self, url, timeout, max_body, *flat_headers):
+        from . import http_client  # only scripts that use it pay for the import
+        headers = list(zip(flat_headers[::2], flat_headers[1::2]))
+        try:
+            status, body, fields = await asyncio.wait_for(
+                http_client.get(url.decode("latin-1"), headers, int(max_body)), timeout)
+        except _PROBE_FAILURES as e:
+            # (the url was decoded as latin-1: a message quoting it encodes back)
+            return (None, describe(e).encode("latin-1", "replace"))
+        flat = [item for field in fields for item in field]
+        return (status, body, *flat)
+
+    # -- watches -----------------------------------------------------------
+
+    def watch_start(self, path, debounce):
+        from .watch import Watch
+        try:
+            watch = Watch(self.loop, bytes(path), float(debounce))
+        except OSError as e:
+            return None, b"unable to watch %s: %s" % (path, _strerror(e))
+        self.watches.add(watch)
+        return watch
+
+    def watch_cancel(self, watch):
+        self.watches.discard(watch)
+        watch.cancel()
+        return True
+
+    async def watch_next(self, watch):
+        return (await watch.next_change(),)
+
+    # -- listening sockets -------------------------------------------------
+
+    def listen(self, address, name):
+        from . import listeners
+        text = os.fsdecode(address)
+        try:
+            listener = listeners.open_listener(text, os.fsdecode(name))
+        except listeners.AddressError as e:
+            return None, os.fsencode("invalid address '%s': %s" % (text, e))
+        except OSError as e:
+            return None, b"unable to listen on %s: %s" % (address, _strerror(e))
+        self.listeners[listener.fileno()] = listener
+        return listener, listener.fileno(), os.fsencode(listener.address)
+
+    def listen_close(self, listener):
+        self.listeners.pop(listener.fileno(), None)
+        listener.close()
+        return True
+
+
+def _strerror(e):
+    return (e.strerror or str(e)).encode("utf-8", "replace")

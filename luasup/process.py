@@ -1,22 +1,69 @@
-"""A child process: how it is started, its output, its exit, its signals."""
+"""A child process: how it is started, its stdio, its exit, its signals."""
 
 import asyncio
+import errno
+import fcntl
 import os
 import signal
 
 from . import log, signals
 from .capture import Capture
 
+# Streams a child's stdout/stderr can be: kept for stdout()/lines(),
+# luasup's own fd, nothing, or a file (given as its path).
+CAPTURE, INHERIT, NULL = "capture", "inherit", "null"
+
+
+class Options:
+    """How to start a child; the defaults are luavisors' exec()."""
+
+    def __init__(self, **kw):
+        self.env = None  # full environment dict; None: luasup's own
+        self.cwd = None
+        self.stdin = NULL  # null | inherit | pipe
+        self.stdout = CAPTURE  # capture | inherit | null | a file path
+        self.stderr = CAPTURE
+        self.prefix = None  # bytes: relay inherit streams line by line with it
+        self.uid = None
+        self.gid = None
+        self.groups = None
+        self.setsid = False
+        self.umask = None
+        self.fds = ()  # [(fd, name)] passed as fds 3.. with LISTEN_FDS
+        self.tty = None  # a terminal fd to hand the child's group
+        self.close_strays = True
+        self.capture_limit = 1 << 20
+        for key, value in kw.items():
+            if not hasattr(self, key):
+                raise TypeError("unknown option %s" % key)
+            setattr(self, key, value)
+
+    def needs_fork(self):
+        """posix_spawn cannot chdir, change ids or umask, or learn the
+        child's pid in time to set LISTEN_PID: those need fork+exec."""
+        return bool(self.cwd is not None or self.uid is not None or self.gid is not None
+                    or self.umask is not None or self.fds or self.tty is not None)
+
+
+class SpawnError(OSError):
+    """errno and strerror of the failure, `what` saying which step failed."""
+
+    def __init__(self, err, what=None):
+        super().__init__(err, os.strerror(err))
+        self.what = what
+
 
 class Child:
     """A process luasup started. Its exit status comes from the reaper."""
 
-    def __init__(self, pid, name, captures):
+    def __init__(self, pid, name, captures, stdin_fd=-1):
         self.pid = pid
         self.name = name
-        self.captures = captures  # {1: Capture, 2: Capture} for captured streams
+        self.captures = captures  # {1: Capture, 2: Capture} for read streams
+        self.stdin_fd = stdin_fd
         self.wait_status = None
         self.exited = asyncio.Event()
+        self.on_exit = []  # callbacks(child) once reaped
 
     @property
     def running(self):
@@ -28,6 +75,8 @@ class Child:
         log.info("exited %s (%s)" % (self.label(), "code %d" % code if reason == "exit"
                                      else signals.name(code)))
         self.exited.set()
+        for callback in self.on_exit:
+            callback(self)
 
     def outcome(self):
         """("exit", code) or ("signal", signum); only once reaped."""
@@ -52,9 +101,14 @@ class Child:
         except ProcessLookupError:
             return False
         except PermissionError:
-            # the group leader is still ours even if a member dropped privileges
+            # a member dropped privileges; the leader is still ours to signal
             os.kill(self.pid, signum)
         return True
+
+    def close_stdin(self):
+        if self.stdin_fd >= 0:
+            os.close(self.stdin_fd)
+            self.stdin_fd = -1
 
     def label(self):
         return "%s (pid %d)" % (self.name, self.pid) if self.name else "pid %d" % self.pid
@@ -72,71 +126,160 @@ def _mark_strays_cloexec():
                 pass  # the directory's own fd, already closed
 
 
-def spawn(loop, argv, *, capture_limit=0, env=None, close_strays=True,
-          single_group=True):
-    """Start argv[0] (searched in PATH) in a new process group, with a clean
-    signal mask and default dispositions.
+class _Plumbing:
+    """The fds a child gets: `dups` (parent fd -> child fd) and `opens`
+    (path opened onto a child fd), and what the parent keeps."""
 
-    capture_limit > 0 captures stdout and stderr (stdin is /dev/null);
-    0 lets the child inherit luasup's stdio. Raises OSError when the program
-    cannot be executed. Returns (pid, {fd: Capture})."""
-    actions = []
-    pipes = {}
+    def __init__(self):
+        self.dups = []
+        self.opens = []
+        self.child_ends = []  # parent's copies to close once the child has them
+        self.readers = {}  # child fd -> parent's read end
+        self.stdin_w = -1
+
+    def close_all(self):
+        for fd in self.child_ends + list(self.readers.values()) + [self.stdin_w]:
+            if fd >= 0:
+                os.close(fd)
+
+
+def _plumb(opts):
+    p = _Plumbing()
     try:
-        if capture_limit:
-            actions.append((os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0))
-            for fd in (1, 2):
-                pipes[fd] = os.pipe()
-                actions.append((os.POSIX_SPAWN_DUP2, pipes[fd][1], fd))
-        if close_strays:
-            _mark_strays_cloexec()
-        pid = os.posix_spawnp(
-            argv[0], argv, os.environ if env is None else env,
-            file_actions=actions,
-            setpgroup=0 if single_group else None,
-            setsigmask=(),
-            setsigdef=signals.RESETTABLE,
-        )
+        if opts.stdin == NULL:
+            p.opens.append((0, os.devnull, os.O_RDONLY))
+        elif opts.stdin == "pipe":
+            r, p.stdin_w = os.pipe()
+            p.dups.append((r, 0))
+            p.child_ends.append(r)
+        for fd, mode in ((1, opts.stdout), (2, opts.stderr)):
+            if mode == NULL:
+                p.opens.append((fd, os.devnull, os.O_WRONLY))
+            elif mode == INHERIT and opts.prefix is None:
+                continue
+            elif mode in (CAPTURE, INHERIT):
+                r, w = os.pipe()
+                p.readers[fd] = r
+                p.dups.append((w, fd))
+                p.child_ends.append(w)
+            else:  # a file: opened here so a bad path gets its own message
+                try:
+                    f = os.open(mode, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+                except OSError as e:
+                    raise SpawnError(e.errno, "open %s" % os.fsdecode(mode)) from None
+                p.dups.append((f, fd))
+                p.child_ends.append(f)
+        for i, (fd, _name) in enumerate(opts.fds):
+            p.dups.append((fd, 3 + i))
     except BaseException:
-        for r, w in pipes.values():
-            os.close(r)
-            os.close(w)
+        p.close_all()
         raise
+    return p
+
+
+def spawn(loop, argv, opts):
+    """Start argv[0] (searched in PATH) as opts say: by default in a new
+    process group, with a clean signal mask and default dispositions.
+    Raises SpawnError/OSError when it cannot be started. Returns
+    (pid, {fd: Capture}, stdin write end or -1)."""
+    env = os.environ if opts.env is None else opts.env
+    plumbing = _plumb(opts)
+    try:
+        if opts.close_strays:
+            _mark_strays_cloexec()
+        if opts.needs_fork():
+            pid = _fork_exec(argv, env, opts, plumbing)
+        else:
+            actions = [(os.POSIX_SPAWN_OPEN, fd, path, flags, 0o644)
+                       for fd, path, flags in plumbing.opens]
+            actions += [(os.POSIX_SPAWN_DUP2, src, dst) for src, dst in plumbing.dups]
+            pid = os.posix_spawnp(argv[0], argv, env, file_actions=actions,
+                                  setpgroup=None if opts.setsid else 0, setsid=opts.setsid,
+                                  setsigmask=(), setsigdef=signals.RESETTABLE)
+    except BaseException:
+        plumbing.close_all()
+        raise
+    for fd in plumbing.child_ends:
+        os.close(fd)
     captures = {}
-    for fd, (r, w) in pipes.items():
-        os.close(w)
-        captures[fd] = Capture(loop, r, capture_limit)
-    return pid, captures
+    for fd, r in plumbing.readers.items():
+        relay = (fd, opts.prefix) if opts.prefix is not None and (
+            opts.stdout if fd == 1 else opts.stderr) == INHERIT else None
+        captures[fd] = Capture(loop, r, opts.capture_limit, relay)
+    if plumbing.stdin_w >= 0:
+        os.set_blocking(plumbing.stdin_w, False)
+    return pid, captures, plumbing.stdin_w
 
 
-def spawn_foreground(argv, tty_fd):
-    """Start argv as the terminal's foreground process group.
-
-    The child must own the terminal before it runs a single instruction of the
-    program (else its first read stops it with SIGTTIN), so this forks and
-    hands the terminal over in the child, which posix_spawn cannot do."""
+def _fork_exec(argv, env, opts, plumbing):
     err_r, err_w = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: no Python cleanup must run here
+        step = None
         try:
             os.close(err_r)
-            os.setpgid(0, 0)
-            os.tcsetpgrp(tty_fd, os.getpgrp())  # allowed: SIGTTOU is blocked
+            if opts.setsid:
+                os.setsid()
+            else:
+                os.setpgid(0, 0)
+            if opts.tty is not None:
+                os.tcsetpgrp(opts.tty, os.getpgrp())  # allowed: SIGTTOU is blocked
+            # move every source above every target before placing any
+            moved = [(fcntl.fcntl(src, fcntl.F_DUPFD_CLOEXEC, 100), dst)
+                     for src, dst in plumbing.dups]
+            for dst, path, flags in plumbing.opens:
+                os.dup2(os.open(path, flags), dst)
+            for src, dst in moved:
+                os.dup2(src, dst)
+            if opts.umask is not None:
+                os.umask(opts.umask)
+            if opts.cwd is not None:
+                step = "change directory to %s" % os.fsdecode(opts.cwd)
+                os.chdir(opts.cwd)
+            if opts.gid is not None:
+                step = "set group id %d" % opts.gid
+                os.setgroups(opts.groups if opts.groups is not None else [opts.gid])
+                os.setgid(opts.gid)
+            if opts.uid is not None:
+                step = "set user id %d" % opts.uid
+                os.setuid(opts.uid)
+            step = None
+            if opts.fds:
+                env = dict(env)
+                env["LISTEN_PID"] = str(os.getpid())
             for sig in signals.RESETTABLE:
                 try:
                     signal.signal(sig, signal.SIG_DFL)
                 except (OSError, ValueError):
                     pass
             signal.pthread_sigmask(signal.SIG_SETMASK, ())
-            os.execvp(argv[0], argv)
+            os.execvpe(argv[0], argv, env)
         except OSError as e:
-            os.write(err_w, str(e.errno).encode())
+            os.write(err_w, ("%d\n%s" % (e.errno or errno.EIO, step or "")).encode())
         finally:
             os._exit(127)
     os.close(err_w)
     with os.fdopen(err_r, "rb") as f:
         failure = f.read()
     if failure:  # the reaper collects the failed child like any other
-        errno = int(failure)
-        raise OSError(errno, os.strerror(errno), argv[0])
+        err, _, step = failure.decode().partition("\n")
+        raise SpawnError(int(err), step or None)
     return pid
+
+
+async def write_stdin(loop, child, data):
+    """Write all of data to the child's stdin pipe, waiting while it is full."""
+    view = memoryview(data)
+    while view:
+        if child.stdin_fd < 0:
+            raise BrokenPipeError(errno.EPIPE, "stdin is closed")
+        try:
+            view = view[os.write(child.stdin_fd, view):]
+        except BlockingIOError:
+            ready = loop.create_future()
+            fd = child.stdin_fd
+            loop.add_writer(fd, lambda: ready.done() or ready.set_result(None))
+            try:
+                await ready
+            finally:
+                loop.remove_writer(fd)

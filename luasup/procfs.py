@@ -22,3 +22,43 @@ def children_of(ppid):
         if entry.isdigit() and parent_of(int(entry)) == ppid:
             found.append(int(entry))
     return found
+
+
+def _tree(root):
+    """root and all its descendants, from one scan of /proc."""
+    by_parent = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            ppid = parent_of(int(entry))
+            if ppid is not None:
+                by_parent.setdefault(ppid, []).append(int(entry))
+    tree, todo = [root], [root]
+    while todo:
+        for child in by_parent.get(todo.pop(), []):
+            tree.append(child)
+            todo.append(child)
+    return tree
+
+
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def tree_stats(root):
+    """Resident memory (bytes), CPU time (s), threads and processes of root
+    and its descendants; processes that vanish meanwhile are skipped."""
+    rss = cpu = threads = processes = 0
+    for pid in _tree(root):
+        try:
+            with open("/proc/%d/stat" % pid, "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+            with open("/proc/%d/statm" % pid, "rb") as f:
+                resident = int(f.read().split()[1])
+        except (OSError, IndexError):
+            continue
+        # fields[0] is field 3 of stat: utime is 14, stime 15, threads 20
+        cpu += (int(fields[11]) + int(fields[12])) / _TICK
+        threads += int(fields[17])
+        rss += resident * _PAGE
+        processes += 1
+    return {"rss": rss, "cpu": cpu, "threads": threads, "processes": processes}

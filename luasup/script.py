@@ -61,7 +61,12 @@ async def _main(loop, runtime, fn, args, arg, script_dir, settings):
     bridge.ops.update(api.ops())
 
     def on_signal(signo):
-        if signo in signals.STOPPING and not sup.exit_code.done():
+        policy = api.lifecycle.policy.get(signo)
+        if policy == "ignore":
+            return
+        if policy == "script":
+            api.lifecycle.deliver(signo)
+        elif signo in signals.STOPPING and not sup.exit_code.done():
             log.info("received %s: stopping" % signals.name(signo))
             sup.request_exit(128 + signo, signo)
         else:
@@ -83,8 +88,35 @@ async def _main(loop, runtime, fn, args, arg, script_dir, settings):
     sup.on_signal = on_signal
     bridge.start("main", fn, *(os.fsencode(a) for a in args)).add_done_callback(main_done)
     code = await sup.exit_code
-    tasks = list(bridge.tasks)
-    bridge.cancel_all()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    await stop_everything(sup, settings.grace, sup.stop_signal)
+    sup.closed = True
+    # Tasks in init.wait() run on while the children stop; the rest end now.
+    await _cancel(t for t in bridge.tasks if t not in api.lifecycle.waiting)
+    await stop_everything(sup, sup.grace, sup.stop_signal)
+    await _cancel(bridge.tasks)
+    if api.lifecycle.exit_hooks:
+        await _run_exit_hooks(api, sup, code)
     return code
+
+
+async def _cancel(tasks):
+    tasks = list(tasks)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _run_exit_hooks(api, sup, code):
+    """on_exit hooks run in order, together bounded by the grace period; what
+    they start is stopped before luasup exits."""
+    sup.closed = False
+    deadline = sup.loop.time() + sup.grace
+    for hook in api.lifecycle.exit_hooks:
+        task = api.start_task("on_exit hook", hook, code)
+        await asyncio.wait({task}, timeout=max(0.0, deadline - sup.loop.time()))
+        if not task.done():
+            log.warn("on_exit hooks still running after %d ms: stopping them"
+                     % (sup.grace * 1000))
+            break
+    sup.closed = True
+    await _cancel(api.bridge.tasks)
+    await stop_everything(sup, sup.grace)

@@ -25,6 +25,7 @@ class Supervisor:
         self.on_signal = self.forward
         self.exit_code = loop.create_future()
         self.stop_signal = signal.SIGTERM
+        self.closed = False  # no new children once shutdown has begun
         self._pid = os.getpid()
         self._sigfd = -1
 
@@ -53,13 +54,9 @@ class Supervisor:
             log.debug("received %s from pid %d" % (signals.name(signo), sender))
             self.on_signal(signo)
 
-    def spawn(self, argv, name=None, **options):
-        pid, captures = process.spawn(self.loop, argv, **options)
-        return self.adopt(pid, name, captures)
-
-    def adopt(self, pid, name=None, captures=None):
-        """Track a child started elsewhere (the terminal hand-off forks)."""
-        child = Child(pid, name, captures or {})
+    def spawn(self, argv, opts, name=None):
+        pid, captures, stdin_w = process.spawn(self.loop, argv, opts)
+        child = Child(pid, name, captures, stdin_w)
         self.children[pid] = child
         self.reaper.watch(pid, lambda status: self._reaped(child, status))
         log.info("started %s" % child.label())

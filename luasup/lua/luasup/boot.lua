@@ -7,7 +7,6 @@ if script_dir then
     package.path = package.path .. ';' .. script_dir .. '/?.lua;' .. script_dir .. '/?/init.lua'
 end
 
-local task = require('luasup.task')
 local stdout, tostring, select, concat = io.stdout, tostring, select, table.concat
 
 -- print flushes each line: luasup's output usually goes to a pipe (docker
@@ -23,16 +22,8 @@ function print(...)
 end
 
 -- os.exit would end luasup on the spot, leaving its children running:
--- make it a graceful shutdown with that exit code instead.
+-- make it init.exit, a graceful shutdown with that exit code.
 function os.exit(code)
-    if code == nil or code == true then
-        code = 0
-    elseif code == false then
-        code = 1
-    elseif type(code) ~= 'number' then
-        task.raise("bad argument #1 to 'exit' (number expected, got " .. type(code) .. ')')
-    end
     io.stdout:flush()
-    core.request_exit(code)
-    task.await('os.exit', 'forever')
+    require('init').exit(code)
 end

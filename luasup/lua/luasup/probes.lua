@@ -1,7 +1,220 @@
--- Probes and plumbing for init (being written).
+-- Probes and plumbing for init: tcp_check, http_get, watch and listen.
+-- The argument checks and the Lua objects live here; the waiting, the
+-- sockets and inotify in luasup/probes.py and the modules it uses.
+local core = require('luasup.core')
+local task = require('luasup.task')
+
+local await, raise = task.await, task.raise
+local type, tostring, pairs, select, setmetatable, getmetatable, unpack =
+    type, tostring, pairs, select, setmetatable, getmetatable, unpack
+
 local M = {}
 
+-- Metatables of the objects handed to scripts, so other modules (exec's
+-- fds=) can recognise them: getmetatable(x) == require('luasup.probes').Listener
+local Watcher = {}
+Watcher.__index = Watcher
+local Listener = {}
+Listener.__index = Listener
+M.Watcher, M.Listener = Watcher, Listener
+
+local function check_self(self, mt, kind, method)
+    if getmetatable(self) ~= mt then
+        raise(("bad argument #1 to '%s' (%s expected, got %s); call it as %s:%s()")
+            :format(method, kind, type(self), kind, method))
+    end
+end
+
+--- watcher:cancel() -> true; no more calls after this (one already
+-- running finishes). Cancelling twice is harmless.
+function Watcher:cancel()
+    check_self(self, Watcher, 'watcher', 'cancel')
+    core.watch_cancel(self._w)
+    return true
+end
+
+function Watcher:__tostring()
+    return 'watcher ' .. self._path
+end
+
+--- listener:fd() -> the listening socket's file descriptor in luasup
+function Listener:fd()
+    check_self(self, Listener, 'listener', 'fd')
+    if not self._fd then
+        raise('attempt to use a closed listener')
+    end
+    return self._fd
+end
+
+--- listener:address() -> the bound address, e.g. "tcp://127.0.0.1:43817"
+function Listener:address()
+    check_self(self, Listener, 'listener', 'address')
+    return self._address
+end
+
+--- listener:close() -> true. Children that were given the socket keep
+-- their copy. Closing twice is harmless.
+function Listener:close()
+    check_self(self, Listener, 'listener', 'close')
+    if self._fd then
+        core.listen_close(self._handle)
+        self._fd = nil
+    end
+    return true
+end
+
+function Listener:__tostring()
+    return ('listener %s %s%s'):format(self._name, self._address, self._fd and '' or ' (closed)')
+end
+
 function M.install(init, argerror, check)
+
+    -- An options table: every key known, every value of its type.
+    local function options(n, fname, given, spec)
+        if given == nil then
+            return {}
+        end
+        check(n, fname, given, 'table')
+        for key, value in pairs(given) do
+            local expected = type(key) == 'string' and spec[key]
+            if not expected then
+                argerror(n, fname, "unknown option '" .. tostring(key) .. "'")
+            end
+            if type(value) ~= expected then
+                argerror(n, fname, ("option '%s': %s expected, got %s")
+                    :format(key, expected, type(value)))
+            end
+        end
+        return given
+    end
+
+    local function check_number(n, fname, label, value, least, integer)
+        if not (value >= least and value < math.huge) or (integer and value % 1 ~= 0) then
+            argerror(n, fname, ('%s%s%s expected, got %s'):format(label,
+                least > 0 and 'positive' or 'non-negative',
+                integer and ' integer' or ' finite number', tostring(value)))
+        end
+    end
+
+    local function job_name(kind, fn)
+        local info = debug.getinfo(fn, 'S')
+        return ('%s job %s:%d'):format(kind, info.short_src, info.linedefined)
+    end
+
+    --- init.tcp_check(host, port [, timeout]) -> true, or nil and a message.
+    -- Connects to host:port and closes again; timeout in seconds (default 2).
+    function init.tcp_check(host, port, timeout)
+        check(1, 'tcp_check', host, 'string')
+        check(2, 'tcp_check', port, 'number')
+        if not (port >= 1 and port <= 65535 and port % 1 == 0) then
+            argerror(2, 'tcp_check', 'port number 1-65535 expected, got ' .. tostring(port))
+        end
+        if timeout == nil then
+            timeout = 2
+        else
+            check(3, 'tcp_check', timeout, 'number')
+            check_number(3, 'tcp_check', '', timeout, 1e-9)
+        end
+        return await('init.tcp_check', 'tcp_check', host, port, timeout)
+    end
+
+    local HTTP_OPTIONS = { timeout = 'number', headers = 'table', max_body = 'number' }
+
+    -- { name = value } -> { name1, value1, name2, value2, ... }
+    local function flat_headers(headers)
+        local flat = {}
+        for name, value in pairs(headers) do
+            if type(name) ~= 'string' then
+                argerror(2, 'http_get', 'header name must be a string, got ' .. type(name))
+            end
+            if not name:find("^[%w!#$%%&'*+%-.^_`|~]+$") then
+                argerror(2, 'http_get', "invalid header name '" .. name .. "'")
+            end
+            if type(value) == 'number' then
+                value = tostring(value)
+            elseif type(value) ~= 'string' then
+                argerror(2, 'http_get', ("header '%s': string expected, got %s")
+                    :format(name, type(value)))
+            end
+            if value:find('[%z\r\n]') then
+                argerror(2, 'http_get', ("header '%s' contains a line break or NUL")
+                    :format(name))
+            end
+            flat[#flat + 1] = name
+            flat[#flat + 1] = value
+        end
+        return flat
+    end
+
+    local function response(status, body, ...)
+        if status == nil then
+            return nil, body
+        end
+        local headers = {}
+        for i = 1, select('#', ...), 2 do
+            local name, value = select(i, ...)
+            headers[name] = value
+        end
+        return status, body, headers
+    end
+
+    --- init.http_get(url [, {timeout=5, headers={}, max_body=1048576}])
+    -- -> status, body, headers (lowercase names), or nil and a message
+    function init.http_get(url, opts)
+        check(1, 'http_get', url, 'string')
+        opts = options(2, 'http_get', opts, HTTP_OPTIONS)
+        local timeout, max_body = opts.timeout or 5, opts.max_body or 1048576
+        check_number(2, 'http_get', "option 'timeout': ", timeout, 1e-9)
+        check_number(2, 'http_get', "option 'max_body': ", max_body, 0, true)
+        local flat = flat_headers(opts.headers or {})
+        return response(await('init.http_get', 'http_get', url, timeout, max_body,
+            unpack(flat, 1, #flat)))
+    end
+
+    --- init.watch(path, fn [, {debounce=0.1}]) -> watcher, or nil and a
+    -- message. Calls fn(path) in a task of its own after each burst of
+    -- changes, once `debounce` seconds pass without another.
+    function init.watch(path, fn, opts)
+        check(1, 'watch', path, 'string')
+        check(2, 'watch', fn, 'function')
+        opts = options(3, 'watch', opts, { debounce = 'number' })
+        local debounce = opts.debounce or 0.1
+        check_number(3, 'watch', "option 'debounce': ", debounce, 0)
+        local handle, err = core.watch_start(path, debounce)
+        if not handle then
+            return nil, err
+        end
+        local name = job_name('watch ' .. path, fn)
+        core.start_task(name, function()
+            -- calls never overlap: changes during a call give one call after it
+            while await('init.watch', 'watch_next', handle) do
+                local ok, e = xpcall(fn, task.traceback, path)
+                if not ok then
+                    core.report_error(name, e)
+                end
+            end
+        end)
+        return setmetatable({ _w = handle, _path = path }, Watcher)
+    end
+
+    --- init.listen(address [, {name="listener"}]) -> listener, or nil and a
+    -- message. A listening socket for children (LISTEN_FDS); never accepted.
+    function init.listen(address, opts)
+        check(1, 'listen', address, 'string')
+        opts = options(2, 'listen', opts, { name = 'string' })
+        local name = opts.name or 'listener'
+        -- LISTEN_FDNAMES is colon-separated and meant to be printable
+        if #name == 0 or #name > 255 or name:find('[^\32-\126]') or name:find(':', 1, true) then
+            argerror(2, 'listen', "option 'name': 1-255 printable ASCII characters"
+                .. " without ':' expected, got '" .. name .. "'")
+        end
+        local handle, fd, bound = core.listen(address, name)
+        if not handle then
+            return nil, fd
+        end
+        return setmetatable({ _handle = handle, _fd = fd, _name = name, _address = bound },
+            Listener)
+    end
 end
 
 return M

@@ -1,0 +1,64 @@
+"""The script's say in luasup's life, Python side: signal policies set with
+init.on, exit hooks, the grace period, init.wait, init.log."""
+
+import asyncio
+import collections
+
+from . import log, signals
+
+
+class Lifecycle:
+    def __init__(self, loop, supervisor):
+        self.loop = loop
+        self.sup = supervisor
+        self.policy = {}  # signo -> "script" | "ignore"
+        self.exit_hooks = []
+        self._pending = collections.Counter()
+        self._arrived = {}  # signo -> asyncio.Event
+        self.waiting = set()  # tasks in init.wait()
+
+    def core(self):
+        return {
+            b"set_signal_policy": self.set_signal_policy,
+            b"add_exit_hook": self.exit_hooks.append,
+            b"grace": self.grace,
+            b"log": lambda level, text: log.script(level.decode(), text.decode("utf-8", "replace")),
+        }
+
+    def ops(self):
+        return {
+            b"next_signal": self.next_signal,
+            b"shutdown": self.shutdown,
+        }
+
+    def set_signal_policy(self, signo, policy):
+        signo, policy = int(signo), policy.decode()
+        if policy == "default":
+            self.policy.pop(signo, None)
+        else:
+            self.policy[signo] = policy
+        self._pending.pop(signo, None)
+
+    def deliver(self, signo):
+        """A signal the script took: queue it for its handler task."""
+        self._pending[signo] += 1
+        self._arrived.setdefault(signo, asyncio.Event()).set()
+
+    async def next_signal(self, signo):
+        signo = int(signo)
+        event = self._arrived.setdefault(signo, asyncio.Event())
+        while not self._pending[signo]:
+            event.clear()
+            await event.wait()
+        self._pending[signo] -= 1
+        return (signals.name(signo).encode(),)
+
+    def grace(self, seconds=None):
+        previous = self.sup.grace
+        if seconds is not None:
+            self.sup.grace = float(seconds)
+        return previous
+
+    async def shutdown(self):
+        self.waiting.add(asyncio.current_task())
+        return (await asyncio.shield(self.sup.exit_code),)
