@@ -2,6 +2,7 @@
 script can match on ("connection refused", "timeout")."""
 
 import asyncio
+import os
 import socket
 import sys
 
@@ -67,5 +68,6 @@ def describe(e):
         reason = getattr(e, "reason", None) or str(e)
         return "tls: " + reason.replace("_", " ").lower()
     if isinstance(e, OSError):
-        return _sentence(e.strerror or str(e))
+        # asyncio replaces strerror with "Connect call failed (...)"
+        return _sentence(os.strerror(e.errno) if e.errno else e.strerror or str(e))
     return str(e)

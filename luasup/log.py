@@ -1,17 +1,17 @@
 """luasup's own messages: one line each on stderr, `luasup: ` first.
 
 The forms are stable because people grep them; README.md lists them.
-LUASUP_LOG_LEVEL (error, warn, info, debug; default warn) sets how much."""
+LUASUP_LOG_LEVEL (error, warn, info, debug; default info) sets how much."""
 
 import os
 
 LEVELS = {"error": 0, "warn": 1, "info": 2, "debug": 3}
-_level = LEVELS["warn"]
+_level = LEVELS["info"]
 
 
 def configure(environ):
     global _level
-    _level = LEVELS.get(environ.get("LUASUP_LOG_LEVEL", "warn").lower(), LEVELS["warn"])
+    _level = LEVELS.get(environ.get("LUASUP_LOG_LEVEL", "info").lower(), LEVELS["info"])
 
 
 def _emit(text):

@@ -72,8 +72,10 @@ class Child:
     def on_reaped(self, wait_status):
         self.wait_status = wait_status
         reason, code = self.outcome()
-        log.info("exited %s (%s)" % (self.label(), "code %d" % code if reason == "exit"
-                                     else signals.name(code)))
+        # named children are services worth a line; anonymous ones at debug
+        (log.info if self.name else log.debug)(
+            "exited %s (%s)" % (self.label(), "code %d" % code if reason == "exit"
+                                else signals.name(code)))
         self.exited.set()
         for callback in self.on_exit:
             callback(self)

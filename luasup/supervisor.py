@@ -59,7 +59,7 @@ class Supervisor:
         child = Child(pid, name, captures, stdin_w)
         self.children[pid] = child
         self.reaper.watch(pid, lambda status: self._reaped(child, status))
-        log.info("started %s" % child.label())
+        (log.info if name else log.debug)("started %s" % child.label())
         return child
 
     def _reaped(self, child, status):

@@ -67,7 +67,7 @@ def test_children_that_exit_on_sigterm_end_luasup_before_the_grace_period(loop):
         wait_until(lambda: len(descendants(proc.pid)) == 5, what="five children")
         os.kill(proc.pid, signal.SIGTERM)
         assert proc.wait(timeout=30) == 143  # long before the 60 s grace
-        assert proc.stderr.read() == ""
+        assert proc.stderr.read() == "luasup: received SIGTERM: stopping\n"
     finally:
         stop(proc)
 
