@@ -168,8 +168,8 @@ class Api:
 
     async def stream(self, child, fd):
         capture = child.captures.get(int(fd))
-        if capture is None:
-            raise OpError("this stream of the child is not captured")
+        if capture is None:  # inherited, null or a file: nothing kept here
+            return (None,)
         await capture.closed.wait()
         return (capture.value() or None,)
 

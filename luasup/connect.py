@@ -37,12 +37,12 @@ async def connect(host, port, ssl=None):
     raise first or ProbeError("unable to resolve %s: no address" % host)
 
 
-async def close(writer):
+async def close(writer, grace=1.0):
     writer.close()
     try:
-        await writer.wait_closed()
-    except OSError:
-        pass  # the peer may reset a connection we are done with
+        await asyncio.wait_for(writer.wait_closed(), grace)
+    except OSError:  # reset by the peer, or too slow to say goodbye
+        writer.transport.abort()
 
 
 def _sentence(text):

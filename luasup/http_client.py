@@ -5,7 +5,7 @@ of the connection. Redirects are returned, not followed."""
 
 from urllib.parse import urlsplit
 
-from .connect import ProbeError, close, connect
+from .connect import ProbeError, connect
 
 # Bounds on what a server may send, so a broken or hostile endpoint cannot
 # grow luasup's memory without limit.
@@ -89,7 +89,9 @@ async def get(url, headers, max_body):
                 break
         body = await _read_body(reader, status, fields, max_body)
     finally:
-        await close(writer)
+        # Not waiting for the close to finish: a TLS peer may take its time
+        # over close_notify, and the answer is already complete.
+        writer.close()
     return status, body, _merge(fields)
 
 

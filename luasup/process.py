@@ -195,8 +195,8 @@ def spawn(loop, argv, opts):
             actions = [(os.POSIX_SPAWN_OPEN, fd, path, flags, 0o644)
                        for fd, path, flags in plumbing.opens]
             actions += [(os.POSIX_SPAWN_DUP2, src, dst) for src, dst in plumbing.dups]
-            pid = os.posix_spawnp(argv[0], argv, env, file_actions=actions,
-                                  setpgroup=None if opts.setsid else 0, setsid=opts.setsid,
+            group = {"setsid": True} if opts.setsid else {"setpgroup": 0}
+            pid = os.posix_spawnp(argv[0], argv, env, file_actions=actions, **group,
                                   setsigmask=(), setsigdef=signals.RESETTABLE)
     except BaseException:
         plumbing.close_all()
