@@ -111,8 +111,8 @@ def test_shutdown_grace_sets_the_period():
     script = """
         local init = require('init')
         print(init.shutdown_grace(0.3))
-        init.exec('sh', '-c', "trap '' TERM; while :; do sleep 0.05; done")
-        print('ready')
+        init.exec{'sh', '-c', "trap '' TERM; echo ready; while :; do sleep 0.05; done",
+                  stdout = 'inherit'}
         init.wait()
     """
     proc = start(["-e", script])
