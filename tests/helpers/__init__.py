@@ -117,12 +117,22 @@ def luasup_pid(proc, pidns):
 
 
 def read_line(stream, timeout=DEADLINE):
-    """One line from a text pipe, failing at the deadline rather than hanging."""
+    """One line from a pipe, failing at the deadline rather than hanging.
+    Reads a byte at a time from the fd, so nothing sits in a buffer where
+    select() cannot see it."""
     import select
-    ready, _, _ = select.select([stream], [], [], timeout)
-    if not ready:
-        raise AssertionError("no output within %.0f s" % timeout)
-    return stream.readline()
+    fd = stream.fileno()
+    deadline = time.monotonic() + timeout
+    line = b""
+    while not line.endswith(b"\n"):
+        ready, _, _ = select.select([fd], [], [], max(0, deadline - time.monotonic()))
+        if not ready:
+            raise AssertionError("no complete line within %.0f s (got %r)" % (timeout, line))
+        byte = os.read(fd, 1)
+        if not byte:
+            break
+        line += byte
+    return line.decode()
 
 
 def stop(proc):
