@@ -1,0 +1,7 @@
+"""One module per metric; each has NAME and run(ctx) -> Result."""
+
+from . import (exit_codes, idle, memory, reaping, relay, scale, signal_latency,
+               spawn_rate, startup)
+
+ALL = [signal_latency, reaping, exit_codes, relay, idle, memory, startup, spawn_rate, scale]
+BY_NAME = {m.NAME: m for m in ALL}

@@ -1,0 +1,44 @@
+"""The benchmark harness in its quick mode, so it does not rot: every
+metric must come back with numbers. Timing itself is never asserted."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RUN = os.path.join(REPO, "benchmarks", "run.py")
+METRICS = ["signal_latency", "reaping", "exit_codes", "relay", "idle", "memory",
+           "startup", "spawn_rate", "scale"]
+
+
+pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="the C helpers need gcc")
+
+
+def _numbers(row):
+    return [v for k, v in row.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)]
+
+
+def test_quick_run_reports_every_metric(tmp_path):
+    out = tmp_path / "results.json"
+    # generous: a machine without the peers installs them first (setup.sh)
+    done = subprocess.run([sys.executable, RUN, "--quick", "--json", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = json.loads(out.read_text())
+    assert results["meta"]["quick"] is True
+    assert sorted(results["metrics"]) == sorted(METRICS)
+    for name in METRICS:
+        metric = results["metrics"][name]
+        assert metric["rows"], name
+        for row in metric["rows"]:
+            assert "error" not in row, (name, row)
+            assert _numbers(row), (name, row)
+        for target in metric["targets"]:
+            assert isinstance(target["met"], bool), (name, target)
+    # the tables are printed too, one per metric
+    assert done.stdout.count("### ") == len(METRICS) + 1
