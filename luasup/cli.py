@@ -8,6 +8,7 @@
 """
 
 import os
+import signal
 import sys
 
 from . import __version__, log
@@ -142,6 +143,11 @@ def self_command():
 
 
 def main(argv=None):
+    # First thing: as PID 1, a signal that arrives while a handler-less
+    # disposition is in place is dropped by the kernel, but a blocked one
+    # waits for the signalfd. Block now, not after the imports.
+    from .signals import HANDLED
+    signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
     argv = sys.argv[1:] if argv is None else argv
     log.configure(os.environ)
     try:
