@@ -56,7 +56,8 @@ def parse(address):
         except ValueError:
             raise AddressError("host must be an IP address (IPv6 in brackets)") from None
         if ip.version != want:
-            raise AddressError("IPv6 addresses must be in brackets")
+            raise AddressError("IPv6 addresses must be in brackets" if want == 4
+                               else "only IPv6 addresses go in brackets")
         if not (port.isdigit() and port.isascii() and int(port) <= 65535):
             raise AddressError("port must be a number from 0 to 65535")
         return family, (host, int(port)), None

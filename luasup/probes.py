@@ -19,7 +19,6 @@ class Probes:
         self.loop = loop
         self.sup = supervisor
         self.listeners = {}  # fd -> listeners.Listener, while open
-        self.watches = set()
 
     def core(self):
         return {
@@ -66,11 +65,9 @@ class Probes:
             watch = Watch(self.loop, bytes(path), float(debounce))
         except OSError as e:
             return None, b"unable to watch %s: %s" % (path, _strerror(e))
-        self.watches.add(watch)
         return watch
 
     def watch_cancel(self, watch):
-        self.watches.discard(watch)
         watch.cancel()
         return True
 
