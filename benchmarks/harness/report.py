@@ -42,8 +42,8 @@ def metric_table(result):
 def _number(value):
     if value is None:
         return "—"
-    if isinstance(value, float):
-        return "%.3g" % value
+    if isinstance(value, float):  # two decimals: 1.102 must not read as 1.1
+        return "%.2f" % value if abs(value) < 100 else "%.0f" % value
     return str(value)
 
 
