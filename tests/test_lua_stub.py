@@ -1,0 +1,217 @@
+"""The lua-language-server stub luasup/lua/meta/init.lua: it is valid Lua,
+it declares every function and method the running `init` module has (and
+nothing it lacks), its option classes list the options luasup checks, and
+it is installed with the package."""
+
+import glob
+import os
+import platform
+import re
+import subprocess
+import sys
+import tomllib
+
+import lupa.luajit21 as lupa
+import pytest
+
+from helpers import REPO, run
+
+PACKAGE = os.path.join(REPO, "luasup")
+STUB_IN_PACKAGE = os.path.join("lua", "meta", "init.lua")  # relative to the luasup package
+STUB = os.path.join(PACKAGE, STUB_IN_PACKAGE)
+
+# The stub's local table for each kind of object -> how the test reaches a
+# live one of that kind in a running luasup.
+OBJECTS = {
+    "Child": "child",
+    "Task": "init.spawn(function() end)",
+    "Timer": "timer",
+    "Listener": "listener",
+    "Watcher": "watcher",
+}
+
+INTROSPECT = """
+local init = require('init')
+local function show(kind, t)
+    local names = {}
+    for key, value in pairs(t) do
+        if type(key) == 'string' and key:sub(1, 2) ~= '__' then
+            names[#names + 1] = key .. '=' .. type(value)
+        end
+    end
+    table.sort(names)
+    print(kind .. '\\t' .. table.concat(names, ' '))
+end
+local child = init.exec('true')
+local timer = init.after(3600, function() end)
+local listener = assert(init.listen('unix://@luasup-stub-test-' .. init.pid()))
+local watcher = assert(init.watch(..., function() end))
+show('init', init)
+%s
+timer:cancel()
+listener:close()
+watcher:cancel()
+child:wait()
+"""
+
+
+def stub_text():
+    with open(STUB, encoding="utf-8") as f:
+        return f.read()
+
+
+def live_api(tmp_path):
+    """{'init': {name: lua type}, 'Child': {...}, ...} from a running luasup."""
+    shows = "\n".join("show(%r, getmetatable(%s))" % (kind, expr) for kind, expr in OBJECTS.items())
+    result = run(["-e", INTROSPECT % shows, str(tmp_path)])
+    assert (result.returncode, result.stderr) == (0, ""), result.stderr
+    api = {}
+    for line in result.stdout.splitlines():
+        kind, _, names = line.partition("\t")
+        api[kind] = dict(item.split("=") for item in names.split())
+    assert set(api) == {"init"} | set(OBJECTS), result.stdout
+    return api
+
+
+def stub_declarations(text):
+    """{'init': {name: 'function' | 'value'}, 'Child': {...}, ...}: what the
+    stub declares with `function T.name(`, `function T:name(` or `T.name =`,
+    and which of them use `:` (methods) or `.` (functions)."""
+    declared, separators = {}, {}
+    for match in re.finditer(r"^function\s+(\w+)([.:])(\w+)\s*\(", text, re.M):
+        table, sep, name = match.groups()
+        declared.setdefault(table, {})[name] = "function"
+        separators[(table, name)] = sep
+    for match in re.finditer(r"^(\w+)\.(\w+)\s*=", text, re.M):
+        table, name = match.groups()
+        declared.setdefault(table, {})[name] = "value"
+    return declared, separators
+
+
+def class_fields(text, cls):
+    """Named fields of `---@class cls` in the stub: {name: type}."""
+    block = re.search(r"^---@class %s\n((?:---.*\n)*)" % re.escape(cls), text, re.M)
+    assert block, "the stub has no ---@class %s" % cls
+    return dict(re.findall(r"^---@field (\w+)\??\s+(\S+)", block.group(1), re.M))
+
+
+def spec_keys(source, anchor):
+    """Keys of the `{ key = 'type', ... }` table that follows `anchor` in a
+    Lua source of luasup (an option spec its argument checks use)."""
+    at = source.find(anchor)
+    assert at >= 0, "%r not found: the option spec moved; update this test" % anchor
+    body = source[source.index("{", at) + 1:source.index("}", at)]
+    keys = re.findall(r"(\w+)\s*=\s*'[a-z|]+'", body)
+    assert keys, "no option spec after %r" % anchor
+    return set(keys)
+
+
+def read_source(*parts):
+    with open(os.path.join(PACKAGE, "lua", *parts), encoding="utf-8") as f:
+        return f.read()
+
+
+# -- (a) valid Lua ---------------------------------------------------------
+
+def test_stub_is_a_meta_file_that_compiles_and_runs_as_lua():
+    text = stub_text()
+    assert text.startswith("---@meta init\n")
+    lua = lupa.LuaRuntime()
+    module = lua.execute(text)  # function stubs that return nothing: harmless to run
+    assert lua.eval("type")(module) == "table"
+    assert lua.eval("type")(module.exec) == "function"
+    result = run(["--check", STUB])
+    assert (result.returncode, result.stderr) == (0, "")
+
+
+# -- (b) in step with the running API -----------------------------------------
+
+def test_stub_declares_exactly_the_functions_and_methods_luasup_has(tmp_path):
+    api = live_api(tmp_path)
+    declared, separators = stub_declarations(stub_text())
+    for kind, live in api.items():
+        stub = declared.get(kind, {})
+        missing = sorted(set(live) - set(stub))
+        extra = sorted(set(stub) - set(live))
+        assert not missing, "%s has %s, which the stub does not declare" % (kind, missing)
+        assert not extra, "the stub declares %s on %s, which luasup lacks" % (extra, kind)
+        for name, lua_type in live.items():
+            assert stub[name] == ("function" if lua_type == "function" else "value"), (kind, name)
+            if lua_type == "function":
+                want = "." if kind == "init" else ":"
+                assert separators[(kind, name)] == want, (
+                    "declare %s%s%s (how scripts call it)" % (kind, want, name))
+
+
+def test_every_declared_function_has_a_description_and_a_class():
+    text = stub_text()
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("function "):
+            above = []
+            j = i - 1
+            while j >= 0 and lines[j].startswith("---"):
+                above.append(lines[j])
+                j -= 1
+            assert any(not l.startswith("---@") for l in above), "no description: " + line
+    for kind in OBJECTS:
+        assert re.search(r"^---@class luasup\.%s\nlocal %s = \{\}$" % (kind, kind), text, re.M), \
+            "local %s must be declared as ---@class luasup.%s" % (kind, kind)
+
+
+def test_option_classes_list_the_options_luasup_checks():
+    text = stub_text()
+    process = read_source("luasup", "process.lua")
+    probes = read_source("luasup", "probes.lua")
+    expected = {
+        "luasup.ExecOptions": spec_keys(process, "local OPTIONS ="),
+        "luasup.HttpOptions": spec_keys(probes, "local HTTP_OPTIONS ="),
+        "luasup.WatchOptions": spec_keys(probes, "options(3, 'watch', opts,"),
+        "luasup.ListenOptions": spec_keys(probes, "options(2, 'listen', opts,"),
+    }
+    for cls, keys in expected.items():
+        fields = set(class_fields(text, cls))
+        assert fields == keys, "%s: the stub lacks %s and has %s, which luasup does not check" % (
+            cls, sorted(keys - fields), sorted(fields - keys))
+
+
+def test_declared_signal_names_exist():
+    fields = class_fields(stub_text(), "luasup.Signals")
+    numbers = dict(re.findall(r"^---@field (SIG\w+) integer (\d+)$", stub_text(), re.M))
+    result = run(["-e", "for name, num in pairs(require('init').signal) do print(name, num) end"])
+    assert result.returncode == 0, result.stderr
+    live = dict(line.split("\t") for line in result.stdout.splitlines())
+    assert set(fields) <= set(live), sorted(set(fields) - set(live))
+    if platform.machine() in ("x86_64", "aarch64"):  # the numbers the stub shows
+        assert {name: live[name] for name in numbers} == numbers
+
+
+# -- (c) installed with the package ------------------------------------------
+
+def test_the_installed_package_contains_the_stub():
+    # the Lua directory of the luasup that runs is the first entry of package.path
+    result = run(["-e", "print((package.path:match('^([^;]+)/%?%.lua;')))"])
+    assert result.returncode == 0, result.stderr
+    lua_dir = result.stdout.strip()
+    package = os.path.dirname(lua_dir)
+    assert os.path.isfile(os.path.join(package, "__init__.py")), package
+    assert os.path.isfile(os.path.join(package, STUB_IN_PACKAGE))
+
+
+def test_package_data_ships_the_stub():
+    with open(os.path.join(REPO, "pyproject.toml"), "rb") as f:
+        patterns = tomllib.load(f)["tool"]["setuptools"]["package-data"]["luasup"]
+    shipped = {os.path.relpath(path, PACKAGE)
+               for pattern in patterns for path in glob.glob(os.path.join(PACKAGE, pattern))}
+    assert STUB_IN_PACKAGE in shipped
+
+
+def test_documented_path_command_prints_the_stub_directory(tmp_path):
+    # the command docs/lua-api.md gives for .luarc.json, run away from the repo
+    code = ("import luasup, os; "
+            "print(os.path.join(os.path.dirname(luasup.__file__), 'lua', 'meta'))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                         text=True, check=True).stdout.strip()
+    assert os.path.isfile(os.path.join(out, "init.lua"))
+    with open(os.path.join(REPO, "docs", "lua-api.md"), encoding="utf-8") as f:
+        assert code.replace("'", '"') in f.read().replace("'", '"')
