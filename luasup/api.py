@@ -12,6 +12,7 @@ import os
 from . import log, procfs, process, signals
 from .bridge import OpError, TaskError
 from .spawnopts import SpawnRefused, options_from_lua
+from .deadline import within
 
 
 def exit_code(value):
@@ -160,7 +161,7 @@ class Api:
 
     async def wait(self, child, timeout=None):
         try:
-            await asyncio.wait_for(child.exited.wait(), timeout)
+            await within(child.exited.wait(), timeout)
         except asyncio.TimeoutError:
             return (None,)
         reason, code = child.outcome()
@@ -198,7 +199,7 @@ class Api:
                 waiter.cancel()
                 exited.cancel()
         try:
-            await asyncio.wait_for(ready_or_gone(), timeout)
+            await within(ready_or_gone(), timeout)
         except asyncio.TimeoutError:
             return (None, b"timeout")
         return (True,) if notify.ready else (None, b"exited")

@@ -6,6 +6,8 @@ import os
 import socket
 import sys
 
+from .deadline import within
+
 
 class ProbeError(Exception):
     """A failure whose message is already what the script should see."""
@@ -40,7 +42,7 @@ async def connect(host, port, ssl=None):
 async def close(writer, grace=1.0):
     writer.close()
     try:
-        await asyncio.wait_for(writer.wait_closed(), grace)
+        await within(writer.wait_closed(), grace)
     except OSError:  # reset by the peer, or too slow to say goodbye
         writer.transport.abort()
 

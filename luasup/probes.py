@@ -8,6 +8,7 @@ import asyncio
 import os
 
 from .connect import ProbeError, close, connect, describe
+from .deadline import within
 
 # What a probe's failure can raise (ssl.SSLError is an OSError; bad host
 # names can raise ValueError deep inside the resolver or the ssl module).
@@ -39,7 +40,7 @@ class Probes:
 
     async def tcp_check(self, host, port, timeout):
         try:
-            _, writer = await asyncio.wait_for(connect(os.fsdecode(host), int(port)), timeout)
+            _, writer = await within(connect(os.fsdecode(host), int(port)), timeout)
         except _PROBE_FAILURES as e:
             return (None, os.fsencode(describe(e)))
         await close(writer)
@@ -49,7 +50,7 @@ class Probes:
         from . import http_client  # only scripts that use it pay for the import
         headers = list(zip(flat_headers[::2], flat_headers[1::2]))
         try:
-            status, body, fields = await asyncio.wait_for(
+            status, body, fields = await within(
                 http_client.get(url.decode("latin-1"), headers, int(max_body)), timeout)
         except _PROBE_FAILURES as e:
             # (the url was decoded as latin-1: a message quoting it encodes back)

@@ -102,7 +102,8 @@ async def _cancel(tasks):
     tasks = list(tasks)
     for task in tasks:
         task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    if tasks:  # bounded: a task that would not end must not hold up the exit
+        await asyncio.wait(tasks, timeout=1.0)
 
 
 async def _run_exit_hooks(api, sup, code):

@@ -6,6 +6,7 @@ import os
 import signal
 
 from . import log, procfs, signals
+from .deadline import within
 
 
 def _signal_everyone(sup, signo):
@@ -35,7 +36,7 @@ def _signal_everyone(sup, signo):
 async def _all_gone(sup, timeout):
     sup.reaper.reap()
     try:
-        await asyncio.wait_for(sup.reaper.no_children.wait(), timeout)
+        await within(sup.reaper.no_children.wait(), timeout)
         return True
     except asyncio.TimeoutError:
         return False

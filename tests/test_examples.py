@@ -2,10 +2,11 @@
 
 import os
 import re
+import signal
 
 import pytest
 
-from helpers import LOOPS, LUA_EXAMPLES, run
+from helpers import LOOPS, LUA_EXAMPLES, env_for, read_line, run, start, stop
 
 
 def example(name):
@@ -58,3 +59,57 @@ def test_updater_stops_updates_and_restarts_the_server(loop):
     pids = {int(l.split("\t")[1]) for l in lines
             if l.startswith(("server started", "server restarted"))}
     assert len(pids) == 3  # three distinct server processes
+
+
+def test_restart_backs_off_exponentially_and_gives_up_after_max_restarts():
+    result = run([example("restart.lua"), "sh", "-c", "echo run; exit 3"],
+                 env=env_for(MAX_RESTARTS=3))
+    assert result.returncode == 3
+    assert result.stdout == "run\n" * 4
+    delays = [l.split(" in ")[1] for l in result.stderr.splitlines() if "restarting sh in" in l]
+    assert delays == ["0.1 s", "0.2 s", "0.4 s"]
+
+
+def test_restart_needs_a_command():
+    result = run([example("restart.lua")])
+    assert result.returncode == 1
+    assert "usage: luasup restart.lua CMD [ARGS...]" in result.stderr
+
+
+def test_cron_job_never_overlaps():
+    result = run([example("cron.lua"), "0.1", "3"])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "run 1 starts (1 running)", "run 1 ends", "run 2 starts (1 running)", "run 2 ends",
+        "run 3 starts (1 running)", "run 3 ends"]
+
+
+def test_drain_quits_the_worker_and_waits_for_it():
+    worker = "trap 'echo draining; sleep 0.2; echo drained; exit 0' QUIT; echo up; while :; do sleep 0.05; done"
+    proc = start([example("drain.lua"), "sh", "-c", worker], env=env_for(DRAIN=5))
+    try:
+        assert read_line(proc.stdout) == "up\n"
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        assert proc.stdout.read() == "draining\ndrained\n"
+    finally:
+        stop(proc)
+
+
+def test_drain_terminates_a_worker_that_ignores_quit():
+    worker = "trap '' QUIT; echo up; while :; do sleep 0.05; done"
+    proc = start([example("drain.lua"), "sh", "-c", worker], env=env_for(DRAIN=0.3))
+    try:
+        assert read_line(proc.stdout) == "up\n"
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=30) == 128 + signal.SIGTERM
+        assert "luasup: warning: worker still busy after 0.3 s: sending SIGTERM" in proc.stderr.read()
+    finally:
+        stop(proc)
+
+
+def test_posthook_runs_after_the_service_with_its_exit_code():
+    result = run([example("posthook.lua"), "sh", "-c", "echo hook saw $EXIT_CODE",
+                  "--", "sh", "-c", "echo service; exit 6"])
+    assert result.returncode == 6
+    assert result.stdout == "service\nhook saw 6\n"
