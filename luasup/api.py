@@ -47,6 +47,7 @@ class Api:
             b"pid": os.getpid(),
             b"signals": {n.encode(): v for n, v in signals.BY_NAME.items()},
             b"max_signal": max(signals.BY_NUMBER),
+            b"relayable": {s: True for s in signals.FORWARDABLE},
             b"signal_name": lambda signo: signals.name(int(signo)).encode(),
             b"kill": self.kill,
             b"spawn": self.spawn,
@@ -58,6 +59,7 @@ class Api:
             b"start_task": self.start_task,
             b"cancel_task": lambda task: task.cancel(),
             b"task_done": lambda task: task.done(),
+            b"task_name": lambda task: task.get_name().encode(),
             b"report_error": self.report_error,
             b"now": self.loop.time,
             b"request_exit": self.request_exit,
@@ -121,7 +123,7 @@ class Api:
 
     def child_lines(self, child, fd):
         capture = child.captures.get(int(fd))
-        if capture is None:
+        if capture is None or capture.relayed:
             return None, b"lines: this stream of the child is not captured"
         return capture.lines()
 
@@ -160,6 +162,8 @@ class Api:
         return ()
 
     async def wait(self, child, timeout=None):
+        if child.exited.is_set():
+            timeout = None  # nothing to wait for, even with a timeout of 0
         try:
             await within(child.exited.wait(), timeout)
         except asyncio.TimeoutError:
@@ -188,6 +192,9 @@ class Api:
         notify = getattr(child, "notify", None)
         if notify is None:
             raise OpError("ready: the child was not started with notify = true")
+
+        if notify.ready or not child.running:
+            timeout = None
 
         async def ready_or_gone():
             while not notify.ready and child.running:
@@ -228,6 +235,7 @@ class Api:
             else:
                 self._joined.add(handle)
                 waiters[asyncio.ensure_future(asyncio.wait({handle}))] = i
+        await asyncio.sleep(0)  # let what has already happened count, even at timeout 0
         try:
             done, _ = await asyncio.wait(waiters, timeout=timeout,
                                          return_when=asyncio.FIRST_COMPLETED)

@@ -42,7 +42,7 @@ class Bridge:
     def start(self, name, fn, *args):
         tid = next(self._ids)
         self._create(tid, name.encode() if isinstance(name, str) else name, fn, *args)
-        task = self.loop.create_task(self._drive(tid, _text(name)))
+        task = self.loop.create_task(self._drive(tid, _text(name)), name=_text(name))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
         return task

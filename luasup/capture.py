@@ -62,6 +62,7 @@ class Capture:
         self._fd = fd
         self._limit = limit
         self._relay = relay
+        self.relayed = relay is not None
         self._partial = b""
         self._chunks = collections.deque()
         self._size = 0

@@ -24,7 +24,9 @@ class Runtime:
         self.lua = lupa.LuaRuntime(encoding=None, unpack_returned_tuples=True,
                                    register_eval=False, register_builtins=False)
         package = self.lua.globals().package
-        package.path = ("%s/?.lua;%s/?/init.lua;" % (LUA_DIR, LUA_DIR)).encode() + package.path
+        # only ?.lua: our subfolders (luasup/, meta/) must not shadow a
+        # script's own modules of the same name
+        package.path = ("%s/?.lua;" % LUA_DIR).encode() + package.path
         self._loadstring = self.lua.globals().loadstring
 
     def compile(self, source, chunkname):

@@ -106,6 +106,7 @@ def test_exec_of_non_executable_file(tmp_path):
     ("init.exec('echo', true)", "bad argument #2 to 'exec' (string expected, got boolean)"),
     ("init.exec({})", "bad argument #1 to 'exec' (command expected, got empty table)"),
     ("init.kill('1', 15)", "bad argument #1 to 'kill' (number expected, got string)"),
+    ("init.kill(1.5, 15)", "bad argument #1 to 'kill' (process id expected, got 1.5)"),
     ("init.kill(1, 'NOPE')", "bad argument #2 to 'kill' (unknown signal 'NOPE')"),
     ("init.kill(1, 999)", "bad argument #2 to 'kill' (unknown signal '999')"),
     ("init.kill(1, {})", "bad argument #2 to 'kill' (signal name or number expected, got table)"),

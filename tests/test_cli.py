@@ -70,6 +70,12 @@ def test_require_finds_modules_beside_the_script(tmp_path):
     assert run([str(tmp_path / "main.lua")]).returncode == 42
 
 
+def test_a_script_module_named_like_a_luasup_folder_is_found(tmp_path):
+    (tmp_path / "meta.lua").write_text("return { mine = true }\n")
+    (tmp_path / "main.lua").write_text("return require('meta').mine and 5 or 0\n")
+    assert run([str(tmp_path / "main.lua")]).returncode == 5
+
+
 def test_python_dash_m_works():
     import subprocess
     import sys

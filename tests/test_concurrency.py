@@ -83,6 +83,18 @@ def test_every_returns_a_timer_that_cancels():
     assert (result.returncode, result.stdout) == (0, "true\n")
 
 
+def test_a_timeout_of_zero_still_sees_what_already_happened():
+    result = lua("""
+        local c = init.exec('true')
+        c:wait()
+        local t = init.spawn(function() end)
+        init.sleep(0.01)
+        print(c:wait(0), init.wait_any(t, 0) == t, t:cancel(), tostring(t))
+    """)
+    assert (result.returncode, result.stdout) == (
+        0, "true\ttrue\ttrue\ttask task (command line):5 done\n")
+
+
 def test_wait_any_returns_whichever_finishes_first():
     result = lua("""
         local slow, fast = init.exec('sleep', 10), init.exec('sleep', 0.05)
@@ -98,8 +110,9 @@ def test_wait_any_returns_whichever_finishes_first():
 @pytest.mark.parametrize("call, message", [
     ("init.spawn(5)", "bad argument #1 to 'spawn' (function expected, got number)"),
     ("init.after(-1, print)", "bad argument #1 to 'after' (non-negative finite number expected, got -1)"),
-    ("init.wait_any()", "bad argument #1 to 'wait_any' (child or task expected, got no value)"),
-    ("init.wait_any({})", "bad argument #1 to 'wait_any' (child or task expected, got table)"),
+    ("init.wait_any()", "bad argument #1 to 'wait_any' (child, task or timer expected, got no value)"),
+    ("init.wait_any({})", "bad argument #1 to 'wait_any' (child, task or timer expected, got table)"),
+    ("init.every(0, print)", "bad argument #1 to 'every' (positive number expected, got 0)"),
     ("init.spawn(print).wait()", "bad argument #1 to 'wait' (task expected, got nil); call it as task:wait()"),
 ])
 def test_bad_arguments(call, message):

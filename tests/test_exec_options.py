@@ -148,6 +148,14 @@ def test_world_failures_raise_clear_errors(option, message):
     ("init.exec('true'):lines('stdin')", "bad argument #1 to 'lines' ('stdout' or 'stderr' expected, got stdin)"),
     ("init.exec('true'):wait('soon')", "bad argument #1 to 'wait' (number expected, got string)"),
     ("init.exec('true'):signal('NOPE')", "bad argument #1 to 'signal' (unknown signal 'NOPE')"),
+    ("init.exec{'true', umask = -1}", "bad argument #1 to 'exec' (option 'umask': 0 to 0777 expected, got -1)"),
+    ("init.exec{'true', user = 1.5}", "bad argument #1 to 'exec' (option 'user': a name or an id expected, got 1.5)"),
+    ("init.exec{'true', fds = {{_fd = 1}}}",
+     "bad argument #1 to 'exec' (option 'fds': listeners from init.listen expected, got table at 1)"),
+    ("init.exec('true', {env = {}})",
+     "bad argument #2 to 'exec' (string expected, got table with keys (options go in the table form:"
+     " exec{cmd, arg, key = value}))"),
+    ("init.exec{'true', prefix = '>'}:lines()", "lines: this stream of the child is not captured"),
 ])
 def test_bad_options(call, message):
     result = lua(call)

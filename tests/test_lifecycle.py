@@ -144,6 +144,8 @@ def test_log_levels_and_format():
 @pytest.mark.parametrize("call, message", [
     ("init.on('KILL', print)", "bad argument #1 to 'on' (SIGKILL, SIGSTOP and SIGCHLD cannot be handled)"),
     ("init.on('HUP', 'sometimes')", "bad argument #2 to 'on' (function, 'default' or 'ignore' expected, got 'sometimes')"),
+    ("init.on(32, print)", "bad argument #1 to 'on' (signal 32 cannot be handled)"),
+    ("init.log('info', '%d', 'x')", "bad argument #3 to 'log' (number expected, got string)"),
     ("init.on_exit('x')", "bad argument #1 to 'on_exit' (function expected, got string)"),
     ("init.exit('x')", "bad argument #1 to 'exit' (number expected, got string)"),
     ("init.log('loud', 'x')", "bad argument #1 to 'log' ('error', 'warn', 'info' or 'debug' expected, got 'loud')"),

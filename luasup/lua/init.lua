@@ -19,7 +19,7 @@ end
 
 --- init.kill(pid, sig) -> 0, or nil and an error message
 function init.kill(pid, sig)
-    args.check(1, 'kill', pid, 'number')
+    args.integer(1, 'kill', pid, -2147483647, 2147483647, 'process id')
     return core.kill(pid, args.signal(2, 'kill', sig == nil and 15 or sig))
 end
 

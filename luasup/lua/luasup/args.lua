@@ -25,6 +25,15 @@ function M.seconds(n, fname, value)
     end
 end
 
+-- A whole number in [low, high].
+function M.integer(n, fname, value, low, high, what)
+    check(n, fname, value, 'number')
+    if not (value % 1 == 0 and value >= low and value <= high) then
+        argerror(n, fname, ('%s expected, got %s'):format(what, tostring(value)))
+    end
+    return value
+end
+
 -- A timeout argument may be absent (wait forever).
 function M.timeout(n, fname, value)
     if value ~= nil then

@@ -51,6 +51,11 @@ end
 function Task:cancel()
     check_task(self, 'cancel')
     core.cancel_task(self._t)
+    return true
+end
+
+function Task:__tostring()
+    return ('task %s %s'):format(core.task_name(self._t), core.task_done(self._t) and 'done' or 'running')
 end
 
 --- task:done() -> true once it has finished, failed or been cancelled
@@ -86,6 +91,9 @@ end
 -- first after `seconds`; a call that overruns delays the next (no overlap).
 function M.every(seconds, fn, ...)
     args.seconds(1, 'every', seconds)
+    if seconds == 0 then
+        args.argerror(1, 'every', 'positive number expected, got 0')
+    end
     check(2, 'every', fn, 'function')
     local info = debug.getinfo(fn, 'S')
     local name = ('every %gs job %s:%d'):format(seconds, info.short_src, info.linedefined)
@@ -105,6 +113,11 @@ end
 function Timer:cancel()
     check_task(self, 'cancel', Timer)
     core.cancel_task(self._t)
+    return true
+end
+
+function Timer:__tostring()
+    return ('timer %s %s'):format(core.task_name(self._t), core.task_done(self._t) and 'done' or 'running')
 end
 
 --- init.wait_any(a, b, ... [, timeout]) -> the first child or task to finish,
@@ -124,11 +137,11 @@ function M.wait_any(...)
         if mt == process.Child or mt == Task or mt == Timer then
             handles[i] = mt == process.Child and thing._c or thing._t
         else
-            args.argerror(i, 'wait_any', 'child or task expected, got ' .. type(thing))
+            args.argerror(i, 'wait_any', 'child, task or timer expected, got ' .. type(thing))
         end
     end
     if n == 0 then
-        args.argerror(1, 'wait_any', 'child or task expected, got no value')
+        args.argerror(1, 'wait_any', 'child, task or timer expected, got no value')
     end
     local index = await('init.wait_any', 'wait_any', handles, n, timeout)
     if not index then

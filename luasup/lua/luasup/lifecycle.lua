@@ -17,6 +17,8 @@ function M.on(sig, action)
     local signo = args.signal(1, 'on', sig)
     if signo == 9 or signo == 19 or signo == 17 then
         argerror(1, 'on', 'SIGKILL, SIGSTOP and SIGCHLD cannot be handled')
+    elseif not core.relayable[signo] then
+        argerror(1, 'on', ("signal %d cannot be handled"):format(signo))
     end
     if handlers[signo] then
         core.cancel_task(handlers[signo])
@@ -92,7 +94,12 @@ function M.log(level, fmt, ...)
     check(2, 'log', fmt, 'string')
     local ok, text = pcall(string.format, fmt, ...)
     if not ok then
-        argerror(2, 'log', text:gsub('^bad argument #(%d+) to .-%((.*)%)$', 'format: %2'))
+        -- string.format counts from fmt; init.log's own count is one more
+        local n, why = text:match("^bad argument #(%d+) to '[^']*' %((.*)%)$")
+        if n then
+            argerror(tonumber(n) + 1, 'log', why)
+        end
+        argerror(2, 'log', text)
     end
     core.log(level, text)
 end

@@ -40,6 +40,10 @@ local function flatten(out, value, argn)
     elseif t == 'number' then
         out[#out + 1] = tostring(value)
     elseif t == 'table' then
+        if argn > 1 and next(value) ~= nil and #value == 0 then
+            argerror(argn, 'exec', 'string expected, got table with keys'
+                .. ' (options go in the table form: exec{cmd, arg, key = value})')
+        end
         for i = 1, #value do
             flatten(out, value[i], argn)
         end
@@ -71,10 +75,21 @@ local function check_options(opts)
                 .. " expected, got %s = %s"):format(type(key), type(value)))
         end
     end
+    local Listener = require('luasup.probes').Listener
     for i, sock in ipairs(opts.fds or {}) do
-        if type(sock) ~= 'table' or type(sock._fd) ~= 'number' then
+        if getmetatable(sock) ~= Listener then
             argerror(1, 'exec', ("option 'fds': listeners from init.listen expected, got %s at %d")
                 :format(type(sock), i))
+        elseif not sock._fd then
+            argerror(1, 'exec', ("option 'fds': listener %d is closed"):format(i))
+        end
+    end
+    if opts.umask ~= nil then
+        args.integer(1, 'exec', opts.umask, 0, 511, "option 'umask': 0 to 0777")
+    end
+    for _, key in ipairs({ 'user', 'group' }) do
+        if type(opts[key]) == 'number' then
+            args.integer(1, 'exec', opts[key], 0, 4294967294, ("option '%s': a name or an id"):format(key))
         end
     end
 end
