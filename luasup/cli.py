@@ -37,6 +37,7 @@ environment:
   LUASUP_GRACE_MS       ms between the stop signal and SIGKILL (default 5000)
   LUASUP_CAPTURE_BYTES  captured output kept per child stream (default 1048576)
   LUASUP_LOG_LEVEL      error, warn, info or debug (default info)
+  LUASUP_LOG_FORMAT     json for one JSON object per line (default text)
   LUASUP_LOOP           asyncio to use the standard loop instead of uvloop
 
 exit codes: the script's return value or os.exit code; 1 Lua error;

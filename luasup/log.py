@@ -1,52 +1,72 @@
-"""luasup's own messages: one line each on stderr, `luasup: ` first.
+"""luasup's own messages: one line each on stderr.
 
-The forms are stable because people grep them; README.md lists them.
-LUASUP_LOG_LEVEL (error, warn, info, debug; default info) sets how much."""
+Text lines start with `luasup: ` (`luasup: warning: `, `luasup: fatal: ` ...);
+LUASUP_LOG_FORMAT=json makes each one a JSON object instead, with `time`,
+`level` and `msg`. The forms are stable because people grep them; README.md
+lists them. LUASUP_LOG_LEVEL (error, warn, info, debug; default info) sets
+how much."""
 
 import os
 
 LEVELS = {"error": 0, "warn": 1, "info": 2, "debug": 3}
+_TEXT_PREFIX = {"fatal": "fatal: ", "error": "", "warn": "warning: ", "info": "", "debug": ""}
 _level = LEVELS["info"]
+_json = False
 
 
 def configure(environ):
-    global _level
+    global _level, _json
     _level = LEVELS.get(environ.get("LUASUP_LOG_LEVEL", "info").lower(), LEVELS["info"])
+    _json = environ.get("LUASUP_LOG_FORMAT", "text").lower() == "json"
 
 
-def _emit(text):
-    data = ("luasup: %s\n" % text).encode("utf-8", "replace")
+def _emit(level, text, prefix=None):
+    if _json:
+        import json
+        import time
+        now = time.time()
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + ".%03dZ" % (now % 1 * 1000)
+        line = json.dumps({"time": stamp, "level": level, "msg": text}) + "\n"
+    else:
+        line = "luasup: %s%s\n" % (_TEXT_PREFIX[level] if prefix is None else prefix, text)
     try:
-        os.write(2, data)
+        os.write(2, line.encode("utf-8", "replace"))
     except OSError:
         pass  # nowhere left to complain to
 
 
+def enabled(level):
+    """For callers on hot paths, to skip formatting a line nobody sees."""
+    return LEVELS[level] <= _level
+
+
 def fatal(text):
-    """`luasup: fatal: ...` is always shown: luasup is about to exit."""
-    _emit("fatal: " + text)
+    """Always shown: luasup is about to exit."""
+    _emit("fatal", text)
 
 
 def error(text):
-    _emit(text)
+    _emit("error", text)
 
 
 def warn(text):
     if _level >= 1:
-        _emit("warning: " + text)
+        _emit("warn", text)
 
 
 def info(text):
     if _level >= 2:
-        _emit(text)
+        _emit("info", text)
 
 
 def debug(text):
     if _level >= 3:
-        _emit(text)
+        _emit("debug", text)
 
 
 def script(level, text):
-    """A line from init.log: shown by the same level rule as luasup's own."""
+    """A line from init.log, shown by the same level rule as luasup's own;
+    its level is spelled out in text form (`luasup: error: ...`)."""
     if LEVELS.get(level, 0) <= _level:
-        _emit(text if level == "info" else "%s: %s" % ("warning" if level == "warn" else level, text))
+        _emit(level, text, "" if level == "info" else
+              ("warning: " if level == "warn" else level + ": "))

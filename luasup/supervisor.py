@@ -51,7 +51,8 @@ class Supervisor:
                 continue
             if sender == self._pid and signo in _SELF_INFLICTED:
                 continue
-            log.debug("received %s from pid %d" % (signals.name(signo), sender))
+            if log.enabled("debug"):
+                log.debug("received %s from pid %d" % (signals.name(signo), sender))
             self.on_signal(signo)
 
     def spawn(self, argv, opts, name=None):

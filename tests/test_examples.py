@@ -6,7 +6,7 @@ import signal
 
 import pytest
 
-from helpers import LOOPS, LUA_EXAMPLES, env_for, read_line, run, start, stop
+from helpers import LOOPS, LUA_EXAMPLES, env_for, read_line, run, start, stop, wait_until
 
 
 def example(name):
@@ -113,3 +113,108 @@ def test_posthook_runs_after_the_service_with_its_exit_code():
                   "--", "sh", "-c", "echo service; exit 6"])
     assert result.returncode == 6
     assert result.stdout == "service\nhook saw 6\n"
+
+
+def _http(port, timeout=5):
+    import socket
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as conn:
+        conn.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        data = b""
+        while True:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return data
+            data += chunk
+
+
+def test_handover_restarts_without_refusing_a_connection():
+    import threading
+    import time
+    proc = start([example("handover.lua"), "0", "3", "0.5"])
+    seen, errors, done = set(), [], threading.Event()
+
+    def hammer(port):
+        deadline = time.monotonic() + 60
+        for _ in range(20000):  # bounded in count and time
+            if done.is_set() or time.monotonic() > deadline:
+                return
+            try:
+                body = _http(port)
+                seen.add(body.rsplit(b"generation ", 1)[1].strip().decode())
+            except OSError as e:
+                errors.append(repr(e))
+
+    try:
+        address = read_line(proc.stdout).strip()
+        assert address.startswith("listening on tcp://127.0.0.1:")
+        port = int(address.rsplit(":", 1)[1])
+        client = threading.Thread(target=hammer, args=(port,))
+        client.start()
+        assert read_line(proc.stdout, timeout=60) == "all generations started\n"
+        wait_for = time.monotonic() + 30
+        while "3" not in seen and time.monotonic() < wait_for and client.is_alive():
+            time.sleep(0.05)
+        done.set()
+        client.join(timeout=60)
+        assert errors == []
+        assert seen == {"1", "2", "3"}
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=30) == 143
+    finally:
+        done.set()
+        stop(proc)
+
+
+def test_health_check_restarts_a_service_after_three_failed_probes():
+    import socket
+    with socket.socket() as s:  # a free port for the example's server
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = start([example("health.lua"), str(port), "0.3"])
+    try:
+        first = read_line(proc.stderr)
+        assert first.startswith("luasup: started web (pid ")
+        web = int(first.split("pid ")[1].rstrip(")\n"))
+        wait_until(lambda: _http_ok(port), what="the service to answer")
+        os.kill(web, signal.SIGSTOP)  # hung: accepts nothing, answers nothing
+        lines = []
+        while not lines or not lines[-1].startswith("luasup: restarted web"):
+            lines.append(read_line(proc.stderr, timeout=30))
+        failures = [l for l in lines if "probe of http://127.0.0.1:%d/ failed" % port in l]
+        assert [l.rsplit(", ", 1)[1] for l in failures] == ["1 in a row\n", "2 in a row\n", "3 in a row\n"]
+        new = int(lines[-1].rsplit("pid ", 1)[1])
+        assert new != web
+        wait_until(lambda: _http_ok(port), what="the restarted service to answer")
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=30) == 143
+    finally:
+        stop(proc)
+
+
+def _http_ok(port):
+    try:
+        return _http(port, timeout=1).startswith(b"HTTP/1.0 200")
+    except OSError:
+        return False
+
+
+def test_reload_sends_one_sighup_per_burst_of_config_writes(tmp_path):
+    config = tmp_path / "app.conf"
+    config.write_text("v0\n")
+    service = "trap 'echo reloaded' HUP; echo up; while :; do sleep 0.05; done"
+    proc = start([example("reload.lua"), str(config), "sh", "-c", service])
+    try:
+        assert read_line(proc.stdout) == "up\n"
+        for i in range(20):
+            config.write_text("v%d\n" % i)
+        assert read_line(proc.stdout) == "reloaded\n"
+        tmp = tmp_path / "app.conf.new"  # an editor's save: write a copy, rename it over
+        tmp.write_text("final\n")
+        os.rename(tmp, config)
+        assert read_line(proc.stdout) == "reloaded\n"
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=30) == 143
+        assert proc.stdout.read() == ""  # no extra reloads
+        assert proc.stderr.read().count("changed: sending SIGHUP to sh") == 2
+    finally:
+        stop(proc)

@@ -154,3 +154,15 @@ def test_bad_arguments(call, message):
     result = lua(call)
     assert result.returncode == 1
     assert result.stderr.splitlines()[0] == "luasup: error in task main: (command line):2: " + message
+
+
+def test_json_log_format():
+    import json
+    result = lua("init.log('warn', 'slow %d', 3) init.exec{'true', name = 'job'}:wait()",
+                 env=env_for(LUASUP_LOG_FORMAT="json"))
+    assert result.returncode == 0
+    records = [json.loads(line) for line in result.stderr.splitlines()]
+    assert [(r["level"], r["msg"]) for r in records][:2] == [("warn", "slow 3"),
+                                                            ("info", records[1]["msg"])]
+    assert records[1]["msg"].startswith("started job (pid ")
+    assert all(r["time"].endswith("Z") for r in records)
