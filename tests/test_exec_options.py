@@ -166,3 +166,40 @@ def test_bad_options(call, message):
 def test_write_to_a_child_without_a_stdin_pipe_fails_softly():
     result = lua("print(init.exec('true'):write('x'))")
     assert (result.returncode, result.stdout) == (0, "nil\tstdin is closed\n")
+
+
+def test_children_stats_and_tostring():
+    result = lua("""
+        local a = init.exec{'sh', '-c', 'sleep 5 & sleep 5; wait', name = 'pair'}
+        local b = init.exec('sleep', 5)
+        init.exec('true'):wait()
+        local kids = init.children()
+        print(#kids, kids[1] == a, kids[2] == b)
+        while a:stats().processes < 3 do init.sleep(0.01) end
+        local s = a:stats()
+        print(s.processes, s.threads, s.rss > 0, s.cpu >= 0)
+        print(tostring(a):match('^child pair pid=%d+ running$') ~= nil)
+        a:kill() a:wait()
+        print(tostring(a):match('^child pair pid=%d+ exited$') ~= nil, a:stats())
+    """)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "2\ttrue\ttrue\n3\t3\ttrue\ttrue\ntrue\ntrue\tnil\tnot running\n"
+
+
+def test_ready_waits_for_ready_1_and_reports_timeout_and_exit():
+    sender = ("import os, socket, time; time.sleep(0.1); socket.socket(socket.AF_UNIX,"
+              " socket.SOCK_DGRAM).sendto(b'STATUS=warming\\nREADY=1', '\\0' +"
+              " os.environ['NOTIFY_SOCKET'][1:]); time.sleep(5)")
+    result = lua("""
+        local c = init.exec{%r, '-c', %s, notify = true}
+        print(c:ready(10))
+        local silent = init.exec{'sleep', 5, notify = true}
+        print(silent:ready(0.1))
+        local quitter = init.exec{'true', notify = true}
+        print(quitter:ready(10))
+        print(pcall(init.exec('true').ready, init.exec('true')))
+    """ % (PY, lua_quote(sender)))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "true", "nil\ttimeout", "nil\texited",
+        "false\t(command line):9: ready: the child was not started with notify = true"]
