@@ -35,6 +35,10 @@ class Api:
         self.bridge = bridge
         self.capture_limit = capture_limit
         self._joined = set()  # tasks someone waits for: their errors go there
+        # Lua's io library opens files without close-on-exec. Rather than
+        # scan /proc/self/fd before every spawn, scan once at start (fds
+        # luasup was given) and again only after Lua may have opened one.
+        self._fds_opened = True
         # Further groups of init functions, each with a core() and ops() of
         # its own and a Lua module that adds its functions to `init`.
         from .lifecycle import Lifecycle
@@ -63,6 +67,7 @@ class Api:
             b"report_error": self.report_error,
             b"now": self.loop.time,
             b"request_exit": self.request_exit,
+            b"fds_opened": self.fds_opened,
         }
         for ext in self.extensions:
             table.update(ext.core())
@@ -100,6 +105,7 @@ class Api:
             if self.sup.closed:
                 raise SpawnRefused("luasup is shutting down")
             opts, name, notify = options_from_lua(self.loop, lua_opts, self.capture_limit)
+            opts.close_strays = self._fds_opened
         except SpawnRefused as e:
             return None, ("unable to spawn %s: %s" % (argv[0], e)).encode()
         try:
@@ -113,10 +119,14 @@ class Api:
             if notify:
                 notify.close()
             return None, ("unable to spawn %s: %s" % (argv[0], getattr(e, "strerror", None) or e)).encode()
+        self._fds_opened = False
         child.notify = notify
         if notify:
             child.on_exit.append(lambda c: c.notify.close())
         return child, child.pid
+
+    def fds_opened(self):
+        self._fds_opened = True
 
     def signal_child(self, child, signo):
         return child.signal(int(signo), group=True)

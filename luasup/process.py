@@ -184,7 +184,8 @@ def spawn(loop, argv, opts):
     process group, with a clean signal mask and default dispositions.
     Raises SpawnError/OSError when it cannot be started. Returns
     (pid, {fd: Capture}, stdin write end or -1)."""
-    env = os.environ if opts.env is None else opts.env
+    # os.environb: bytes need no encoding on every spawn
+    env = os.environb if opts.env is None else opts.env
     plumbing = _plumb(opts)
     try:
         if opts.close_strays:

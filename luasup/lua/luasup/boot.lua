@@ -21,6 +21,16 @@ function print(...)
     stdout:flush()
 end
 
+-- Files Lua opens are not close-on-exec: tell the core, so the next exec
+-- keeps them from the child.
+for _, name in ipairs({ 'open', 'popen', 'lines', 'tmpfile', 'input', 'output' }) do
+    local original = io[name]
+    io[name] = function(...)
+        core.fds_opened()
+        return original(...)
+    end
+end
+
 -- os.exit would end luasup on the spot, leaving its children running:
 -- make it init.exit, a graceful shutdown with that exit code.
 function os.exit(code)
