@@ -258,6 +258,7 @@ local Task = {}
 function Task:wait() end
 
 ---Stops it where it waits (a task that never waits runs until it does).
+---@return true
 function Task:cancel() end
 
 ---`true` once it has finished, failed or been cancelled.
@@ -270,6 +271,7 @@ function Task:done() end
 local Timer = {}
 
 ---Stops it; a call in progress is stopped where it waits.
+---@return true
 function Timer:cancel() end
 
 ---A watch from `init.watch`. `tostring(watcher)` is "watcher PATH".
