@@ -110,15 +110,13 @@ class Api:
             return None, ("unable to spawn %s: %s" % (argv[0], e)).encode()
         try:
             child = self.sup.spawn(argv, opts, name)
-        except process.SpawnError as e:
-            if notify:
-                notify.close()
-            why = "cannot %s: %s" % (e.what, e.strerror) if e.what else e.strerror
-            return None, ("unable to spawn %s: %s" % (argv[0], why)).encode()
         except (OSError, ValueError) as e:  # ValueError: e.g. an embedded NUL
             if notify:
                 notify.close()
-            return None, ("unable to spawn %s: %s" % (argv[0], getattr(e, "strerror", None) or e)).encode()
+            why = getattr(e, "strerror", None) or str(e)
+            if getattr(e, "what", None):  # a SpawnError naming the failed step
+                why = "cannot %s: %s" % (e.what, why)
+            return None, ("unable to spawn %s: %s" % (argv[0], why)).encode()
         self._fds_opened = False
         child.notify = notify
         if notify:
@@ -172,8 +170,6 @@ class Api:
         return ()
 
     async def wait(self, child, timeout=None):
-        if child.exited.is_set():
-            timeout = None  # nothing to wait for, even with a timeout of 0
         try:
             await within(child.exited.wait(), timeout)
         except asyncio.TimeoutError:
@@ -199,12 +195,9 @@ class Api:
         return (True,)
 
     async def ready(self, child, timeout=None):
-        notify = getattr(child, "notify", None)
+        notify = child.notify
         if notify is None:
             raise OpError("ready: the child was not started with notify = true")
-
-        if notify.ready or not child.running:
-            timeout = None
 
         async def ready_or_gone():
             while not notify.ready and child.running:
@@ -245,7 +238,8 @@ class Api:
             else:
                 self._joined.add(handle)
                 waiters[asyncio.ensure_future(asyncio.wait({handle}))] = i
-        await asyncio.sleep(0)  # let what has already happened count, even at timeout 0
+        # that wrapper needs a step of its own to see a task already done
+        await asyncio.sleep(0)
         try:
             done, _ = await asyncio.wait(waiters, timeout=timeout,
                                          return_when=asyncio.FIRST_COMPLETED)

@@ -47,10 +47,6 @@ class Bridge:
         task.add_done_callback(self.tasks.discard)
         return task
 
-    def cancel_all(self):
-        for task in list(self.tasks):
-            task.cancel()
-
     async def _drive(self, tid, name):
         values = ()
         try:

@@ -67,7 +67,6 @@ class Capture:
         self._chunks = collections.deque()
         self._size = 0
         self._queues = []
-        self.dropped = 0
         self.closed = asyncio.Event()
         os.set_blocking(fd, False)
         loop.add_reader(fd, self._readable)
@@ -117,7 +116,6 @@ class Capture:
                 cut = excess
             excess -= cut
             self._size -= cut
-            self.dropped += cut
 
     def value(self):
         """Everything kept so far (the newest `limit` bytes)."""

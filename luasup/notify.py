@@ -19,7 +19,6 @@ class NotifySocket:
         self._sock.bind("\0" + self.address[1:])
         self._sock.setblocking(False)
         self.ready = False
-        self.status = None
         self.changed = None  # asyncio.Event, created lazily by a waiter
         loop.add_reader(self._sock.fileno(), self._readable)
 
@@ -28,12 +27,8 @@ class NotifySocket:
             data = self._sock.recv(4096)
         except OSError:
             return
-        for line in data.split(b"\n"):
-            key, _, value = line.partition(b"=")
-            if key == b"READY" and value == b"1":
-                self.ready = True
-            elif key == b"STATUS":
-                self.status = value
+        if b"READY=1" in data.split(b"\n"):
+            self.ready = True
         if self.changed is not None:
             self.changed.set()
 

@@ -64,6 +64,7 @@ class Child:
         self.wait_status = None
         self.exited = asyncio.Event()
         self.on_exit = []  # callbacks(child) once reaped
+        self.notify = None  # its NotifySocket, when started with notify=true
 
     @property
     def running(self):

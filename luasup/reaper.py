@@ -18,7 +18,6 @@ class Reaper:
     def __init__(self):
         self._watchers = {}
         self._unclaimed = collections.OrderedDict()
-        self.orphans_reaped = 0
         # Set whenever waitpid says luasup has no child left at all.
         self.no_children = asyncio.Event()
 
@@ -45,7 +44,6 @@ class Reaper:
             if callback is not None:
                 callback(status)
                 continue
-            self.orphans_reaped += 1
             self._unclaimed[pid] = status
             if len(self._unclaimed) > _UNCLAIMED_MAX:
                 self._unclaimed.popitem(last=False)

@@ -34,6 +34,14 @@ function M.integer(n, fname, value, low, high, what)
     return value
 end
 
+-- A method called with '.' instead of ':' gets no object of its kind.
+function M.self(obj, mt, kind, method)
+    if getmetatable(obj) ~= mt then
+        task.raise(("bad argument #1 to '%s' (%s expected, got %s); call it as %s:%s()")
+            :format(method, kind, type(obj), kind, method))
+    end
+end
+
 -- A timeout argument may be absent (wait forever).
 function M.timeout(n, fname, value)
     if value ~= nil then

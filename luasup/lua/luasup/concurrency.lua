@@ -33,12 +33,8 @@ function M.spawn(fn, ...)
     return setmetatable({ _t = core.start_task(describe('task', fn), fn, ...) }, Task)
 end
 
-local function check_task(self, method, kind)
-    if getmetatable(self) ~= (kind or Task) then
-        raise(("bad argument #1 to '%s' (%s expected, got %s); call it as %s:%s()")
-            :format(method, kind == Timer and 'timer' or 'task', type(self),
-                kind == Timer and 'timer' or 'task', method))
-    end
+local function check_task(self, method)
+    args.self(self, Task, 'task', method)
 end
 
 --- task:wait() -> fn's results; raises fn's error
@@ -111,7 +107,7 @@ end
 
 --- timer:cancel() stops it (a call in progress is stopped where it waits)
 function Timer:cancel()
-    check_task(self, 'cancel', Timer)
+    args.self(self, Timer, 'timer', 'cancel')
     core.cancel_task(self._t)
     return true
 end

@@ -18,12 +18,7 @@ local Listener = {}
 Listener.__index = Listener
 M.Watcher, M.Listener = Watcher, Listener
 
-local function check_self(self, mt, kind, method)
-    if getmetatable(self) ~= mt then
-        raise(("bad argument #1 to '%s' (%s expected, got %s); call it as %s:%s()")
-            :format(method, kind, type(self), kind, method))
-    end
-end
+local check_self = require('luasup.args').self
 
 --- watcher:cancel() -> true; no more calls after this (one already
 -- running finishes). Cancelling twice is harmless.

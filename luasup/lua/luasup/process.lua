@@ -177,10 +177,7 @@ function M.children()
 end
 
 local function check_child(self, method)
-    if getmetatable(self) ~= Child then
-        raise(("bad argument #1 to '%s' (child expected, got %s); call it as child:%s()")
-            :format(method, type(self), method))
-    end
+    args.self(self, Child, 'child', method)
 end
 
 local function stream_fd(method, stream)
