@@ -10,6 +10,8 @@ import os
 
 LEVELS = {"error": 0, "warn": 1, "info": 2, "debug": 3}
 _TEXT_PREFIX = {"fatal": "fatal: ", "error": "", "warn": "warning: ", "info": "", "debug": ""}
+# init.log lines spell out every level but info in text form
+_SCRIPT_PREFIX = {"error": "error: ", "warn": "warning: ", "info": "", "debug": "debug: "}
 _level = LEVELS["info"]
 _json = False
 
@@ -65,8 +67,6 @@ def debug(text):
 
 
 def script(level, text):
-    """A line from init.log, shown by the same level rule as luasup's own;
-    its level is spelled out in text form (`luasup: error: ...`)."""
+    """A line from init.log, shown by the same level rule as luasup's own."""
     if LEVELS.get(level, 0) <= _level:
-        _emit(level, text, "" if level == "info" else
-              ("warning: " if level == "warn" else level + ": "))
+        _emit(level, text, _SCRIPT_PREFIX[level])
