@@ -1,3 +1,3 @@
-from luasup.cli import main
+from luasup.early import main
 
 main()
