@@ -7,6 +7,12 @@ While one task waits, the loop runs the others."""
 
 import asyncio
 import itertools
+import time
+
+from . import intake, log
+
+# A step that keeps the loop this long delays signals, exits and timers.
+_SLOW_STEP = 1.0
 
 
 class TaskError(Exception):
@@ -38,6 +44,7 @@ class Bridge:
         self._drop = lua_task.drop
         self._raise = lua_task.RAISE
         self._ids = itertools.count(1)
+        self._warned_slow = False
 
     def start(self, name, fn, *args):
         tid = next(self._ids)
@@ -51,7 +58,14 @@ class Bridge:
         values = ()
         try:
             while True:
+                started = time.monotonic()
+                intake.busy = (name, started)
                 out = self._resume(tid, *values)
+                intake.busy = None
+                if time.monotonic() - started > _SLOW_STEP and not self._warned_slow:
+                    self._warned_slow = True
+                    log.warn("task %s kept the event loop busy for %.1f s without yielding"
+                             % (name, time.monotonic() - started))
                 if not isinstance(out, tuple):
                     out = (out,)
                 tag = out[0]

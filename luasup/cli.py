@@ -144,11 +144,9 @@ def self_command():
 
 
 def main(argv=None):
-    # First thing: as PID 1, a signal that arrives while a handler-less
-    # disposition is in place is dropped by the kernel, but a blocked one
-    # waits for the signalfd. Block now, not after the imports.
-    from .signals import HANDLED
-    signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
+    # early.py blocked every handled signal before this module was imported;
+    # callers that come here directly (python -m, tests) get the same.
+    from . import early  # noqa: F401
     argv = sys.argv[1:] if argv is None else argv
     log.configure(os.environ)
     try:

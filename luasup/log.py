@@ -37,6 +37,11 @@ def _emit(level, text, prefix=None):
         pass  # nowhere left to complain to
 
 
+def flush(timeout):
+    """Give pending output up to `timeout` seconds to go out (before an
+    exit that skips the usual clean-up)."""
+
+
 def enabled(level):
     """For callers on hot paths, to skip formatting a line nobody sees."""
     return LEVELS[level] <= _level

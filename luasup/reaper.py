@@ -1,49 +1,48 @@
-"""The only caller of waitpid in luasup.
+"""The only caller of waitpid in luasup (but for takeover.py, which takes
+over when the loop is stuck).
 
 Every exit status, of a child luasup started or of an orphan the kernel
 reparented to it, is collected here. A status is handed to whoever watches
-that pid; a status nobody watches yet is kept (bounded) in case its watcher
-registers late."""
+that pid. A status nobody watches is an orphan's and is dropped: a child is
+watched from the moment it is spawned (spawning and reaping both happen on
+the loop thread), so a status can never reach a later process that got the
+same pid."""
 
 import asyncio
-import collections
 import os
-
-# Orphans nobody will ever claim also land in the unclaimed table, so it has
-# to be bounded; a late watcher is only ever a few loop iterations late.
-_UNCLAIMED_MAX = 4096
 
 
 class Reaper:
-    def __init__(self):
-        self._watchers = {}
-        self._unclaimed = collections.OrderedDict()
+    def __init__(self, lock):
+        # Held around waitpid and the marking of the reaped: a thread that
+        # signals children under it never signals a pid already reaped (and
+        # maybe reused).
+        self.lock = lock
+        self._watchers = {}  # pid -> (mark(status), callback(status))
         # Set whenever waitpid says luasup has no child left at all.
         self.no_children = asyncio.Event()
 
-    def watch(self, pid, callback):
-        """Call `callback(wait_status)` once `pid` is reaped."""
+    def watch(self, pid, mark, callback):
+        """Once `pid` is reaped: `mark(status)` under the lock, then
+        `callback(status)`."""
         self.no_children.clear()
-        status = self._unclaimed.pop(pid, None)
-        if status is None:
-            self._watchers[pid] = callback
-        else:
-            callback(status)
+        self._watchers[pid] = (mark, callback)
 
     def reap(self):
         """Collect every exit that is ready; never blocks."""
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                self.no_children.set()
-                return
-            if pid == 0:
-                return
-            callback = self._watchers.pop(pid, None)
-            if callback is not None:
-                callback(status)
-                continue
-            self._unclaimed[pid] = status
-            if len(self._unclaimed) > _UNCLAIMED_MAX:
-                self._unclaimed.popitem(last=False)
+        reaped = []
+        with self.lock:
+            while True:
+                try:
+                    pid, status = os.waitpid(-1, os.WNOHANG)
+                except ChildProcessError:
+                    self.no_children.set()
+                    break
+                if pid == 0:
+                    break
+                watcher = self._watchers.pop(pid, None)
+                if watcher is not None:
+                    watcher[0](status)
+                    reaped.append((watcher[1], status))
+        for callback, status in reaped:
+            callback(status)

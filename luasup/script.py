@@ -86,6 +86,8 @@ async def _main(loop, runtime, fn, args, arg, script_dir, settings):
             raise error
 
     sup.on_signal = on_signal
+    # what the script took goes to on_signal; the rest is relayed at once
+    sup.takes = lambda signo: signo in signals.STOPPING or signo in api.lifecycle.policy
     bridge.start("main", fn, *(os.fsencode(a) for a in args)).add_done_callback(main_done)
     code = await sup.exit_code
     sup.closed = True

@@ -9,28 +9,52 @@ from . import log, procfs, signals
 from .deadline import within
 
 
-def _signal_everyone(sup, signo):
+def signal_everyone(sup, signo):
     """Every running child's process group, then every other process that is
-    luasup's child: orphans it adopted, in groups of their own."""
-    if signo == signal.SIGKILL and os.getpid() == 1:
+    luasup's child (orphans it adopted) and the groups they are in. Each
+    target of a stop signal also gets SIGCONT, so a stopped process can
+    handle the signal instead of dying by SIGKILL at the end of the grace.
+    Safe to call from any thread that holds or does not need sup.lock."""
+    me = os.getpid()
+    if signo == signal.SIGKILL and me == 1:
         os.kill(-1, signal.SIGKILL)  # as PID 1: everything in the namespace but us
         return
-    done = set()
+    groups, lone = set(), set()
     for child in list(sup.children.values()):
         if child.signal(signo, group=True):
-            done.add(child.pid)
-    for pid in procfs.children_of(os.getpid()):
+            groups.add(child.pid)
+    try:
+        orphans = procfs.children_of(me)
+    except OSError as e:  # e.g. the fd table is full: /proc cannot be listed
+        log.warn("unable to list orphans to send %s: %s" % (signals.name(signo), e.strerror))
+        if me == 1:
+            os.kill(-1, signo)
+        return
+    own_group = os.getpgrp()
+    for pid in orphans:
+        # Orphans that share a group are each reached: the group's leader
+        # may be long gone, and a member may have left the group.
+        _send(os.kill, pid, signo)
+        lone.add(pid)
         try:
             group = os.getpgid(pid)
-            if group in done:
-                continue
-            done.add(group)
-            if group == pid:
-                os.killpg(pid, signo)
-            else:
-                os.kill(pid, signo)
         except OSError:
-            pass  # exited meanwhile
+            continue  # exited meanwhile
+        if group not in groups and group != own_group:
+            groups.add(group)
+            _send(os.killpg, group, signo)
+    if signo not in (signal.SIGKILL, signal.SIGCONT):
+        for group in groups:
+            _send(os.killpg, group, signal.SIGCONT)
+        for pid in lone:
+            _send(os.kill, pid, signal.SIGCONT)
+
+
+def _send(kill, target, signo):
+    try:
+        kill(target, signo)
+    except OSError:
+        pass  # gone meanwhile, or (a group) not ours to signal
 
 
 async def _all_gone(sup, timeout):
@@ -48,14 +72,17 @@ async def stop_everything(sup, grace, signo=signal.SIGTERM):
     sup.reaper.reap()
     if sup.reaper.no_children.is_set():
         return
-    _signal_everyone(sup, signo)
+    signal_everyone(sup, signo)
     if await _all_gone(sup, grace):
         return
     log.warn("processes still running %d ms after %s: sending SIGKILL"
              % (grace * 1000, signals.name(signo)))
     for _ in range(10):  # each round reaches orphans the last one created
-        _signal_everyone(sup, signal.SIGKILL)
+        signal_everyone(sup, signal.SIGKILL)
         if await _all_gone(sup, 1.0):
             return
-    log.error("giving up waiting for pids %s, which SIGKILL did not end"
-              % " ".join(map(str, procfs.children_of(os.getpid()))))
+    try:
+        left = " ".join(map(str, procfs.children_of(os.getpid())))
+    except OSError:
+        left = "unknown"
+    log.error("giving up waiting for pids %s, which SIGKILL did not end" % left)

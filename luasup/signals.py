@@ -23,7 +23,7 @@ BY_NAME = {n: int(getattr(signal, n)) for n in dir(signal)
            and isinstance(getattr(signal, n), int)}
 BY_NAME.update((n, num) for num, n in BY_NUMBER.items())
 
-# What luasup blocks and reads from its signalfd: everything but KILL/STOP.
+# What luasup blocks and takes with sigwaitinfo: everything but KILL/STOP.
 HANDLED = sorted(int(s) for s in signal.valid_signals()
                  if s not in (signal.SIGKILL, signal.SIGSTOP)
                  # glibc reserves the first two real-time signals for threads

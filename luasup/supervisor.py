@@ -1,65 +1,55 @@
-"""The running core: one signalfd for every signal luasup handles, the
-reaper, and the children luasup started. Kernel events come in here and are
-handed to whoever waits for them; what a signal means is the mode's policy."""
+"""The running core: the reaper, the children luasup started, and what to
+do with the signals the intake (intake.py) takes on the main thread. What a
+signal means is the mode's policy: `takes(signo)` says which signals go to
+`on_signal` on the loop; every other one is relayed to the children at once
+by the intake thread, without the loop."""
 
-import asyncio
 import os
 import signal
+import threading
 
-from . import linux, log, pid1, process, signals
+from . import log, pid1, signals
+from .intake import INTAKE
 from .process import Child
 from .reaper import Reaper
-
-# Signals a process raises on itself by writing to a closed pipe or past a
-# file size limit: they are luasup's own business, never to be relayed.
-_SELF_INFLICTED = {signal.SIGPIPE, signal.SIGXFSZ}
+from . import process
 
 
 class Supervisor:
     def __init__(self, loop, grace):
         self.loop = loop
         self.grace = grace
-        self.reaper = Reaper()
+        self.lock = threading.Lock()
+        self.reaper = Reaper(self.lock)
         self.children = {}  # pid -> Child, while it runs
         self.group_signals = True  # relay to each child's process group
+        self.loop_signals = set(signals.STOPPING)  # the default takes()
         self.on_signal = self.forward
         self.exit_code = loop.create_future()
         self.stop_signal = signal.SIGTERM
+        # Plain copies of the shutdown's state, for the intake thread.
+        self.shutting_down = False
+        self.pending_code = None
         self.closed = False  # no new children once shutdown has begun
-        self._pid = os.getpid()
-        self._sigfd = -1
+
+    def takes(self, signo):
+        """Whether `signo` goes to on_signal on the loop (else: relayed)."""
+        return signo in self.loop_signals
 
     def open(self):
         """Take over signals and reaping. Call before starting any child."""
-        signal.pthread_sigmask(signal.SIG_BLOCK, signals.HANDLED)
-        self._sigfd = linux.signalfd(signals.HANDLED)
-        self.loop.add_reader(self._sigfd, self._signals_ready)
         pid1.become_reaper()
-        self.reaper.reap()  # exits that came before the signalfd existed
-
-    def _signals_ready(self):
-        try:
-            buf = os.read(self._sigfd, linux.SIGINFO_SIZE * 64)
-        except BlockingIOError:
-            return
-        received = list(linux.parse_siginfo(buf))
-        # Reap first, so nothing is relayed to a child that already exited.
-        if any(signo == signal.SIGCHLD for signo, _, _ in received):
-            self.reaper.reap()
-        for signo, _code, sender in received:
-            if signo == signal.SIGCHLD:
-                continue
-            if sender == self._pid and signo in _SELF_INFLICTED:
-                continue
-            if log.enabled("debug"):
-                log.debug("received %s from pid %d" % (signals.name(signo), sender))
-            self.on_signal(signo)
+        self.reaper.reap()  # exits that came before the intake took SIGCHLD
+        INTAKE.attach(self)
 
     def spawn(self, argv, opts, name=None):
         pid, captures, stdin_w = process.spawn(self.loop, argv, opts)
         child = Child(pid, name, captures, stdin_w)
         self.children[pid] = child
-        self.reaper.watch(pid, lambda status: self._reaped(child, status))
+
+        def mark(status):
+            child.wait_status = status
+        self.reaper.watch(pid, mark, lambda status: self._reaped(child, status))
         (log.info if name else log.debug)("started %s" % child.label())
         return child
 
@@ -71,8 +61,18 @@ class Supervisor:
         for child in list(self.children.values()):
             child.signal(signo, self.group_signals)
 
+    def relay(self, signo):
+        """forward() from another thread: the lock keeps the reaper from
+        reaping (and the kernel from reusing) a pid between the check that
+        the child runs and the kill."""
+        with self.lock:
+            self.forward(signo)
+
     def request_exit(self, code, stop_signal=signal.SIGTERM):
         """Begin shutdown once: luasup will exit with `code`."""
         if not self.exit_code.done():
             self.stop_signal = stop_signal
+            self.pending_code = code
+            self.shutting_down = True
             self.exit_code.set_result(code)
+            INTAKE.wake()  # it watches over the shutdown from now on
