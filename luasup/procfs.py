@@ -1,7 +1,32 @@
 """What /proc says about processes (this kernel has no
 /proc/PID/task/TID/children, so parents are found by scanning)."""
 
+import errno
 import os
+
+# Kept open so that /proc can still be listed when the fd table is full
+# (a script that opened files until EMFILE): closed just for the scan.
+_RESERVE = 2
+_reserved = [os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC) for _ in range(_RESERVE)]
+
+
+def _with_reserve(scan, *args):
+    """scan(*args), retried once with the reserved fds released on EMFILE."""
+    try:
+        return scan(*args)
+    except OSError as e:
+        if e.errno != errno.EMFILE or not _reserved:
+            raise
+    while _reserved:
+        os.close(_reserved.pop())
+    try:
+        return scan(*args)
+    finally:
+        for _ in range(_RESERVE):
+            try:
+                _reserved.append(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
+            except OSError:
+                break
 
 
 def parent_of(pid):
@@ -9,7 +34,9 @@ def parent_of(pid):
     try:
         with open("/proc/%d/stat" % pid, "rb") as f:
             stat = f.read()
-    except OSError:
+    except OSError as e:
+        if e.errno == errno.EMFILE:
+            raise
         return None
     # the command name may contain spaces and parentheses: split after the last ')'
     return int(stat[stat.rindex(b")") + 2:].split(None, 2)[1])
@@ -17,6 +44,10 @@ def parent_of(pid):
 
 def children_of(ppid):
     """Pids whose parent is `ppid` (direct children, orphans adopted included)."""
+    return _with_reserve(_children_of, ppid)
+
+
+def _children_of(ppid):
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit() and parent_of(int(entry)) == ppid:
