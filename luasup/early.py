@@ -6,23 +6,27 @@ thread), a SIGTERM is lost. So this module blocks them at once, and notes
 the signal state luasup was started with, which children get back (as tini
 does: `nohup luasup -- cmd` leaves SIGHUP ignored in cmd)."""
 
-import os
-import signal
+# _signal, the C module under `signal`: importing `signal` itself costs
+# several ms (enum), all of them inside the window where SIGTERM is lost.
+import _signal
+
+# The mask luasup was started with (signal numbers), and then block every
+# signal luasup handles (signals.HANDLED: all but KILL, STOP and the two
+# glibc keeps for its threads; signals.py checks the two agree).
+ORIGINAL_MASK = frozenset(int(s) for s in _signal.pthread_sigmask(_signal.SIG_BLOCK, ()))
+_signal.pthread_sigmask(_signal.SIG_BLOCK, [
+    s for s in range(1, _signal.NSIG)
+    if s not in (_signal.SIGKILL, _signal.SIGSTOP, _signal.SIGRTMIN - 2, _signal.SIGRTMIN - 1)])
+
+import os  # noqa: E402
 
 # Python itself ignores these two before any of our code runs, so whether
 # luasup's parent ignored them cannot be known: children get the default.
-_SET_BY_PYTHON = {signal.SIGPIPE, signal.SIGXFSZ}
-
-# The mask luasup was started with (a set of signal numbers)...
-ORIGINAL_MASK = frozenset(int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, ()))
-# ... and the signals it was started with ignored.
+_SET_BY_PYTHON = {_signal.SIGPIPE, _signal.SIGXFSZ}
+# The signals luasup was started with ignored.
 ORIGINAL_IGNORED = frozenset(
-    int(s) for s in signal.valid_signals()
-    if s not in _SET_BY_PYTHON and signal.getsignal(s) == signal.SIG_IGN)
-
-from .signals import HANDLED  # noqa: E402 (only `signal` underneath)
-
-signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
+    s for s in range(1, _signal.NSIG)
+    if s not in _SET_BY_PYTHON and _signal.getsignal(s) == _signal.SIG_IGN)
 
 
 def _open_standard_fds():

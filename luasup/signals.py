@@ -24,6 +24,7 @@ BY_NAME = {n: int(getattr(signal, n)) for n in dir(signal)
 BY_NAME.update((n, num) for num, n in BY_NUMBER.items())
 
 # What luasup blocks and takes with sigwaitinfo: everything but KILL/STOP.
+# (early.py blocks the same set by hand, before this module is imported.)
 HANDLED = sorted(int(s) for s in signal.valid_signals()
                  if s not in (signal.SIGKILL, signal.SIGSTOP)
                  # glibc reserves the first two real-time signals for threads
@@ -52,3 +53,4 @@ def parse(value):
 
 def name(num):
     return BY_NUMBER.get(num, "signal %d" % num)
+
