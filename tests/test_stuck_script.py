@@ -10,8 +10,8 @@ import subprocess
 
 import pytest
 
-from helpers import (PY, descendants, env_for, luasup_pid, read_line, run, stat, start, stop,
-                     wait_until)
+from helpers import (PY, descendants, env_for, helper, luasup_pid, read_line, run, stat, start,
+                     stop, wait_until)
 
 # A child that says when it is ready and exits on SIGTERM, saying so.
 TERMINABLE = ("import os, signal, time\n"
@@ -74,3 +74,18 @@ def test_recursion_through_a_c_function_is_a_script_error_not_a_crash(pidns, tmp
     if not pidns:  # the child was stopped, not left running
         child = int(pidfile.read_text())
         assert stat(child) is None
+
+
+@pytest.mark.parametrize("pidns", [True, False], ids=["pid1", "subreaper"])
+def test_signals_are_relayed_while_the_script_is_busy(pidns):
+    script = ("local init = require('init') init.exec{%r, %r, stdout = 'inherit'} "
+              "init.sleep(0.2) while true do end" % (PY, helper("sigprint.py")))
+    proc = start(["-e", script], pidns=pidns, env=env_for(LUASUP_GRACE_MS=60000))
+    try:
+        assert read_line(proc.stdout).startswith("ready child")
+        host = luasup_pid(proc, pidns)
+        for signo in (signal.SIGUSR1, signal.SIGHUP, signal.SIGUSR2):
+            os.kill(host, signo)
+            assert read_line(proc.stdout).startswith("child %s " % signal.Signals(signo).name)
+    finally:
+        stop(proc)
