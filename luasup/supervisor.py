@@ -43,13 +43,16 @@ class Supervisor:
         INTAKE.attach(self)
 
     def spawn(self, argv, opts, name=None):
-        pid, captures, stdin_w = process.spawn(self.loop, argv, opts)
-        child = Child(pid, name, captures, stdin_w)
-        self.children[pid] = child
+        # Under the lock: a signal the intake relays meanwhile waits until
+        # the new child is on the list, instead of missing it.
+        with self.lock:
+            pid, captures, stdin_w = process.spawn(self.loop, argv, opts)
+            child = Child(pid, name, captures, stdin_w)
+            self.children[pid] = child
 
-        def mark(status):
-            child.wait_status = status
-        self.reaper.watch(pid, mark, lambda status: self._reaped(child, status))
+            def mark(status):
+                child.wait_status = status
+            self.reaper.watch(pid, mark, lambda status: self._reaped(child, status))
         (log.info if name else log.debug)("started %s" % child.label())
         return child
 
