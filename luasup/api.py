@@ -8,6 +8,7 @@ a task can yield for; the bridge awaits them."""
 
 import asyncio
 import os
+import time
 
 from . import log, procfs, process, signals
 from .bridge import OpError, TaskError
@@ -16,11 +17,12 @@ from .deadline import within
 
 
 def exit_code(value):
-    """A Lua value given to os.exit or returned by the main chunk -> 0..255."""
+    """The main chunk's result -> 0..255; None for a number that is not an
+    integer (nan and inf too), which must not pass for success."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return 0
     if isinstance(value, float) and not value.is_integer():
-        return 0
+        return None
     return int(value) & 0xFF
 
 
@@ -65,8 +67,8 @@ class Api:
             b"task_done": lambda task: task.done(),
             b"task_name": lambda task: task.get_name().encode(),
             b"report_error": self.report_error,
-            b"now": self.loop.time,
-            b"request_exit": self.request_exit,
+            b"now": self.loop.time,  # the clock of the loop's timers
+            b"clock": time.monotonic,  # init.now: not the loop's time cached per step
             b"fds_opened": self.fds_opened,
         }
         for ext in self.extensions:
@@ -155,9 +157,6 @@ class Api:
 
     def report_error(self, name, text):
         log.error("error in task %s: %s" % (os.fsdecode(name), text.decode("utf-8", "replace")))
-
-    def request_exit(self, code):
-        self.sup.request_exit(exit_code(code))
 
     # -- waits -------------------------------------------------------------
 

@@ -13,6 +13,7 @@ class Lifecycle:
         self.sup = supervisor
         self.policy = {}  # signo -> "script" | "ignore"
         self.exit_hooks = []
+        self.hook_code = None  # while on_exit hooks run: the code luasup will exit with
         self._pending = collections.Counter()
         self._arrived = {}  # signo -> asyncio.Event
         self.waiting = set()  # tasks in init.wait()
@@ -21,6 +22,7 @@ class Lifecycle:
         return {
             b"set_signal_policy": self.set_signal_policy,
             b"add_exit_hook": self.exit_hooks.append,
+            b"request_exit": self.request_exit,
             b"grace": self.grace,
             b"log": lambda level, text: log.script(level.decode(), text.decode("utf-8", "replace")),
         }
@@ -52,6 +54,16 @@ class Lifecycle:
             await event.wait()
         self._pending[signo] -= 1
         return (signals.name(signo).encode(),)
+
+    def request_exit(self, code):
+        """init.exit / os.exit (code already checked to be an integer): begin
+        shutdown; in an on_exit hook, change the exit code and end the hook."""
+        code = int(code) & 0xFF
+        if self.hook_code is None:
+            self.sup.request_exit(code)
+        else:
+            self.hook_code = code
+            asyncio.current_task().cancel()  # init.exit never returns
 
     def grace(self, seconds=None):
         previous = self.sup.grace

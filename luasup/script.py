@@ -78,7 +78,17 @@ async def _main(loop, runtime, fn, args, arg, script_dir, settings):
         error = task.exception()
         if error is None:
             result = task.result()
-            sup.request_exit(exit_code(result[0]) if result else 0)
+            code = exit_code(result[0]) if result else 0
+            if code is None:
+                log.error("error in task main: the main chunk returned %g, not an integer"
+                          " exit code" % result[0])
+                code = EXIT_LUA_ERROR
+            if sup.children and not sup.exit_code.done():
+                n = len(sup.children)
+                log.info("the main chunk returned with %d %s still running: stopping %s"
+                         " (end it with init.wait() to keep them running)"
+                         % (n, "child" if n == 1 else "children", "it" if n == 1 else "them"))
+            sup.request_exit(code)
         elif isinstance(error, TaskError):
             log.error("error in task %s: %s" % (error.name, error.text))
             sup.request_exit(EXIT_LUA_ERROR)
@@ -96,7 +106,7 @@ async def _main(loop, runtime, fn, args, arg, script_dir, settings):
     await stop_everything(sup, sup.grace, sup.stop_signal)
     await _cancel(bridge.tasks)
     if api.lifecycle.exit_hooks:
-        await _run_exit_hooks(api, sup, code)
+        code = await _run_exit_hooks(api, sup, code)
     return code
 
 
@@ -110,11 +120,14 @@ async def _cancel(tasks):
 
 async def _run_exit_hooks(api, sup, code):
     """on_exit hooks run in order, together bounded by the grace period; what
-    they start is stopped before luasup exits."""
+    they start is stopped before luasup exits. A hook's init.exit(n) changes
+    the exit code: the code luasup exits with is returned."""
     sup.closed = False
+    lifecycle = api.lifecycle
+    lifecycle.hook_code = code
     deadline = sup.loop.time() + sup.grace
-    for hook in api.lifecycle.exit_hooks:
-        task = api.start_task("on_exit hook", hook, code)
+    for hook in lifecycle.exit_hooks:
+        task = api.start_task("on_exit hook", hook, lifecycle.hook_code)
         await asyncio.wait({task}, timeout=max(0.0, deadline - sup.loop.time()))
         if not task.done():
             log.warn("on_exit hooks still running after %d ms: stopping them"
@@ -123,3 +136,4 @@ async def _run_exit_hooks(api, sup, code):
     sup.closed = True
     await _cancel(api.bridge.tasks)
     await stop_everything(sup, sup.grace)
+    return lifecycle.hook_code

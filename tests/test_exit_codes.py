@@ -53,7 +53,6 @@ def test_script_return_value_is_the_exit_code(loop):
         assert run(["-e", "return %d" % code], loop=loop).returncode == code
     assert run(["-e", "return 256 + 5"], loop=loop).returncode == 5
     assert run(["-e", "return 'text'"], loop=loop).returncode == 0
-    assert run(["-e", "return 2.5"], loop=loop).returncode == 0
     assert run(["-e", "local x = 1"], loop=loop).returncode == 0
 
 
@@ -63,3 +62,59 @@ def test_os_exit_stops_gracefully_with_its_code(loop):
     assert result.returncode == 9
     assert run(["-e", "os.exit(false)"], loop=loop).returncode == 1
     assert run(["-e", "os.exit(true)"], loop=loop).returncode == 0
+
+
+@pytest.mark.parametrize("code, shown", [("1.5", "1.5"), ("0/0", "nan"), ("math.huge", "inf")])
+def test_a_number_that_is_not_an_integer_is_never_success(code, shown, tmp_path):
+    # os.exit(1.5) and os.exit(0/0) used to exit 0
+    (tmp_path / "main.lua").write_text("local x = 1\nos.exit(%s)\n" % code)
+    result = run(["main.lua"], cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[0] == (
+        "luasup: error in task main: main.lua:2: bad argument #1 to 'exit'"
+        " (integer expected, got %s)" % shown)
+    result = run(["-e", "require('init').exit(%s)" % code])
+    assert result.returncode == 1
+    assert "bad argument #1 to 'exit' (integer expected, got %s)" % shown in result.stderr
+    # the main chunk's result likewise (it used to give 0)
+    result = run(["-e", "return %s" % code])
+    assert (result.returncode, result.stderr) == (1, "luasup: error in task main: the main"
+                                                  " chunk returned %s, not an integer exit code\n" % shown)
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_exit_in_an_on_exit_hook_sets_the_exit_code(loop):
+    # it used to be ignored (and to hold the exit up for the grace period)
+    result = run(["-e", """
+        local init = require('init')
+        init.on_exit(function(code)
+            print('first hook', code)
+            os.exit(5)
+            print('not reached')
+        end)
+        init.on_exit(function(code) print('second hook', code) end)
+        return 3
+    """], loop=loop)
+    assert (result.returncode, result.stdout, result.stderr) == (
+        5, "first hook\t3\nsecond hook\t5\n", "")
+    result = run(["-e", "require('init').on_exit(function() require('init').exit(6) end)"],
+                 loop=loop, timeout=10)
+    assert (result.returncode, result.stderr) == (6, "")
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_child_code_is_the_shell_style_exit_code(loop):
+    result = run(["-e", """
+        local init = require('init')
+        local failed = init.exec('sh', '-c', 'exit 3')
+        local killed = init.exec('sh', '-c', 'kill -TERM $$')
+        local slow = init.exec('sleep', 30)
+        print(failed:code(), killed:code(), slow:code(0.01))
+        slow:kill()
+        print(slow:code(), slow:code())
+        print(select(2, pcall(slow.code, slow, -1)))
+    """], loop=loop)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.splitlines() == [
+        "3\t143\tnil\ttimeout", "137\t137",
+        "(command line):9: bad argument #1 to 'code' (non-negative finite number expected, got -1)"]

@@ -166,3 +166,19 @@ def test_json_log_format():
                                                             ("info", records[1]["msg"])]
     assert records[1]["msg"].startswith("started job (pid ")
     assert all(r["time"].endswith("Z") for r in records)
+
+
+def test_main_chunk_returning_with_children_running_says_it_stops_them():
+    # they used to be stopped without a word
+    result = lua("""
+        init.exec('sleep', 30)
+        init.exec('sleep', 30)
+        init.exec('true'):wait()
+        return 4
+    """, timeout=10)
+    assert (result.returncode, result.stderr) == (4, (
+        "luasup: the main chunk returned with 2 children still running: stopping them"
+        " (end it with init.wait() to keep them running)\n"))
+    # nothing to say when nothing runs, or when shutdown had begun already
+    assert lua("init.exec('true'):wait()").stderr == ""
+    assert lua("init.exec('sleep', 30); os.exit(3)").stderr == ""

@@ -45,6 +45,12 @@ def test_tcp_check_times_out_when_the_handshake_never_completes(loop):
             "nil\ttimeout"]
 
 
+def test_tcp_check_takes_a_port_given_as_a_string_of_digits():
+    # as os.getenv('PORT') gives it; it used to be a bad argument
+    with silent_server() as port:
+        assert lines_of("print(init.tcp_check('127.0.0.1', '%d'))" % port) == ["true"]
+
+
 def test_tcp_check_on_ipv6_loopback():
     result = lua("""
         local l = assert(init.listen('tcp://[::1]:0'))
@@ -61,8 +67,14 @@ def test_tcp_check_unresolvable_host():
 
 @pytest.mark.parametrize("call, message", [
     ("init.tcp_check()", "bad argument #1 to 'tcp_check' (string expected, got nil)"),
-    ("init.tcp_check('h')", "bad argument #2 to 'tcp_check' (number expected, got nil)"),
-    ("init.tcp_check('h', '80')", "bad argument #2 to 'tcp_check' (number expected, got string)"),
+    ("init.tcp_check('h')",
+     "bad argument #2 to 'tcp_check' (number or string expected, got nil)"),
+    ("init.tcp_check('h', 'http')",
+     "bad argument #2 to 'tcp_check' (port number 1-65535 expected, got 'http')"),
+    ("init.tcp_check('h', '0x50')",
+     "bad argument #2 to 'tcp_check' (port number 1-65535 expected, got '0x50')"),
+    ("init.tcp_check('h', '65536')",
+     "bad argument #2 to 'tcp_check' (port number 1-65535 expected, got '65536')"),
     ("init.tcp_check('h', 0)",
      "bad argument #2 to 'tcp_check' (port number 1-65535 expected, got 0)"),
     ("init.tcp_check('h', 65536)",

@@ -72,6 +72,48 @@ def test_waiting_inside_a_script_coroutine_is_a_clear_error():
         " luasup); call it from the main chunk or an init.every job")
 
 
+RAW_YIELD = ("coroutine.yield outside a coroutine the script created: luasup resumes"
+             " its tasks itself; wait with init.sleep, child:wait or another call that waits")
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_raw_yield_in_the_main_chunk_is_a_lua_error_at_its_line(loop, tmp_path):
+    # it used to print a Python IndexError and hang
+    (tmp_path / "main.lua").write_text("print('before')\ncoroutine.yield()\nprint('after')\n")
+    result = run(["main.lua"], cwd=tmp_path, loop=loop, timeout=10)
+    assert (result.returncode, result.stdout) == (1, "before\n")
+    lines = result.stderr.splitlines()
+    assert lines[0] == "luasup: error in task main: main.lua:2: " + RAW_YIELD
+    assert "Traceback" not in result.stderr
+
+
+def test_raw_yield_in_an_every_job_is_reported_and_the_timer_keeps_going():
+    # it used to stop the timer silently
+    result = run(["-e", """
+        local init = require('init')
+        local runs = 0
+        init.every(0.02, function()
+            runs = runs + 1
+            coroutine.yield('sleep', 1)
+        end)
+        while runs < 5 do init.sleep(0.02) end
+        print(runs >= 5)
+    """], timeout=10)
+    assert (result.returncode, result.stdout) == (0, "true\n"), result.stderr
+    errors = [l for l in result.stderr.splitlines() if l.startswith("luasup: error")]
+    assert len(errors) >= 4
+    assert errors[0] == ("luasup: error in task every 0.02s job (command line):4:"
+                         " (command line):6: " + RAW_YIELD)
+
+
+def test_yield_inside_a_script_coroutine_still_goes_to_that_coroutine():
+    result = run(["-e", """
+        local gen = coroutine.wrap(function() for i = 1, 3 do coroutine.yield(i) end end)
+        print(gen(), gen(), gen())
+    """])
+    assert (result.returncode, result.stdout, result.stderr) == (0, "1\t2\t3\n", "")
+
+
 def test_pcall_around_waiting_calls_works():
     result = run(["-e", """
         local init = require('init')

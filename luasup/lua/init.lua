@@ -2,6 +2,7 @@
 -- kill, sleep, every, exec, signal) plus what a supervision policy needs.
 -- The functions live in luasup/*.lua by topic; this file gathers them.
 local core = require('luasup.core')
+local task = require('luasup.task')
 local args = require('luasup.args')
 local process = require('luasup.process')
 local concurrency = require('luasup.concurrency')
@@ -23,6 +24,11 @@ function init.kill(pid, sig)
     return core.kill(pid, args.signal(2, 'kill', sig == nil and 15 or sig))
 end
 
+--- init.now() -> seconds on a monotonic clock (a float), for measuring time
+function init.now()
+    return core.clock()
+end
+
 init.exec = process.exec
 init.children = process.children
 
@@ -41,4 +47,12 @@ init.log = lifecycle.log
 
 require('luasup.probes').install(init, args.argerror, args.check)
 
-return init
+task.guard_all(init)
+
+-- Strict: a typo such as init.exce is an error that names it, not a nil
+-- that fails later. New fields may still be set.
+return setmetatable(init, {
+    __index = function(_, key)
+        task.raise(("init has no field '%s'"):format(tostring(key)))
+    end,
+})

@@ -37,3 +37,7 @@ function os.exit(code)
     io.stdout:flush()
     require('init').exit(code)
 end
+
+local task = require('luasup.task')
+print = task.guard(print)
+coroutine.yield = task.yield

@@ -16,11 +16,6 @@ Task.__index = Task
 local Timer = {}
 Timer.__index = Timer
 
-local function describe(kind, fn)
-    local info = debug.getinfo(fn, 'S')
-    return ('%s %s:%d'):format(kind, info.short_src, info.linedefined)
-end
-
 --- init.sleep(seconds) -> seconds; other tasks run meanwhile
 function M.sleep(seconds)
     args.seconds(1, 'sleep', seconds)
@@ -30,7 +25,7 @@ end
 --- init.spawn(fn, ...) -> a task running fn(...) concurrently
 function M.spawn(fn, ...)
     check(1, 'spawn', fn, 'function')
-    return setmetatable({ _t = core.start_task(describe('task', fn), fn, ...) }, Task)
+    return setmetatable({ _t = core.start_task(task.job_name('task', fn), fn, ...) }, Task)
 end
 
 local function check_task(self, method)
@@ -91,8 +86,7 @@ function M.every(seconds, fn, ...)
         args.argerror(1, 'every', 'positive number expected, got 0')
     end
     check(2, 'every', fn, 'function')
-    local info = debug.getinfo(fn, 'S')
-    local name = ('every %gs job %s:%d'):format(seconds, info.short_src, info.linedefined)
+    local name = task.job_name(('every %gs job'):format(seconds), fn)
     return timer(name, seconds, seconds, fn, select('#', ...), { ... })
 end
 
@@ -100,8 +94,7 @@ end
 function M.after(seconds, fn, ...)
     args.seconds(1, 'after', seconds)
     check(2, 'after', fn, 'function')
-    local info = debug.getinfo(fn, 'S')
-    local name = ('after %gs job %s:%d'):format(seconds, info.short_src, info.linedefined)
+    local name = task.job_name(('after %gs job'):format(seconds), fn)
     return timer(name, seconds, nil, fn, select('#', ...), { ... })
 end
 
@@ -145,5 +138,8 @@ function M.wait_any(...)
     end
     return things[index]
 end
+
+task.guard_all(Task)
+task.guard_all(Timer)
 
 return M

@@ -59,12 +59,14 @@ local function exit_code(fname, code)
         return 1
     elseif type(code) ~= 'number' then
         argerror(1, fname, 'number expected, got ' .. type(code))
+    elseif code % 1 ~= 0 then -- also nan and inf: never taken for success
+        argerror(1, fname, 'integer expected, got ' .. tostring(code))
     end
     return code
 end
-M.exit_code = exit_code
 
---- init.exit([code]): stop gracefully and exit with code (default 0)
+--- init.exit([code]): stop gracefully and exit with code (default 0); in an
+-- on_exit hook, change the exit code and end that hook
 function M.exit(code)
     core.request_exit(exit_code('exit', code))
     await('init.exit', 'forever')

@@ -62,6 +62,9 @@ function Listener:__tostring()
     return ('listener %s %s%s'):format(self._name, self._address, self._fd and '' or ' (closed)')
 end
 
+task.guard_all(Watcher)
+task.guard_all(Listener)
+
 function M.install(init, argerror, check)
 
     -- An options table: every key known, every value of its type.
@@ -91,19 +94,21 @@ function M.install(init, argerror, check)
         end
     end
 
-    local function job_name(kind, fn)
-        local info = debug.getinfo(fn, 'S')
-        return ('%s job %s:%d'):format(kind, info.short_src, info.linedefined)
-    end
-
     --- init.tcp_check(host, port [, timeout]) -> true, or nil and a message.
     -- Connects to host:port and closes again; timeout in seconds (default 2).
     function init.tcp_check(host, port, timeout)
         check(1, 'tcp_check', host, 'string')
-        check(2, 'tcp_check', port, 'number')
-        if not (port >= 1 and port <= 65535 and port % 1 == 0) then
-            argerror(2, 'tcp_check', 'port number 1-65535 expected, got ' .. tostring(port))
+        -- a port may come from os.getenv: a string of digits is a number too
+        local number = type(port) == 'string' and port:find('^%d+$') and tonumber(port) or port
+        if type(number) ~= 'number' and type(port) ~= 'string' then
+            argerror(2, 'tcp_check', 'number or string expected, got ' .. type(port))
         end
+        if not (type(number) == 'number' and number >= 1 and number <= 65535
+                and number % 1 == 0) then
+            argerror(2, 'tcp_check', ("port number 1-65535 expected, got %s")
+                :format(type(port) == 'string' and "'" .. port .. "'" or tostring(port)))
+        end
+        port = number
         if timeout == nil then
             timeout = 2
         else
@@ -179,7 +184,7 @@ function M.install(init, argerror, check)
         if not handle then
             return nil, err
         end
-        local name = job_name('watch ' .. path, fn)
+        local name = task.job_name('watch ' .. path .. ' job', fn)
         core.start_task(name, function()
             -- calls never overlap: changes during a call give one call after it
             while await('init.watch', 'watch_next', handle) do

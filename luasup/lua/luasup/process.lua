@@ -214,15 +214,29 @@ function Child:status()
     return code
 end
 
+local function wait_for(self, method, timeout)
+    check_child(self, method)
+    args.timeout(1, method, timeout)
+    return await('child:' .. method, 'wait', self._c, timeout)
+end
+
 --- child:wait([timeout]) -> true, "exit", code | true, "signal", signum | nil, "timeout"
 function Child:wait(timeout)
-    check_child(self, 'wait')
-    args.timeout(1, 'wait', timeout)
-    local reason, code = await('child:wait', 'wait', self._c, timeout)
+    local reason, code = wait_for(self, 'wait', timeout)
     if not reason then
         return nil, 'timeout'
     end
     return true, reason, code
+end
+
+--- child:code([timeout]) -> its exit code as a shell reports it: the code, or
+-- 128 + N when signal N killed it; or nil, "timeout"
+function Child:code(timeout)
+    local reason, code = wait_for(self, 'code', timeout)
+    if not reason then
+        return nil, 'timeout'
+    end
+    return reason == 'signal' and 128 + code or code
 end
 
 --- child:kill() -> 9, after sending SIGKILL to its process group
@@ -290,5 +304,7 @@ function Child:__tostring()
     return ('child %s pid=%d %s'):format(self._name, self._pid,
         core.child_running(self._c) and 'running' or 'exited')
 end
+
+task.guard_all(Child)
 
 return M

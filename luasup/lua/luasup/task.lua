@@ -26,7 +26,57 @@ local function ours(line)
         or line:find("^%s*%[C%]: in function 'xpcall'")
 end
 
+local function our_source(info)
+    return info.source:sub(2, #package_dir + 1) == package_dir
+end
+
+-- Errors name the script's line, not ours: the first frame outside this
+-- package's Lua files above the innermost one inside them (tail calls and
+-- helpers make fixed error levels unreliable). `level` counts from the
+-- caller of where(), as error's does.
+local function where(level)
+    local inside = false
+    for l = level + 1, 200 do
+        local info = debug.getinfo(l, 'Sl')
+        if not info then
+            break
+        end
+        if our_source(info) then
+            inside = true
+        elseif inside and info.currentline > 0 then
+            return info.short_src .. ':' .. info.currentline .. ': '
+        end
+    end
+    return ''
+end
+
+-- An error raised inside luasup's Lua code (a Lua runtime error, a
+-- script's metamethod erroring at level 2, a Python exception from the
+-- core) gets the script's position instead of ours. Call it from an error
+-- handler: `level` is where the error was raised, counted from the caller.
+local function located(err, level)
+    if type(err) == 'userdata' then -- a Python exception: no position at all
+        return where(level + 1) .. tostring(err)
+    elseif type(err) ~= 'string' then
+        return err
+    end
+    for l = level + 1, 200 do
+        local info = debug.getinfo(l, 'Sl')
+        if not info then
+            break
+        end
+        if our_source(info) and info.currentline > 0 then
+            local at = info.short_src .. ':' .. info.currentline .. ': '
+            if err:sub(1, #at) == at then
+                return where(level + 1) .. err:sub(#at + 1)
+            end
+        end
+    end
+    return err
+end
+
 function M.traceback(err)
+    err = located(err, 2)
     if type(err) ~= 'string' then
         local mt = getmetatable(err)
         err = (mt and mt.__tostring) and tostring(err)
@@ -41,6 +91,46 @@ function M.traceback(err)
     return table.concat(lines, '\n')
 end
 local traceback = M.traceback
+
+local function relocate(err)
+    local located_err = located(err, 2) -- not a tail call: that would shift the levels
+    return located_err
+end
+
+local function rethrow(ok, ...)
+    if ok then
+        return ...
+    end
+    error((...), 0)
+end
+
+-- fn, made to raise its errors at the script's line (see located).
+function M.guard(fn)
+    return function(...)
+        return rethrow(xpcall(fn, relocate, ...))
+    end
+end
+
+-- Guard every function of a table: the init module, an object's methods.
+function M.guard_all(t)
+    for key, value in pairs(t) do
+        if type(value) == 'function' then
+            t[key] = M.guard(value)
+        end
+    end
+    return t
+end
+
+-- A task's name: KIND FILE:LINE, where fn was defined, or for a function
+-- of luasup's own or a C function, where the script asked for the task.
+function M.job_name(kind, fn)
+    local info = debug.getinfo(fn, 'S')
+    if info.what ~= 'C' and not our_source(info) then
+        return ('%s %s:%d'):format(kind, info.short_src, info.linedefined)
+    end
+    local at = where(1)
+    return kind .. ' ' .. (at ~= '' and at:sub(1, -3) or '?')
+end
 
 function M.create(id, name, fn, ...)
     local n, args = select('#', ...), { ... }
@@ -75,24 +165,8 @@ function M.drop(id)
     by_id[id] = nil
 end
 
--- Errors name the script's line, not ours: the first frame outside this
--- package's Lua files (tail calls make fixed error levels unreliable).
-
-function M.where()
-    for level = 2, 100 do
-        local info = debug.getinfo(level, 'Sl')
-        if not info then
-            break
-        end
-        if info.currentline > 0 and info.source:sub(2, #package_dir + 1) ~= package_dir then
-            return info.short_src .. ':' .. info.currentline .. ': '
-        end
-    end
-    return ''
-end
-
 function M.raise(message)
-    error(M.where() .. message, 0)
+    error(where(1) .. message, 0)
 end
 local raise = M.raise
 
@@ -113,6 +187,16 @@ function M.await(fname, op, ...)
             .. " call it from the main chunk or an init.every job")
     end
     return checked(co_yield(op, ...))
+end
+
+-- coroutine.yield for scripts: a luasup task is resumed by luasup alone,
+-- so a raw yield there would hand luasup a request it cannot read.
+function M.yield(...)
+    if names[co_running()] then
+        raise('coroutine.yield outside a coroutine the script created: luasup resumes'
+            .. ' its tasks itself; wait with init.sleep, child:wait or another call that waits')
+    end
+    return co_yield(...)
 end
 
 return M

@@ -187,6 +187,16 @@ function Child:status() end
 ---@return integer? code exit code or signal number
 function Child:wait(timeout) end
 
+---Waits for it to exit, at most `timeout` seconds (default: no limit), and
+---returns its exit code as a shell reports it: the code, or 128 + N when
+---signal N killed it (143 for SIGTERM). `nil, 'timeout'` when the time runs
+---out. Errors as for `wait`, with 'code'.
+---@async
+---@param timeout? number seconds, non-negative and finite
+---@return integer? code 0-255
+---@return 'timeout'? err
+function Child:code(timeout) end
+
 ---Sends SIGKILL to its process group (nothing once it has exited).
 ---@return 9
 function Child:kill() end
@@ -310,7 +320,8 @@ function Listener:close() end
 -----------------------------------------------------------------------------
 
 ---luasup's Lua API: `local init = require('init')`. A superset of
----luavisors' `init` module.
+---luavisors' `init` module. Strict: reading a field it does not have raises
+---"init has no field 'NAME'" (use `rawget` to test for one).
 ---@class luasup.init
 local init = {}
 
@@ -352,6 +363,11 @@ function init.exec(cmd, ...) end
 function init.children() end
 
 -- Concurrency --------------------------------------------------------------
+
+---Seconds on a monotonic clock (CLOCK_MONOTONIC, a float with sub-millisecond
+---resolution): for measuring how long something took. Not a wall-clock time.
+---@return number seconds
+function init.now() end
 
 ---Waits `seconds` (fractions allowed) while other tasks run; returns
 ---`seconds`. Errors: "bad argument #1 to 'sleep' (number expected, got T)",
@@ -414,14 +430,17 @@ function init.on(sig, action) end
 
 ---Adds a hook: `fn(code)` runs as luasup exits, after its children have
 ---stopped, with the exit code. Hooks run in order, together bounded by the
----grace period; they may start children, which are stopped in turn.
+---grace period; they may start children, which are stopped in turn. A
+---hook's `init.exit(n)` (or `os.exit(n)`) makes `n` the exit code and ends
+---that hook; later hooks get `n`.
 ---@param fn async fun(code: integer)
 function init.on_exit(fn) end
 
 ---Begins a graceful shutdown: children are stopped, then luasup exits with
----`code` (default 0; `true` is 0, `false` is 1; taken modulo 256, a
----non-integer is 0). The first exit request wins. Does not return.
----Error: "bad argument #1 to 'exit' (number expected, got T)".
+---`code` (default 0; `true` is 0, `false` is 1; taken modulo 256). The
+---first exit request wins, except in an `on_exit` hook. Does not return.
+---Errors: "bad argument #1 to 'exit' (number expected, got T)",
+---"bad argument #1 to 'exit' (integer expected, got 1.5)" (also nan, inf).
 ---@async
 ---@param code? integer|boolean
 ---@return nil
@@ -457,7 +476,7 @@ function init.log(level, fmt, ...) end
 ---default 2.
 ---@async
 ---@param host string a name or an IP address (IPv6 without brackets)
----@param port integer 1-65535
+---@param port integer|string 1-65535, or a string of digits (from os.getenv)
 ---@param timeout? number positive and finite
 ---@return true? ok
 ---@return string? err
