@@ -7,6 +7,7 @@ error), returning (nil, message) on failure instead. `ops()` are the waits
 a task can yield for; the bridge awaits them."""
 
 import asyncio
+import itertools
 import os
 import time
 
@@ -37,6 +38,13 @@ class Api:
         self.bridge = bridge
         self.capture_limit = capture_limit
         self._joined = set()  # tasks someone waits for: their errors go there
+        self._followed = {}  # (child, fd) -> the line queue of a stdout=function callback
+        # Lua knows a child by a number, not the Child itself: lupa leaks a
+        # little Lua heap for each Python object handed to Lua, which would
+        # add up in a restart loop. Lua gives the number back once it has
+        # dropped the child (release_children).
+        self._children = {}  # handle -> Child
+        self._handles = itertools.count(1)
         # Lua's io library opens files without close-on-exec. Rather than
         # scan /proc/self/fd before every spawn, scan once at start (fds
         # luasup was given) and again only after Lua may have opened one.
@@ -58,11 +66,13 @@ class Api:
             b"kill": self.kill,
             b"spawn": self.spawn,
             b"signal_child": self.signal_child,
-            b"child_running": lambda child: child.running,
+            b"child_running": lambda handle: self._children[handle].running,
             b"child_lines": self.child_lines,
             b"child_stats": self.child_stats,
-            b"close_stdin": lambda child: child.close_stdin(),
+            b"close_stdin": lambda handle: self._children[handle].close_stdin(),
+            b"release_children": self.release_children,
             b"start_task": self.start_task,
+            b"run_task": self.run_task,
             b"cancel_task": lambda task: task.cancel(),
             b"task_done": lambda task: task.done(),
             b"task_name": lambda task: task.get_name().encode(),
@@ -82,6 +92,7 @@ class Api:
             b"wait": self.wait,
             b"stream": self.stream,
             b"line": self.line,
+            b"follow_line": self.follow_line,
             b"write": self.write,
             b"ready": self.ready,
             b"join": self.join,
@@ -123,21 +134,28 @@ class Api:
         child.notify = notify
         if notify:
             child.on_exit.append(lambda c: c.notify.close())
-        return child, child.pid
+        handle = next(self._handles)
+        self._children[handle] = child
+        return handle, child.pid
+
+    def release_children(self, *handles):
+        for handle in handles:
+            del self._children[handle]
 
     def fds_opened(self):
         self._fds_opened = True
 
-    def signal_child(self, child, signo):
-        return child.signal(int(signo), group=True)
+    def signal_child(self, handle, signo):
+        return self._children[handle].signal(int(signo), group=True)
 
-    def child_lines(self, child, fd):
-        capture = child.captures.get(int(fd))
+    def child_lines(self, handle, fd):
+        capture = self._children[handle].captures.get(int(fd))
         if capture is None or capture.relayed:
             return None, b"lines: this stream of the child is not captured"
         return capture.lines()
 
-    def child_stats(self, child):
+    def child_stats(self, handle):
+        child = self._children[handle]
         if not child.running:
             return None, b"not running"
         stats = procfs.tree_stats(child.pid)
@@ -147,6 +165,11 @@ class Api:
         task = self.bridge.start(name, fn, *args)
         task.add_done_callback(self._task_done)
         return task
+
+    def run_task(self, name, fn, *args):
+        """start_task for a task nobody will wait for or cancel: nothing is
+        returned to Lua."""
+        self.start_task(name, fn, *args)
 
     def _task_done(self, task):
         if task.cancelled():
@@ -168,7 +191,8 @@ class Api:
         await asyncio.sleep(max(0.0, deadline - self.loop.time()))
         return ()
 
-    async def wait(self, child, timeout=None):
+    async def wait(self, handle, timeout=None):
+        child = self._children[handle]
         try:
             await within(child.exited.wait(), timeout)
         except asyncio.TimeoutError:
@@ -176,8 +200,8 @@ class Api:
         reason, code = child.outcome()
         return (reason.encode(), code)
 
-    async def stream(self, child, fd):
-        capture = child.captures.get(int(fd))
+    async def stream(self, handle, fd):
+        capture = self._children[handle].captures.get(int(fd))
         if capture is None:  # inherited, null or a file: nothing kept here
             return (None,)
         await capture.closed.wait()
@@ -186,14 +210,32 @@ class Api:
     async def line(self, queue):
         return (await queue.next(),)
 
-    async def write(self, child, data):
+    async def follow_line(self, handle, fd):
+        key = (handle, int(fd))
+        queue = self._followed.get(key)
+        if queue is None:
+            queue = self.child_lines(handle, fd)
+            if isinstance(queue, tuple):  # (None, message)
+                raise OpError(queue[1].decode())
+            self._followed[key] = queue
+        line = None
+        try:
+            line = await queue.next()
+        finally:
+            if line is None:  # the end of the stream, or the task was cancelled
+                del self._followed[key]
+        return (line,)
+
+    async def write(self, handle, data):
+        child = self._children[handle]
         try:
             await process.write_stdin(self.loop, child, data)
         except OSError as e:
             return (None, (e.strerror or str(e)).encode())
         return (True,)
 
-    async def ready(self, child, timeout=None):
+    async def ready(self, handle, timeout=None):
+        child = self._children[handle]
         notify = child.notify
         if notify is None:
             raise OpError("ready: the child was not started with notify = true")
@@ -232,8 +274,8 @@ class Api:
         waiters = {}
         for i in range(1, int(n) + 1):
             handle = handles[i]
-            if isinstance(handle, process.Child):
-                waiters[asyncio.ensure_future(handle.exited.wait())] = i
+            if isinstance(handle, int):  # a child
+                waiters[asyncio.ensure_future(self._children[handle].exited.wait())] = i
             else:
                 self._joined.add(handle)
                 waiters[asyncio.ensure_future(asyncio.wait({handle}))] = i

@@ -13,6 +13,26 @@ local Child = {}
 Child.__index = Child
 M.Child = Child
 
+-- Python keeps each child under a handle until Lua has dropped it: the
+-- handles of collected children go back at the next exec.
+local released = {}
+
+local function on_collect(handle)
+    local proxy = newproxy(true)
+    getmetatable(proxy).__gc = function()
+        released[#released + 1] = handle
+    end
+    return proxy
+end
+
+local function release()
+    local handles = released
+    released = {}
+    for i = 1, #handles, 100 do
+        core.release_children(unpack(handles, i, math.min(i + 99, #handles)))
+    end
+end
+
 -- Running children by pid, for init.children(); swept as children exit.
 local live, live_count = {}, 0
 
@@ -94,10 +114,17 @@ local function check_options(opts)
     end
 end
 
--- A child's line callback (stdout = fn) runs in a task of its own.
+-- A child's line callback (stdout = fn) runs in a task of its own. No
+-- Python object comes back to Lua for it (no task, no line queue): lupa
+-- leaks a few bytes of Lua heap for each Python object handed to Lua, which
+-- would add up over a restart loop.
 local function follow(child, fd, fn, name)
-    core.start_task(name, function()
-        for line in child:lines(fd == 1 and 'stdout' or 'stderr') do
+    core.run_task(name, function()
+        while true do
+            local line = await('child:lines', 'follow_line', child._c, fd)
+            if line == nil then
+                return
+            end
             local ok, err = xpcall(fn, task.traceback, line)
             if not ok then
                 core.report_error(name, err)
@@ -148,11 +175,14 @@ function M.exec(cmd, ...)
         end
         opts = py
     end
+    if #released > 0 then
+        release()
+    end
     local handle, pid = core.spawn(argv, opts)
     if not handle then
         raise(pid)
     end
-    local child = setmetatable({ _c = handle, _pid = pid, _argv = argv,
+    local child = setmetatable({ _c = handle, _pid = pid, _argv = argv, _gc = on_collect(handle),
                                  _name = opts and opts.name or argv[1] }, Child)
     for fd, fn in pairs(callbacks) do
         follow(child, fd, fn, ('%s %s'):format(child._name, fd == 1 and 'stdout' or 'stderr'))
