@@ -14,13 +14,15 @@ end
 local web = start()
 local failures = 0
 init.every(interval, function()
-    local status, err = init.http_get(url, { timeout = interval / 2 })
+    -- status, body, headers; or nil and why no answer came
+    local status, body_or_err = init.http_get(url, { timeout = interval / 2 })
     if status == 200 then
         failures = 0
         return
     end
     failures = failures + 1
-    init.log('warn', 'probe of %s failed (%s), %d in a row', url, err or status, failures)
+    local why = status and ('status ' .. status) or body_or_err
+    init.log('warn', 'probe of %s failed (%s), %d in a row', url, why, failures)
     if failures >= 3 then
         web:kill()
         web:wait()

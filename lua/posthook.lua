@@ -18,5 +18,5 @@ init.on_exit(function(code)
     init.exec{ hook, env = { EXIT_CODE = code }, stdout = 'inherit' }:wait()
 end)
 
-local _, how, code = init.exec{ cmd, stdout = 'inherit', stderr = 'inherit' }:wait()
-return how == 'exit' and code or 128 + code
+-- its exit code as a shell gives it: the code, or 128 + N for signal N
+return init.exec{ cmd, stdout = 'inherit', stderr = 'inherit' }:code()

@@ -14,5 +14,4 @@ assert(init.watch(config, function(path)
     service:signal('HUP')
 end))
 
-local _, how, code = service:wait()
-return how == 'exit' and code or 128 + code
+return service:code()

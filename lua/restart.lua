@@ -15,14 +15,14 @@ local stable = tonumber(os.getenv('STABLE')) or 10
 
 local delay, restarts = 0.1, 0
 while true do
-    local started = os.time()
+    local started = init.now()
     local child = init.exec{ cmd, stdout = 'inherit', stderr = 'inherit', name = cmd[1] }
     local _, how, code = child:wait()
     init.log('info', '%s exited (%s %d)', cmd[1], how, code)
     if max_restarts and restarts >= max_restarts then
-        return how == 'exit' and code or 128 + code
+        return child:code() -- the code, or 128 + N for signal N
     end
-    if os.time() - started >= stable then
+    if init.now() - started >= stable then
         delay = 0.1
     end
     init.log('info', 'restarting %s in %.1f s', cmd[1], delay)

@@ -85,15 +85,37 @@ def test_cron_job_never_overlaps():
 
 
 def test_drain_quits_the_worker_and_waits_for_it():
+    # a drained worker exits 0, yet luasup was stopped by SIGTERM: 143, as
+    # without a handler (it used to exit 0, or race the handler's exit)
     worker = "trap 'echo draining; sleep 0.2; echo drained; exit 0' QUIT; echo up; while :; do sleep 0.05; done"
     proc = start([example("drain.lua"), "sh", "-c", worker], env=env_for(DRAIN=5))
     try:
         assert read_line(proc.stdout) == "up\n"
         os.kill(proc.pid, signal.SIGTERM)
-        assert proc.wait(timeout=30) == 0
+        assert proc.wait(timeout=30) == 128 + signal.SIGTERM
         assert proc.stdout.read() == "draining\ndrained\n"
     finally:
         stop(proc)
+
+
+def test_drain_outlasts_luasups_grace_period():
+    # the handler owns SIGTERM: the grace period (here 0.2 s) starts only
+    # with its init.exit, so a 1 s drain is not cut short
+    worker = "trap 'sleep 1; echo drained; exit 0' QUIT; echo up; while :; do sleep 0.05; done"
+    proc = start([example("drain.lua"), "sh", "-c", worker],
+                 env=env_for(DRAIN=5, LUASUP_GRACE_MS=200))
+    try:
+        assert read_line(proc.stdout) == "up\n"
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=30) == 128 + signal.SIGTERM
+        assert proc.stdout.read() == "drained\n"
+    finally:
+        stop(proc)
+
+
+def test_drain_exits_with_the_workers_own_code_when_it_ends_by_itself():
+    result = run([example("drain.lua"), "sh", "-c", "exit 7"])
+    assert result.returncode == 7, result.stderr
 
 
 def test_drain_terminates_a_worker_that_ignores_quit():
@@ -189,6 +211,22 @@ def test_health_check_restarts_a_service_after_three_failed_probes():
         assert proc.wait(timeout=30) == 143
     finally:
         stop(proc)
+
+
+def test_health_logs_the_status_of_a_failed_probe_not_its_body():
+    # the body of a 503 used to be logged as the error
+    from helpers.servers import raw_server
+    busy = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbusy"
+    with raw_server(busy) as port:  # it holds the port: the example's own server cannot bind it
+        proc = start([example("health.lua"), str(port), "0.2"])
+        try:
+            line = ""
+            while "probe of" not in line:
+                line = read_line(proc.stderr)
+            assert line == ("luasup: warning: probe of http://127.0.0.1:%d/ failed (status 503),"
+                            " 1 in a row\n" % port)
+        finally:
+            stop(proc)
 
 
 def _http_ok(port):
