@@ -99,14 +99,15 @@ function M.install(init, argerror, check)
     function init.tcp_check(host, port, timeout)
         check(1, 'tcp_check', host, 'string')
         -- a port may come from os.getenv: a string of digits is a number too
-        local number = type(port) == 'string' and port:find('^%d+$') and tonumber(port) or port
-        if type(number) ~= 'number' and type(port) ~= 'string' then
+        local number = port
+        if type(port) == 'string' then
+            number = port:find('^%d+$') and tonumber(port)
+        elseif type(port) ~= 'number' then
             argerror(2, 'tcp_check', 'number or string expected, got ' .. type(port))
         end
-        if not (type(number) == 'number' and number >= 1 and number <= 65535
-                and number % 1 == 0) then
-            argerror(2, 'tcp_check', ("port number 1-65535 expected, got %s")
-                :format(type(port) == 'string' and "'" .. port .. "'" or tostring(port)))
+        if not (number and number >= 1 and number <= 65535 and number % 1 == 0) then
+            argerror(2, 'tcp_check', 'port number 1-65535 expected, got '
+                .. (type(port) == 'string' and "'" .. port .. "'" or tostring(port)))
         end
         port = number
         if timeout == nil then
