@@ -74,6 +74,24 @@ def test_stdout_modes_inherit_null_file_and_function(tmp_path):
     assert log.read_text() == "before\nto file\nerr\n"
 
 
+def test_line_callbacks_come_in_order_and_never_overlap_while_one_waits():
+    # documented behaviour: a callback that waits holds the next line back
+    result = lua("""
+        local got, busy, overlaps = {}, false, 0
+        local c = init.exec{'sh', '-c', 'for i in 1 2 3 4 5; do echo $i; done', stdout = function(l)
+            if busy then overlaps = overlaps + 1 end
+            busy = true
+            if l == '1' then init.sleep(0.2) end
+            got[#got + 1] = l
+            busy = false
+        end}
+        c:wait()
+        while #got < 5 do init.sleep(0.01) end
+        print(table.concat(got, ' '), overlaps)
+    """)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "1 2 3 4 5\t0\n", "")
+
+
 def test_prefix_relays_lines_of_both_streams():
     result = lua("init.exec{'sh', '-c', 'echo a; echo b >&2; printf tail', prefix = '[web] '}:wait()")
     assert result.returncode == 0
