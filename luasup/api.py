@@ -9,7 +9,7 @@ a task can yield for; the bridge awaits them."""
 import asyncio
 import os
 
-from . import log, procfs, process, signals
+from . import console, log, procfs, process, signals
 from .bridge import OpError, TaskError
 from .spawnopts import SpawnRefused, options_from_lua
 from .deadline import within
@@ -68,6 +68,7 @@ class Api:
             b"now": self.loop.time,
             b"request_exit": self.request_exit,
             b"fds_opened": self.fds_opened,
+            b"print": console.stdout.write,
         }
         for ext in self.extensions:
             table.update(ext.core())
@@ -185,7 +186,8 @@ class Api:
         return (capture.value() or None,)
 
     async def line(self, queue):
-        return (await queue.next(),)
+        line, continues = await queue.next()
+        return (line, True) if continues else (line,)
 
     async def write(self, child, data):
         try:

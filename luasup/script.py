@@ -53,6 +53,8 @@ async def _main(loop, runtime, fn, args, arg, script_dir, settings):
     from .bridge import Bridge, TaskError
     from .supervisor import Supervisor
 
+    from .capture import configure as configure_capture
+    configure_capture(settings)
     sup = Supervisor(loop, settings.grace)
     sup.open()
     bridge = Bridge(loop, runtime)

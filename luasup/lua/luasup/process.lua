@@ -97,8 +97,8 @@ end
 -- A child's line callback (stdout = fn) runs in a task of its own.
 local function follow(child, fd, fn, name)
     core.start_task(name, function()
-        for line in child:lines(fd == 1 and 'stdout' or 'stderr') do
-            local ok, err = xpcall(fn, task.traceback, line)
+        for line, continues in child:lines(fd == 1 and 'stdout' or 'stderr') do
+            local ok, err = xpcall(fn, task.traceback, line, continues)
             if not ok then
                 core.report_error(name, err)
             end
@@ -247,7 +247,8 @@ function Child:running()
     return core.child_running(self._c)
 end
 
---- child:lines([stream]) -> an iterator over its output lines as they arrive
+--- child:lines([stream]) -> an iterator over its output lines as they arrive:
+-- each call returns a line, and true when the line goes on in the next piece
 function Child:lines(stream)
     check_child(self, 'lines')
     local queue, err = core.child_lines(self._c, stream_fd('lines', stream))
@@ -255,7 +256,7 @@ function Child:lines(stream)
         raise(err)
     end
     return function()
-        return (await('child:lines', 'line', queue))
+        return await('child:lines', 'line', queue)
     end
 end
 

@@ -1,0 +1,162 @@
+"""luasup's own output: everything it writes to its fds 1 and 2 (relayed
+child lines, `print`, its log lines).
+
+A PID 1 stuck in write() because nobody reads its stdout stops reaping and
+ignores SIGTERM, so nothing here ever waits. Each fd has a bounded buffer:
+what the reader cannot take at once waits there, a write that does not fit
+is dropped whole and counted, and once the output drains again one line on
+stderr says how much was lost. A thread writes out what is buffered, so
+callers on any thread (the event loop's, the signal thread) only append.
+
+O_NONBLOCK is never set on fds 1 and 2 themselves: it belongs to the open
+file description, which children that inherit the fd share, and they would
+get EAGAIN. A pipe, FIFO or terminal is reopened through /proc/self/fd
+instead (a description of luasup's own, on the same pipe); a socket is
+written with MSG_DONTWAIT; a regular file does not block. Where none of
+that works (no /proc, a pipe that belongs to another user), only the
+thread writes, with ordinary blocking writes."""
+
+import atexit
+import os
+import select
+import stat
+import threading
+import time
+
+LIMIT = 1 << 20  # bytes buffered per fd while its reader is not reading
+EXIT_FLUSH = 0.5  # seconds spent at exit writing out what is buffered
+_CHUNK = 1 << 16
+
+
+def _nonblocking_sender(fd):
+    """(a write function that raises BlockingIOError rather than wait, the
+    fd to poll before retrying it), or None when there is none for fd."""
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError:
+        return None
+    if stat.S_ISREG(mode):
+        return (lambda data: os.write(fd, data)), fd
+    if stat.S_ISSOCK(mode):
+        import socket
+        try:
+            sock = socket.socket(fileno=os.dup(fd))
+        except OSError:
+            return None
+        flags = socket.MSG_DONTWAIT | socket.MSG_NOSIGNAL
+        return (lambda data: sock.send(data, flags)), sock.fileno()
+    try:
+        own = os.open("/proc/self/fd/%d" % fd,
+                      os.O_WRONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    return (lambda data: os.write(own, data)), own
+
+
+class Output:
+    def __init__(self, fd, name):
+        self.fd = fd
+        self.name = name
+        self._cond = threading.Condition(threading.Lock())
+        self._buffer = bytearray()
+        self._dropped = 0  # bytes
+        self._dropped_lines = 0
+        self._sender = False  # not looked at yet
+        self._thread = None
+
+    def write(self, data):
+        """Write data (whole lines) now, or buffer it, or drop it."""
+        with self._cond:
+            if self._sender is False:
+                self._sender = _nonblocking_sender(self.fd)
+            if not self._buffer and self._sender is not None:
+                try:
+                    n = self._sender[0](data)
+                except BlockingIOError:
+                    n = 0
+                except OSError:
+                    return  # the reader is gone for good: nowhere to write
+                if n == len(data):
+                    return
+                if n:  # the rest of a line already begun must follow it
+                    self._buffer += data[n:]
+                    self._wake()
+                    return
+            if len(self._buffer) + len(data) > LIMIT:
+                self._dropped += len(data)
+                self._dropped_lines += data.count(b"\n")
+                return
+            self._buffer += data
+            self._wake()
+
+    def _wake(self):
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._drain, name="luasup %s" % self.name,
+                                            daemon=True)
+            self._thread.start()
+        self._cond.notify_all()
+
+    def _drain(self):
+        while True:
+            with self._cond:
+                while not self._buffer:
+                    self._cond.wait()
+                chunk = bytes(self._buffer[:_CHUNK])
+            try:
+                written = self._write_out(chunk)
+            except OSError:
+                written = None  # the reader is gone: drop what waits for it
+            report = None
+            with self._cond:
+                if written is None:
+                    self._buffer.clear()
+                else:
+                    del self._buffer[:written]
+                if not self._buffer:
+                    self._cond.notify_all()
+                    if self._dropped and written is not None:
+                        report = ("dropped %d lines (%d bytes) of output: %s was not being read"
+                                  % (self._dropped_lines, self._dropped, self.name))
+                        self._dropped = self._dropped_lines = 0
+            if report:
+                from . import log
+                log.warn(report)
+
+    def _write_out(self, chunk):
+        if self._sender is None:
+            return os.write(self.fd, chunk)  # only this thread waits here
+        send, fd = self._sender
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        while True:
+            try:
+                return send(chunk)
+            except BlockingIOError:
+                poller.poll()
+
+    def wait_drained(self, deadline):
+        with self._cond:
+            while self._buffer:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+        return True
+
+
+stdout = Output(1, "stdout")
+stderr = Output(2, "stderr")
+
+
+def output(fd):
+    return stdout if fd == 1 else stderr
+
+
+def flush(timeout=EXIT_FLUSH):
+    """Give what is buffered up to `timeout` seconds to get out."""
+    deadline = time.monotonic() + timeout
+    stdout.wait_drained(deadline)
+    stderr.wait_drained(deadline)
+
+
+atexit.register(flush)

@@ -1,0 +1,110 @@
+"""A reader of luasup's stdout or stderr that stops reading must not stall
+luasup: relayed child output, print and luasup's own log lines are dropped
+(and counted) rather than waited for, so luasup as PID 1 still reaps and
+still stops on SIGTERM."""
+
+import fcntl
+import os
+import signal
+import subprocess
+import termios
+import threading
+
+import pytest
+
+from helpers import LUASUP, PY, env_for, helper, lua_quote, luasup_pid, read_line, stop, \
+    wait_until, zombies
+
+GRACE_MS = 2000
+F_GETPIPE_SZ = 1032
+
+# Orphans keep being made (and must keep being reaped) while output stalls.
+ORPHANS = "init.every(0.05, function() init.exec(%s, %s, 5, %s):wait() end)"
+
+SCRIPTS = {
+    "relayed child output": """
+        for i = 1, 3 do
+            init.exec{'sh', '-c', 'while :; do echo chatty chatty chatty; done', prefix = '[c] '}
+        end""",
+    "print": """
+        init.spawn(function()
+            while true do
+                for _ = 1, 100 do print('printed line printed line') end
+                init.sleep(0.001)
+            end
+        end)""",
+    "log lines": """
+        init.spawn(function()
+            while true do
+                for _ = 1, 100 do init.log('info', 'logged line logged line') end
+                init.sleep(0.001)
+            end
+        end)""",
+}
+
+
+def _pipe_full(fd):
+    """Within a page of full: the pipe fills page by page."""
+    held = int.from_bytes(fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"), "little")
+    return held > fcntl.fcntl(fd, F_GETPIPE_SZ) - 4096
+
+
+def _start(script, tmp_path, stalled):
+    """luasup as PID 1 running script, with the stream `stalled` a pipe
+    nobody reads; the other one goes to a file."""
+    orphans = ORPHANS % (lua_quote(PY), lua_quote(helper("orphans.py")),
+                         lua_quote(str(tmp_path / "pids")))
+    code = "local init = require('init')\n%s\n%s\ninit.wait()" % (script, orphans)
+    other = open(tmp_path / "other", "wb")
+    streams = {"stdout": other, "stderr": other, stalled: subprocess.PIPE}
+    proc = subprocess.Popen(["unshare", "--pid", "--fork", "--mount-proc", LUASUP, "-e", code],
+                            env=env_for(LUASUP_GRACE_MS=GRACE_MS), **streams)
+    other.close()
+    return proc, getattr(proc, stalled)
+
+
+@pytest.mark.parametrize("what", SCRIPTS)
+def test_pid1_with_a_stalled_reader_still_reaps_and_stops(tmp_path, what):
+    stalled = "stderr" if what == "log lines" else "stdout"
+    proc, pipe = _start(SCRIPTS[what], tmp_path, stalled)
+    try:
+        wait_until(lambda: _pipe_full(pipe.fileno()), what="the %s pipe to fill" % stalled)
+        luasup = luasup_pid(proc, pidns=True)
+        # orphans made after the pipe filled are reaped all the same
+        (tmp_path / "pids").unlink(missing_ok=True)
+        wait_until(lambda: (tmp_path / "pids").exists(), what="orphans made while stalled")
+        made = [int(p) for p in (tmp_path / "pids").read_text().split()]
+        wait_until(lambda: not zombies(made), what="orphans reaped while output stalls")
+        os.kill(luasup, signal.SIGTERM)
+        assert proc.wait(timeout=GRACE_MS / 1000 + 10) == 143
+    finally:
+        stop(proc)
+
+
+def test_lines_dropped_while_stdout_stalled_are_counted_and_reported(tmp_path):
+    total = 20000
+    done = tmp_path / "printed"
+    code = ("for i = 1, %d do print(('%%05d'):format(i) .. string.rep('.', 94)) end\n"
+            "io.open(%s, 'w'):close()\n"
+            "require('init').wait()" % (total, lua_quote(str(done))))
+    proc = subprocess.Popen([LUASUP, "-e", code], env=env_for(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_until(done.exists, what="the script to print everything")
+        received = []
+        reader = threading.Thread(target=lambda: received.extend(proc.stdout), daemon=True)
+        reader.start()
+        report = read_line(proc.stderr)
+        dropped = int(report.split()[3])
+        assert report == ("luasup: warning: dropped %d lines (%d bytes) of output: "
+                          "stdout was not being read\n" % (dropped, dropped * 100))
+        proc.send_signal(signal.SIGTERM)
+        reader.join(timeout=30)
+        assert proc.wait(timeout=30) == 143
+        # what got through is whole lines, in order, and with the dropped ones
+        # they make up all that was printed
+        numbers = [int(line[:5]) for line in received]
+        assert all(len(line) == 100 for line in received)
+        assert numbers == sorted(numbers) and 0 < dropped and len(numbers) + dropped == total
+    finally:
+        stop(proc)
