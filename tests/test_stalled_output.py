@@ -3,11 +3,10 @@ luasup: relayed child output, print and luasup's own log lines are dropped
 (and counted) rather than waited for, so luasup as PID 1 still reaps and
 still stops on SIGTERM."""
 
-import fcntl
 import os
+import select
 import signal
 import subprocess
-import termios
 import threading
 
 import pytest
@@ -16,7 +15,6 @@ from helpers import LUASUP, PY, env_for, helper, lua_quote, luasup_pid, read_lin
     wait_until, zombies
 
 GRACE_MS = 2000
-F_GETPIPE_SZ = 1032
 
 # Orphans keep being made (and must keep being reaped) while output stalls.
 ORPHANS = "init.every(0.05, function() init.exec(%s, %s, 5, %s):wait() end)"
@@ -43,32 +41,40 @@ SCRIPTS = {
 }
 
 
-def _pipe_full(fd):
-    """Within a page of full: the pipe fills page by page."""
-    held = int.from_bytes(fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"), "little")
-    return held > fcntl.fcntl(fd, F_GETPIPE_SZ) - 4096
+class StalledPipe:
+    """A pipe for luasup's stdout or stderr that nobody reads. The test
+    keeps a write end too, to see when the pipe is full (not writable)."""
+
+    def __init__(self):
+        self.r, self.w = os.pipe()
+
+    def full(self):
+        return not select.select([], [self.w], [], 0)[1]
+
+    def close(self):
+        os.close(self.r)
+        os.close(self.w)
 
 
-def _start(script, tmp_path, stalled):
-    """luasup as PID 1 running script, with the stream `stalled` a pipe
+def _start(script, tmp_path, stalled, pipe):
+    """luasup as PID 1 running script, with the stream `stalled` the pipe
     nobody reads; the other one goes to a file."""
     orphans = ORPHANS % (lua_quote(PY), lua_quote(helper("orphans.py")),
                          lua_quote(str(tmp_path / "pids")))
     code = "local init = require('init')\n%s\n%s\ninit.wait()" % (script, orphans)
-    other = open(tmp_path / "other", "wb")
-    streams = {"stdout": other, "stderr": other, stalled: subprocess.PIPE}
-    proc = subprocess.Popen(["unshare", "--pid", "--fork", "--mount-proc", LUASUP, "-e", code],
-                            env=env_for(LUASUP_GRACE_MS=GRACE_MS), **streams)
-    other.close()
-    return proc, getattr(proc, stalled)
+    with open(tmp_path / "other", "wb") as other:
+        streams = {"stdout": other, "stderr": other, stalled: pipe.w}
+        return subprocess.Popen(["unshare", "--pid", "--fork", "--mount-proc", LUASUP, "-e", code],
+                                env=env_for(LUASUP_GRACE_MS=GRACE_MS), **streams)
 
 
 @pytest.mark.parametrize("what", SCRIPTS)
 def test_pid1_with_a_stalled_reader_still_reaps_and_stops(tmp_path, what):
     stalled = "stderr" if what == "log lines" else "stdout"
-    proc, pipe = _start(SCRIPTS[what], tmp_path, stalled)
+    pipe = StalledPipe()
+    proc = _start(SCRIPTS[what], tmp_path, stalled, pipe)
     try:
-        wait_until(lambda: _pipe_full(pipe.fileno()), what="the %s pipe to fill" % stalled)
+        wait_until(pipe.full, what="the %s pipe to fill" % stalled)
         luasup = luasup_pid(proc, pidns=True)
         # orphans made after the pipe filled are reaped all the same
         (tmp_path / "pids").unlink(missing_ok=True)
@@ -79,6 +85,7 @@ def test_pid1_with_a_stalled_reader_still_reaps_and_stops(tmp_path, what):
         assert proc.wait(timeout=GRACE_MS / 1000 + 10) == 143
     finally:
         stop(proc)
+        pipe.close()
 
 
 def test_lines_dropped_while_stdout_stalled_are_counted_and_reported(tmp_path):
@@ -108,3 +115,20 @@ def test_lines_dropped_while_stdout_stalled_are_counted_and_reported(tmp_path):
         assert numbers == sorted(numbers) and 0 < dropped and len(numbers) + dropped == total
     finally:
         stop(proc)
+
+
+def test_stalled_pipe_luasup_cannot_reopen_still_does_not_block_it(tmp_path):
+    # a pipe of root's that luasup, as nobody, may not open through /proc:
+    # then a thread of its own does the blocking writes
+    code = "local init = require('init')\n%s\ninit.wait()" % SCRIPTS["print"]
+    pipe = StalledPipe()
+    proc = subprocess.Popen(["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
+                             LUASUP, "-e", code], env=env_for(), cwd="/",
+                            stdout=pipe.w, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(pipe.full, what="stdout to fill")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 143
+    finally:
+        stop(proc)
+        pipe.close()
