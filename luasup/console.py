@@ -69,25 +69,42 @@ class Output:
         with self._cond:
             if self._sender is False:
                 self._sender = _nonblocking_sender(self.fd)
-            if not self._buffer and self._sender is not None:
-                try:
-                    n = self._sender[0](data)
-                except BlockingIOError:
-                    n = 0
-                except OSError:
-                    return  # the reader is gone for good: nowhere to write
-                if n == len(data):
-                    return
-                if n:  # the rest of a line already begun must follow it
-                    self._buffer += data[n:]
-                    self._wake()
-                    return
-            if len(self._buffer) + len(data) > LIMIT:
+            written = 0 if self._buffer else self._send_now(data)
+            if written is None:
+                return  # the reader is gone for good: nowhere to write
+            if written == len(data):
+                report = self._drop_report()  # drops the thread did not see
+            elif written or len(self._buffer) + len(data) <= LIMIT:
+                # (the rest of a line already begun must follow it, whatever the limit)
+                self._buffer += data[written:]
+                self._wake()
+                return
+            else:
                 self._dropped += len(data)
                 self._dropped_lines += data.count(b"\n")
                 return
-            self._buffer += data
-            self._wake()
+        if report:
+            _report(report)
+
+    def _send_now(self, data):
+        """Bytes written without waiting (none where only the thread may
+        write), or None when the reader is gone."""
+        if self._sender is None:
+            return 0
+        try:
+            return self._sender[0](data)
+        except BlockingIOError:
+            return 0
+        except OSError:
+            return None
+
+    def _drop_report(self):
+        if not self._dropped:
+            return None
+        report = ("dropped %d lines (%d bytes) of output: %s was not being read"
+                  % (self._dropped_lines, self._dropped, self.name))
+        self._dropped = self._dropped_lines = 0
+        return report
 
     def _wake(self):
         if self._thread is None:
@@ -114,13 +131,10 @@ class Output:
                     del self._buffer[:written]
                 if not self._buffer:
                     self._cond.notify_all()
-                    if self._dropped and written is not None:
-                        report = ("dropped %d lines (%d bytes) of output: %s was not being read"
-                                  % (self._dropped_lines, self._dropped, self.name))
-                        self._dropped = self._dropped_lines = 0
+                    if written is not None:
+                        report = self._drop_report()
             if report:
-                from . import log
-                log.warn(report)
+                _report(report)
 
     def _write_out(self, chunk):
         if self._sender is None:
@@ -142,6 +156,11 @@ class Output:
                     return False
                 self._cond.wait(left)
         return True
+
+
+def _report(text):
+    from . import log  # log writes through this module
+    log.warn(text)
 
 
 stdout = Output(1, "stdout")
