@@ -207,7 +207,8 @@ function Child:running() end
 ---they arrive, without newlines; it returns nil at the end of the stream.
 ---A line longer than LUASUP_LINE_BYTES (default 65536) comes in pieces of
 ---that size: with each piece but the last, the iterator also returns true
----(`for line, continues in child:lines() do`). Starts with what is already kept. Raises "lines: this stream of the child
+---(`for line, continues in child:lines() do`). Starts with what is already
+---kept. Raises "lines: this stream of the child
 ---is not captured" for 'inherit', 'null' or a file; "bad argument #1 to
 ---'lines' ('stdout' or 'stderr' expected, got X)". Each call of the
 ---iterator may wait.
