@@ -6,6 +6,7 @@ still stops on SIGTERM."""
 import os
 import select
 import signal
+import socket
 import subprocess
 import threading
 
@@ -42,18 +43,27 @@ SCRIPTS = {
 
 
 class StalledPipe:
-    """A pipe for luasup's stdout or stderr that nobody reads. The test
-    keeps a write end too, to see when the pipe is full (not writable)."""
+    """A pipe (or a socket) for luasup's stdout or stderr that nobody reads.
+    The test keeps a write end too, to see when it is full (not writable)."""
 
-    def __init__(self):
-        self.r, self.w = os.pipe()
+    def __init__(self, kind="pipe"):
+        if kind == "socket":
+            self._ends = socket.socketpair()
+            self.r, self.w = (end.fileno() for end in self._ends)
+        else:
+            self._ends = None
+            self.r, self.w = os.pipe()
 
     def full(self):
         return not select.select([], [self.w], [], 0)[1]
 
     def close(self):
-        os.close(self.r)
-        os.close(self.w)
+        if self._ends:
+            for end in self._ends:
+                end.close()
+        else:
+            os.close(self.r)
+            os.close(self.w)
 
 
 def _start(script, tmp_path, stalled, pipe):
@@ -132,3 +142,17 @@ def test_stalled_pipe_luasup_cannot_reopen_still_does_not_block_it(tmp_path):
     finally:
         stop(proc)
         pipe.close()
+
+
+def test_stalled_socket_does_not_block_luasup():
+    code = "local init = require('init')\n%s\ninit.wait()" % SCRIPTS["print"]
+    stalled = StalledPipe("socket")
+    proc = subprocess.Popen([LUASUP, "-e", code], env=env_for(),
+                            stdout=stalled.w, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(stalled.full, what="the socket to fill")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 143
+    finally:
+        stop(proc)
+        stalled.close()
