@@ -17,6 +17,7 @@ that works (no /proc, a pipe that belongs to another user), only the
 thread writes, with ordinary blocking writes."""
 
 import atexit
+import functools
 import os
 import select
 import stat
@@ -36,7 +37,7 @@ def _nonblocking_sender(fd):
     except OSError:
         return None
     if stat.S_ISREG(mode):
-        return (lambda data: os.write(fd, data)), fd
+        return functools.partial(os.write, fd), fd
     if stat.S_ISSOCK(mode):
         import socket
         try:
@@ -50,53 +51,63 @@ def _nonblocking_sender(fd):
                       os.O_WRONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     except OSError:
         return None
-    return (lambda data: os.write(own, data)), own
+    return functools.partial(os.write, own), own
+
+
+def _nothing_now(data):
+    return 0
 
 
 class Output:
     def __init__(self, fd, name):
         self.fd = fd
         self.name = name
-        self._cond = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
         self._buffer = bytearray()
         self._dropped = 0  # bytes
         self._dropped_lines = 0
-        self._sender = False  # not looked at yet
+        self._send = self._first_send  # writes what it can without waiting
+        self._poll_fd = None  # what the thread polls; None: it blocks in write
         self._thread = None
+
+    def _first_send(self, data):
+        sender = _nonblocking_sender(self.fd)
+        if sender is None:
+            self._send = _nothing_now  # only the thread writes, and may wait
+        else:
+            self._send, self._poll_fd = sender
+        return self._send(data)
 
     def write(self, data):
         """Write data (whole lines) now, or buffer it, or drop it."""
-        with self._cond:
-            if self._sender is False:
-                self._sender = _nonblocking_sender(self.fd)
-            written = 0 if self._buffer else self._send_now(data)
-            if written is None:
-                return  # the reader is gone for good: nowhere to write
-            if written == len(data):
-                report = self._drop_report()  # drops the thread did not see
-            elif written or len(self._buffer) + len(data) <= LIMIT:
-                # (the rest of a line already begun must follow it, whatever the limit)
-                self._buffer += data[written:]
-                self._wake()
-                return
+        with self._lock:
+            if self._buffer:
+                written = 0
             else:
-                self._dropped += len(data)
-                self._dropped_lines += data.count(b"\n")
+                try:
+                    written = self._send(data)
+                except BlockingIOError:
+                    written = 0
+                except OSError:
+                    return  # the reader is gone for good: nowhere to write
+            if written < len(data):
+                self._hold(data, written)
                 return
-        if report:
-            _report(report)
+            if not self._dropped:
+                return
+            report = self._drop_report()  # drops the thread did not see
+        _report(report)
 
-    def _send_now(self, data):
-        """Bytes written without waiting (none where only the thread may
-        write), or None when the reader is gone."""
-        if self._sender is None:
-            return 0
-        try:
-            return self._sender[0](data)
-        except BlockingIOError:
-            return 0
-        except OSError:
-            return None
+    def _hold(self, data, written):
+        """Buffer what was not written, or drop it whole if it does not fit.
+        The rest of a line already begun must follow it, whatever the limit."""
+        if written or len(self._buffer) + len(data) <= LIMIT:
+            self._buffer += data[written:]
+            self._wake()
+        else:
+            self._dropped += len(data)
+            self._dropped_lines += data.count(b"\n")
 
     def _drop_report(self):
         if not self._dropped:
@@ -115,7 +126,7 @@ class Output:
 
     def _drain(self):
         while True:
-            with self._cond:
+            with self._lock:
                 while not self._buffer:
                     self._cond.wait()
                 chunk = bytes(self._buffer[:_CHUNK])
@@ -124,7 +135,7 @@ class Output:
             except OSError:
                 written = None  # the reader is gone: drop what waits for it
             report = None
-            with self._cond:
+            with self._lock:
                 if written is None:
                     self._buffer.clear()
                 else:
@@ -137,14 +148,13 @@ class Output:
                 _report(report)
 
     def _write_out(self, chunk):
-        if self._sender is None:
+        if self._poll_fd is None:
             return os.write(self.fd, chunk)  # only this thread waits here
-        send, fd = self._sender
         poller = select.poll()
-        poller.register(fd, select.POLLOUT)
+        poller.register(self._poll_fd, select.POLLOUT)
         while True:
             try:
-                return send(chunk)
+                return self._send(chunk)
             except BlockingIOError:
                 poller.poll()
 
