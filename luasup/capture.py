@@ -114,6 +114,7 @@ class Capture:
         self._limit = limit
         self._relay = relay
         self.relayed = relay is not None
+        self._held = False  # not read while the relay's output is congested
         self._splitter = Splitter(line_cap) if relay is not None else None
         self._chunks = collections.deque()  # [bytearray, self], shared with budget
         self._size = 0
@@ -172,9 +173,29 @@ class Capture:
         self._budget.removed(cut, gone)
 
     def _forward(self, lines):
-        if lines:
-            out, prefix = self._relay
-            console.output(out).write(prefix + (b"\n" + prefix).join(lines) + b"\n")
+        if not lines:
+            return
+        fd, prefix = self._relay
+        out = console.output(fd)
+        out.write(prefix + (b"\n" + prefix).join(lines) + b"\n")
+        if out.congested() and self._fd >= 0 and not self._held:
+            # stop reading: the child then waits on its pipe, as it would
+            # on luasup's stdout itself, and nothing of it is dropped
+            self._held = True
+            self._loop.remove_reader(self._fd)
+            out.when_relieved(self._relieved)
+
+    def _relieved(self):
+        """From console's writer thread."""
+        try:
+            self._loop.call_soon_threadsafe(self._resume)
+        except RuntimeError:
+            pass  # the loop is closed: luasup is exiting
+
+    def _resume(self):
+        self._held = False
+        if self._fd >= 0:
+            self._loop.add_reader(self._fd, self._readable)
 
     def value(self):
         """Everything kept so far."""
@@ -192,7 +213,8 @@ class Capture:
     def close(self):
         if self._fd < 0:
             return
-        self._loop.remove_reader(self._fd)
+        if not self._held:
+            self._loop.remove_reader(self._fd)
         os.close(self._fd)
         self._fd = -1
         if self._relay is not None:

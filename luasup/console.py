@@ -5,8 +5,11 @@ A PID 1 stuck in write() because nobody reads its stdout stops reaping and
 ignores SIGTERM, so nothing here ever waits. Each fd has a bounded buffer:
 what the reader cannot take at once waits there, a write that does not fit
 is dropped whole and counted, and once the output drains again one line on
-stderr says how much was lost. A thread writes out what is buffered, so
-callers on any thread (the event loop's, the signal thread) only append.
+stderr says how much was lost. Relayed child output is held back instead
+(the relay stops reading the child's pipe while the buffer is congested), so
+a child that outpaces the reader waits, as it would writing there itself.
+A thread writes out what is buffered, so callers on any thread (the event
+loop's, the signal thread) only append.
 
 O_NONBLOCK is never set on fds 1 and 2 themselves: it belongs to the open
 file description, which children that inherit the fd share, and they would
@@ -25,6 +28,8 @@ import threading
 import time
 
 LIMIT = 1 << 20  # bytes buffered per fd while its reader is not reading
+CONGESTED = LIMIT // 4  # past this, relayed children are held back ...
+_RELIEVED = LIMIT // 16  # ... until it drains to this
 EXIT_FLUSH = 0.5  # seconds spent at exit writing out what is buffered
 _CHUNK = 1 << 16
 
@@ -70,6 +75,7 @@ class Output:
         self._send = self._first_send  # writes what it can without waiting
         self._poll_fd = None  # what the thread polls; None: it blocks in write
         self._thread = None
+        self._relieved = []  # callbacks for when a congestion is over
 
     def _first_send(self, data):
         sender = _nonblocking_sender(self.fd)
@@ -109,6 +115,19 @@ class Output:
             self._dropped += len(data)
             self._dropped_lines += data.count(b"\n")
 
+    def congested(self):
+        """Whether a writer that can wait (a relay, which can stop reading
+        its child) should, rather than have its lines dropped."""
+        return len(self._buffer) > CONGESTED
+
+    def when_relieved(self, callback):
+        """Call callback, from the writer thread, once the congestion is over."""
+        with self._lock:
+            if len(self._buffer) > _RELIEVED:
+                self._relieved.append(callback)
+                return
+        callback()
+
     def _drop_report(self):
         if not self._dropped:
             return None
@@ -134,16 +153,20 @@ class Output:
                 written = self._write_out(chunk)
             except OSError:
                 written = None  # the reader is gone: drop what waits for it
-            report = None
+            report = relieved = None
             with self._lock:
                 if written is None:
                     self._buffer.clear()
                 else:
                     del self._buffer[:written]
+                if self._relieved and len(self._buffer) <= _RELIEVED:
+                    relieved, self._relieved = self._relieved, []
                 if not self._buffer:
                     self._cond.notify_all()
                     if written is not None:
                         report = self._drop_report()
+            for callback in relieved or ():
+                callback()
             if report:
                 _report(report)
 

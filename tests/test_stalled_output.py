@@ -12,7 +12,7 @@ import threading
 
 import pytest
 
-from helpers import LUASUP, PY, env_for, helper, lua_quote, luasup_pid, read_line, stop, \
+from helpers import LUASUP, PY, children, env_for, helper, lua_quote, luasup_pid, read_line, stop, \
     wait_until, zombies
 
 GRACE_MS = 2000
@@ -62,8 +62,9 @@ class StalledPipe:
             for end in self._ends:
                 end.close()
         else:
-            os.close(self.r)
-            os.close(self.w)
+            for end in (self.r, self.w):
+                if end is not None:
+                    os.close(end)
 
 
 def _start(script, tmp_path, stalled, pipe):
@@ -153,6 +154,38 @@ def test_stalled_socket_does_not_block_luasup():
         wait_until(stalled.full, what="the socket to fill")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 143
+    finally:
+        stop(proc)
+        stalled.close()
+
+
+def _blocked_writing_a_pipe(pid):
+    try:
+        with open("/proc/%d/wchan" % pid) as f:
+            return "pipe_write" in f.read()
+    except OSError:
+        return False
+
+
+def test_relayed_child_waits_for_a_slow_reader_and_loses_nothing():
+    total = 50000  # 5 MB: far past what luasup buffers
+    writer = ("import sys; w = sys.stdout.write; "
+              "[w('%%05d%%s\\n' %% (i, '.' * 94)) for i in range(%d)]" % total)
+    stalled = StalledPipe()
+    proc = subprocess.Popen([LUASUP, "-e", "require('init').exec{%s, '-c', %s, prefix = '> '}:wait()"
+                             % (lua_quote(PY), lua_quote(writer))],
+                            env=env_for(), stdout=stalled.w, stderr=subprocess.PIPE)
+    try:
+        wait_until(stalled.full, what="stdout to fill")
+        wait_until(lambda: any(_blocked_writing_a_pipe(p) for p in children(proc.pid)),
+                   what="the child to be held back")
+        os.close(stalled.w)
+        with os.fdopen(stalled.r, "rb") as r:
+            received = r.read().splitlines()
+        stalled.r = stalled.w = None
+        assert proc.wait(timeout=30) == 0
+        assert proc.stderr.read() == b""
+        assert received == [b"> %05d%s" % (i, b"." * 94) for i in range(total)]
     finally:
         stop(proc)
         stalled.close()
