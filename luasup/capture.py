@@ -183,9 +183,9 @@ class Capture:
             # on luasup's stdout itself, and nothing of it is dropped
             self._held = True
             self._loop.remove_reader(self._fd)
-            out.when_relieved(self._relieved)
+            out.when_relieved(self._wake_soon)
 
-    def _relieved(self):
+    def _wake_soon(self):
         """From console's writer thread."""
         try:
             self._loop.call_soon_threadsafe(self._resume)
