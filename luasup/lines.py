@@ -25,11 +25,10 @@ class Splitter:
             self._held += len(data)
             if self._held <= cap:
                 return []
-            line = b"".join(self._head)
-            end = len(line) - len(line) % cap if len(line) % cap else len(line) - cap
-            self._head = [line[end:]]
-            self._held = len(line) - end
-            return [Piece(line[i:i + cap]) for i in range(0, end, cap)]
+            pieces, rest = _cut(b"".join(self._head), cap)
+            self._head = [rest]
+            self._held = len(rest)
+            return pieces
         lines = data.split(b"\n")
         if self._head:
             self._head.append(lines[0])
@@ -38,7 +37,7 @@ class Splitter:
         self._head = [rest] if rest else []
         self._held = len(rest)
         if max(map(len, lines)) > cap:
-            lines = _cut(lines, cap)
+            lines = _cut_all(lines, cap)
         if self._held > cap:
             lines += self.feed(b"")
         return lines
@@ -51,13 +50,19 @@ class Splitter:
         return [line] if line else []
 
 
-def _cut(lines, cap):
+def _cut(line, cap):
+    """(the pieces of `line` to deliver now, the rest: 1 to cap bytes)."""
+    end = (len(line) - 1) // cap * cap
+    return [Piece(line[i:i + cap]) for i in range(0, end, cap)], line[end:]
+
+
+def _cut_all(lines, cap):
     out = []
     for line in lines:
         if len(line) <= cap:
             out.append(line)
-            continue
-        last = len(line) - len(line) % cap if len(line) % cap else len(line) - cap
-        out += [Piece(line[i:i + cap]) for i in range(0, last, cap)]
-        out.append(line[last:])
+        else:
+            pieces, rest = _cut(line, cap)
+            out += pieces
+            out.append(rest)
     return out

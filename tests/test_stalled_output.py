@@ -1,7 +1,7 @@
 """A reader of luasup's stdout or stderr that stops reading must not stall
-luasup: relayed child output, print and luasup's own log lines are dropped
-(and counted) rather than waited for, so luasup as PID 1 still reaps and
-still stops on SIGTERM."""
+luasup, so that as PID 1 it still reaps and still stops on SIGTERM: print
+and luasup's own log lines are dropped (and counted) rather than waited
+for, relayed children are held back (nothing of theirs is lost)."""
 
 import os
 import select
