@@ -11,7 +11,7 @@ import itertools
 import os
 import time
 
-from . import log, procfs, process, signals
+from . import console, log, procfs, process, signals
 from .bridge import OpError, TaskError
 from .spawnopts import SpawnRefused, options_from_lua
 from .deadline import within
@@ -80,6 +80,7 @@ class Api:
             b"now": self.loop.time,  # the clock of the loop's timers
             b"clock": time.monotonic,  # init.now: not the loop's time cached per step
             b"fds_opened": self.fds_opened,
+            b"print": console.stdout.write,
         }
         for ext in self.extensions:
             table.update(ext.core())
@@ -208,7 +209,8 @@ class Api:
         return (capture.value() or None,)
 
     async def line(self, queue):
-        return (await queue.next(),)
+        line, continues = await queue.next()
+        return (line, True) if continues else (line,)
 
     async def follow_line(self, handle, fd):
         key = (handle, int(fd))
@@ -220,11 +222,11 @@ class Api:
             self._followed[key] = queue
         line = None
         try:
-            line = await queue.next()
+            line, continues = await queue.next()
         finally:
             if line is None:  # the end of the stream, or the task was cancelled
                 del self._followed[key]
-        return (line,)
+        return (line, True) if continues else (line,)
 
     async def write(self, handle, data):
         child = self._children[handle]

@@ -2,15 +2,64 @@
 
 A child must never block on a pipe nobody reads, and a child that floods its
 output must not grow luasup's memory without bound: the pipe is read as soon
-as it is readable. What is read is either kept (the newest `limit` bytes,
-older ones dropped) for child:stdout() and child:lines(), or relayed line by
-line with a prefix to one of luasup's own fds."""
+as it is readable. What is read is either kept for child:stdout() and
+child:lines() (the newest `limit` bytes of each stream, and the newest
+LUASUP_CAPTURE_TOTAL_BYTES across all of them), or relayed line by line with
+a prefix to luasup's own stdout/stderr through console. Lines are cut at
+LUASUP_LINE_BYTES (see lines.py)."""
 
 import asyncio
 import collections
 import os
 
+from . import console
+from .lines import Piece, Splitter
+
 CHUNK = 65536
+_SMALL = 4096  # reads smaller than this join the newest kept chunk
+
+line_cap = 65536
+
+
+class Budget:
+    """The bound on captured bytes across every child's streams. Over it,
+    the oldest kept bytes, whichever child they came from, go first.
+
+    Each kept chunk is a [data, capture] list shared with its capture; a
+    chunk its capture dropped has data None and is skipped here."""
+
+    def __init__(self, limit):
+        self.limit = limit
+        self.size = 0
+        self._live = 0  # chunks still kept
+        self._order = collections.deque()  # chunks in the order they came
+
+    def added(self, chunk, grown, new):
+        if new:
+            self._order.append(chunk)
+            self._live += 1
+        self.size += grown
+        while self.size > self.limit:
+            oldest = self._order[0]
+            if oldest[0] is None:
+                self._order.popleft()
+            else:  # only from that chunk: the capture's next ones are newer
+                oldest[1].drop_head(min(self.size - self.limit, len(oldest[0])))
+        if len(self._order) > 2 * self._live + 64:  # stale entries: sweep
+            self._order = collections.deque(c for c in self._order if c[0] is not None)
+
+    def removed(self, nbytes, chunks):
+        self.size -= nbytes
+        self._live -= chunks
+
+
+budget = Budget(16 << 20)
+
+
+def configure(settings):
+    global line_cap, budget
+    line_cap = settings.line_limit
+    budget = Budget(settings.capture_total)
 
 
 class LineQueue:
@@ -18,41 +67,43 @@ class LineQueue:
 
     def __init__(self, limit, seed=b""):
         self._limit = limit
+        self._splitter = Splitter(line_cap)
         self._lines = collections.deque()
         self._size = 0
-        self._partial = b""
         self._changed = asyncio.Event()
         self.closed = False
         self.feed(seed)
 
     def feed(self, data):
-        parts = (self._partial + data).split(b"\n")
-        self._partial = parts.pop()
-        for line in parts:
-            self._lines.append(line)
-            self._size += len(line)
+        self._add(self._splitter.feed(data))
+
+    def _add(self, lines):
+        if not lines:
+            return
+        self._lines.extend(lines)
+        self._size += sum(map(len, lines))
         while self._size > self._limit and len(self._lines) > 1:
             self._size -= len(self._lines.popleft())
-        if parts:
-            self._changed.set()
+        self._changed.set()
 
     def close(self):
-        if self._partial:
-            self._lines.append(self._partial)
-            self._partial = b""
+        self._add(self._splitter.finish())
         self.closed = True
         self._changed.set()
 
     async def next(self):
-        """The next line without its newline, or None at end of stream."""
+        """(the next line without its newline, True if it is a piece of a
+        longer line), or (None, False) at the end of the stream."""
         while not self._lines:
             if self.closed:
-                return None
+                return None, False
             self._changed.clear()
             await self._changed.wait()
         line = self._lines.popleft()
         self._size -= len(line)
-        return line
+        if type(line) is Piece:
+            return bytes(line), True
+        return line, False
 
 
 class Capture:
@@ -63,9 +114,11 @@ class Capture:
         self._limit = limit
         self._relay = relay
         self.relayed = relay is not None
-        self._partial = b""
-        self._chunks = collections.deque()
+        self._held = False  # not read while the relay's output is congested
+        self._splitter = Splitter(line_cap) if relay is not None else None
+        self._chunks = collections.deque()  # [bytearray, self], shared with budget
         self._size = 0
+        self._budget = budget
         self._queues = []
         self.closed = asyncio.Event()
         os.set_blocking(fd, False)
@@ -82,48 +135,71 @@ class Capture:
             self.close()
             return
         if self._relay is not None:
-            self._forward(data)
+            self._forward(self._splitter.feed(data))
             return
         for queue in self._queues:
             queue.feed(data)
-        self._chunks.append(data)
+        self._keep(data)
+
+    def _keep(self, data):
+        newest = self._chunks[-1] if self._chunks else None
+        new = newest is None or len(newest[0]) >= _SMALL or len(data) >= _SMALL
+        if new:
+            newest = [bytearray(data), self]
+            self._chunks.append(newest)
+        else:
+            newest[0] += data
         self._size += len(data)
+        self._budget.added(newest, len(data), new)
         if self._size > self._limit:
-            self._trim()
+            self.drop_head(self._size - self._limit)
 
-    def _forward(self, data, final=False):
-        out, prefix = self._relay
-        data = self._partial + data
-        cut = data.rfind(b"\n") + 1
-        if final and cut < len(data):
-            data, cut = data + b"\n", len(data) + 1
-        elif len(data) - cut > CHUNK:  # an endless line still gets out
-            data, cut = data + b"\n", len(data) + 1
-        self._partial = data[cut:]
-        if cut:
-            lines = data[:cut].splitlines(True)
-            _write_all(out, b"".join(prefix + line for line in lines))
-
-    def _trim(self):
-        excess = self._size - self._limit
-        while excess:
+    def drop_head(self, excess):
+        """Drop the oldest `excess` bytes kept (all, if fewer are kept)."""
+        cut = gone = 0
+        while excess > 0 and self._chunks:
             head = self._chunks[0]
-            if len(head) <= excess:
+            size = len(head[0])
+            if size <= excess:
                 self._chunks.popleft()
-                cut = len(head)
+                head[0] = None
+                gone += 1
             else:
-                self._chunks[0] = head[excess:]
-                cut = excess
-            excess -= cut
-            self._size -= cut
+                del head[0][:excess]
+                size = excess
+            cut += size
+            excess -= size
+        self._size -= cut
+        self._budget.removed(cut, gone)
+
+    def _forward(self, lines):
+        if not lines:
+            return
+        fd, prefix = self._relay
+        out = console.output(fd)
+        out.write(prefix + (b"\n" + prefix).join(lines) + b"\n")
+        if out.congested() and self._fd >= 0 and not self._held:
+            # stop reading: the child then waits on its pipe, as it would
+            # on luasup's stdout itself, and nothing of it is dropped
+            self._held = True
+            self._loop.remove_reader(self._fd)
+            out.when_relieved(self._wake_soon)
+
+    def _wake_soon(self):
+        """From console's writer thread."""
+        try:
+            self._loop.call_soon_threadsafe(self._resume)
+        except RuntimeError:
+            pass  # the loop is closed: luasup is exiting
+
+    def _resume(self):
+        self._held = False
+        if self._fd >= 0:
+            self._loop.add_reader(self._fd, self._readable)
 
     def value(self):
-        """Everything kept so far (the newest `limit` bytes)."""
-        if len(self._chunks) > 1:
-            joined = b"".join(self._chunks)
-            self._chunks.clear()
-            self._chunks.append(joined)
-        return self._chunks[0] if self._chunks else b""
+        """Everything kept so far."""
+        return b"".join(chunk[0] for chunk in self._chunks)
 
     def lines(self):
         """A LineQueue of what is kept so far and all that arrives later."""
@@ -137,26 +213,13 @@ class Capture:
     def close(self):
         if self._fd < 0:
             return
-        self._loop.remove_reader(self._fd)
+        if not self._held:
+            self._loop.remove_reader(self._fd)
         os.close(self._fd)
         self._fd = -1
         if self._relay is not None:
-            self._forward(b"", final=True)
+            self._forward(self._splitter.finish())
         for queue in self._queues:
             queue.close()
         self._queues = []
         self.closed.set()
-
-
-def _write_all(fd, data):
-    """Relayed output goes out whole; a full stdout pipe holds luasup back
-    as it would hold back the child writing there directly."""
-    view = memoryview(data)
-    while view:
-        try:
-            view = view[os.write(fd, view):]
-        except BlockingIOError:
-            import select
-            select.select([], [fd], [])
-        except OSError:
-            return  # luasup's own stdout is gone: nothing to relay to

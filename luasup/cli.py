@@ -36,6 +36,9 @@ options:
 environment:
   LUASUP_GRACE_MS       ms between the stop signal and SIGKILL (default 5000)
   LUASUP_CAPTURE_BYTES  captured output kept per child stream (default 1048576)
+  LUASUP_CAPTURE_TOTAL_BYTES  captured output kept across all children
+                        (default 16777216)
+  LUASUP_LINE_BYTES     longer lines are read in pieces of this size (default 65536)
   LUASUP_LOG_LEVEL      error, warn, info or debug (default info)
   LUASUP_LOG_FORMAT     json for one JSON object per line (default text)
   LUASUP_LOOP           asyncio to use the standard loop instead of uvloop
@@ -119,6 +122,8 @@ class Settings:
     def __init__(self, environ):
         self.grace = _number(environ, "LUASUP_GRACE_MS", 5000) / 1000.0
         self.capture_limit = int(_number(environ, "LUASUP_CAPTURE_BYTES", 1 << 20)) or 1
+        self.capture_total = int(_number(environ, "LUASUP_CAPTURE_TOTAL_BYTES", 16 << 20)) or 1
+        self.line_limit = int(_number(environ, "LUASUP_LINE_BYTES", 65536)) or 1
 
 
 def _number(environ, name, default):

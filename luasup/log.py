@@ -4,9 +4,9 @@ Text lines start with `luasup: ` (`luasup: warning: `, `luasup: fatal: ` ...);
 LUASUP_LOG_FORMAT=json makes each one a JSON object instead, with `time`,
 `level` and `msg`. The forms are stable because people grep them; README.md
 lists them. LUASUP_LOG_LEVEL (error, warn, info, debug; default info) sets
-how much."""
+how much. The lines go out through console, which never blocks."""
 
-import os
+from . import console
 
 LEVELS = {"error": 0, "warn": 1, "info": 2, "debug": 3}
 _TEXT_PREFIX = {"fatal": "fatal: ", "error": "", "warn": "warning: ", "info": "", "debug": ""}
@@ -31,10 +31,7 @@ def _emit(level, text, prefix=None):
         line = json.dumps({"time": stamp, "level": level, "msg": text}) + "\n"
     else:
         line = "luasup: %s%s\n" % (_TEXT_PREFIX[level] if prefix is None else prefix, text)
-    try:
-        os.write(2, line.encode("utf-8", "replace"))
-    except OSError:
-        pass  # nowhere left to complain to
+    console.stderr.write(line.encode("utf-8", "replace"))
 
 
 def flush(timeout):

@@ -5,6 +5,7 @@ import errno
 import fcntl
 import os
 import signal
+import stat
 
 from . import log, signals
 from .capture import Capture
@@ -48,8 +49,8 @@ class Options:
 class SpawnError(OSError):
     """errno and strerror of the failure, `what` saying which step failed."""
 
-    def __init__(self, err, what=None):
-        super().__init__(err, os.strerror(err))
+    def __init__(self, err, what=None, reason=None):
+        super().__init__(err, reason or os.strerror(err))
         self.what = what
 
 
@@ -146,6 +147,29 @@ class _Plumbing:
                 os.close(fd)
 
 
+def _open_output(path):
+    """Open a stdout/stderr file for a child without waiting: a FIFO nobody
+    reads would hold luasup in open(), deaf to signals. So a FIFO must have
+    a reader already; the child gets an ordinary blocking fd."""
+    try:
+        f = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+                    | os.O_NONBLOCK, 0o644)
+    except OSError as e:
+        what = "open %s" % os.fsdecode(path)
+        if e.errno == errno.ENXIO and _is_fifo(path):  # open(2)'s word for no reader
+            raise SpawnError(e.errno, what, "it is a FIFO with no reader") from None
+        raise SpawnError(e.errno, what) from None
+    os.set_blocking(f, True)
+    return f
+
+
+def _is_fifo(path):
+    try:
+        return stat.S_ISFIFO(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
 def _plumb(opts):
     p = _Plumbing()
     try:
@@ -166,10 +190,7 @@ def _plumb(opts):
                 p.dups.append((w, fd))
                 p.child_ends.append(w)
             else:  # a file: opened here so a bad path gets its own message
-                try:
-                    f = os.open(mode, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
-                except OSError as e:
-                    raise SpawnError(e.errno, "open %s" % os.fsdecode(mode)) from None
+                f = _open_output(mode)
                 p.dups.append((f, fd))
                 p.child_ends.append(f)
         for i, (fd, _name) in enumerate(opts.fds):

@@ -51,8 +51,10 @@ def run(inv, settings):
 async def _main(loop, runtime, fn, args, arg, script_dir, settings):
     from .api import Api, exit_code
     from .bridge import Bridge, TaskError
+    from .capture import configure as configure_capture
     from .supervisor import Supervisor
 
+    configure_capture(settings)
     sup = Supervisor(loop, settings.grace)
     sup.open()
     bridge = Bridge(loop, runtime)

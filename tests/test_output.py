@@ -36,3 +36,17 @@ def test_stdout_and_stderr_can_be_read_in_any_order_and_twice():
         print(c:stderr(), c:stdout(), c:stdout(), c:status())
     """])
     assert (result.returncode, result.stdout) == (0, "err\n\tout\n\tout\n\t0\n")
+
+
+def test_capture_across_all_children_is_bounded_oldest_bytes_dropped_first():
+    # 3 children of 1000 bytes each, kept 1000 per stream but 1500 in all
+    result = run(["-e", """
+        local init = require('init')
+        local children = {}
+        for i = 1, 3 do
+            children[i] = init.exec('head', '-c', 1000, '/dev/zero')
+            children[i]:stdout()
+        end
+        for i = 1, 3 do io.write(#(children[i]:stdout() or ''), ' ') end
+    """], env=env_for(LUASUP_CAPTURE_BYTES=1000, LUASUP_CAPTURE_TOTAL_BYTES=1500))
+    assert (result.returncode, result.stdout) == (0, "0 500 1000 "), result.stderr

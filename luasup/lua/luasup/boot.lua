@@ -7,18 +7,19 @@ if script_dir then
     package.path = package.path .. ';' .. script_dir .. '/?.lua;' .. script_dir .. '/?/init.lua'
 end
 
-local stdout, tostring, select, concat = io.stdout, tostring, select, table.concat
+local stdout, tostring, select, concat, write = io.stdout, tostring, select, table.concat, core.print
 
--- print flushes each line: luasup's output usually goes to a pipe (docker
--- logs), where C stdio would hold it back, and may be lost if luasup is killed.
+-- print writes each line at once, in order with the child output luasup
+-- relays, and never blocks luasup: it goes through the core's writer, not
+-- C stdio (which would hold it back in a buffer, or wait on a stalled reader).
 function print(...)
     local n = select('#', ...)
     local parts = {}
     for i = 1, n do
         parts[i] = tostring((select(i, ...)))
     end
-    stdout:write(concat(parts, '\t'), '\n')
-    stdout:flush()
+    stdout:flush() -- what io.write left in C's buffer comes first
+    write(concat(parts, '\t') .. '\n')
 end
 
 -- Files Lua opens are not close-on-exec: tell the core, so the next exec

@@ -121,11 +121,11 @@ end
 local function follow(child, fd, fn, name)
     core.run_task(name, function()
         while true do
-            local line = await('child:lines', 'follow_line', child._c, fd)
+            local line, continues = await('child:lines', 'follow_line', child._c, fd)
             if line == nil then
                 return
             end
-            local ok, err = xpcall(fn, task.traceback, line)
+            local ok, err = xpcall(fn, task.traceback, line, continues)
             if not ok then
                 core.report_error(name, err)
             end
@@ -291,7 +291,8 @@ function Child:running()
     return core.child_running(self._c)
 end
 
---- child:lines([stream]) -> an iterator over its output lines as they arrive
+--- child:lines([stream]) -> an iterator over its output lines as they arrive:
+-- each call returns a line, and true when the line goes on in the next piece
 function Child:lines(stream)
     check_child(self, 'lines')
     local queue, err = core.child_lines(self._c, stream_fd('lines', stream))
@@ -299,7 +300,7 @@ function Child:lines(stream)
         raise(err)
     end
     return function()
-        return (await('child:lines', 'line', queue))
+        return await('child:lines', 'line', queue)
     end
 end
 

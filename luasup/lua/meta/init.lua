@@ -30,8 +30,8 @@
 ---| 'capture' # kept in luasup for child:stdout()/child:stderr() and child:lines() (the default)
 ---| 'inherit' # luasup's own stdout/stderr
 ---| 'null'    # /dev/null
----| string    # a file path (must contain a '/'): opened for appending, created with mode 0644
----| fun(line: string) # called with each line (without its newline), in a task of its own; the stream is captured too
+---| string    # a file path (must contain a '/'): opened for appending, created with mode 0644; a FIFO must already have a reader
+---| fun(line: string, continues: true?) # called with each line (without its newline), in a task of its own; `continues` is true for a piece of a line longer than LUASUP_LINE_BYTES that goes on in the next call; the stream is captured too
 
 ---What `child:wait()` reports as the reason.
 ---@alias luasup.ExitReason
@@ -215,12 +215,15 @@ function Child:running() end
 
 ---An iterator over the lines of a captured stream (default 'stdout') as
 ---they arrive, without newlines; it returns nil at the end of the stream.
----Starts with what is already kept. Raises "lines: this stream of the child
+---A line longer than LUASUP_LINE_BYTES (default 65536) comes in pieces of
+---that size: with each piece but the last, the iterator also returns true
+---(`for line, continues in child:lines() do`). Starts with what is already
+---kept. Raises "lines: this stream of the child
 ---is not captured" for 'inherit', 'null' or a file; "bad argument #1 to
 ---'lines' ('stdout' or 'stderr' expected, got X)". Each call of the
 ---iterator may wait.
 ---@param stream? 'stdout'|'stderr'
----@return async fun(): string? next_line
+---@return async fun(): string?, true? next_line
 function Child:lines(stream) end
 
 ---Writes `data` to its stdin (started with `stdin = 'pipe'`), waiting while
