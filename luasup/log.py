@@ -34,11 +34,6 @@ def _emit(level, text, prefix=None):
     console.stderr.write(line.encode("utf-8", "replace"))
 
 
-def flush(timeout):
-    """Give pending output up to `timeout` seconds to go out (before an
-    exit that skips the usual clean-up)."""
-
-
 def enabled(level):
     """For callers on hot paths, to skip formatting a line nobody sees."""
     return LEVELS[level] <= _level

@@ -10,7 +10,7 @@ import os
 import signal
 import threading
 
-from . import log, signals
+from . import console, log, signals
 from .shutdown import signal_everyone
 
 _KILL_ROUNDS = 10
@@ -43,5 +43,5 @@ def stop_without_loop(sup, signo, code):
             signal_everyone(sup, signal.SIGKILL)
             if gone.wait(1.0):
                 break
-    log.flush(0.1)
+    console.flush(0.1)  # os._exit skips the atexit flush
     os._exit(code)
