@@ -44,7 +44,9 @@ def _revision():
     return head + (" + uncommitted changes in luasup/" if dirty else "")
 
 
-def _section(meta, rows, before):
+def section(meta, rows, before=None):
+    """The RESULTS.md section for a run: its meta and data() rows, and
+    optionally an earlier run's JSON for the `before` column."""
     lines = [BEGIN, "## Stress harness%s — %s" % (" (quick)" if meta["quick"] else "",
                                                   meta["date"]), ""]
     lines.append("`python3 benchmarks/stress.py%s` at revision %s; %s, %d CPUs, Linux %s; "
@@ -55,26 +57,26 @@ def _section(meta, rows, before):
         lines.append("`before`: %s (revision %s)." % (before["meta"]["date"],
                                                       before["meta"]["revision"]))
     lines += ["", table(rows, before and before["rows"]), ""]
-    notes = ["- %s, %s: %s" % (r.scenario, r.case, "; ".join(r.notes[:5]))
-             for r in rows if r.notes]
+    notes = ["- %s, %s: %s" % (r["scenario"], r["case"], "; ".join(r["notes"][:5]))
+             for r in rows if r["notes"]]
     if notes:
         lines += notes + [""]
     lines.append(END)
     return "\n".join(lines)
 
 
-def _write_results(section):
-    """Replace the stress section of RESULTS.md (or append one); the rest
-    of the file stays as it is."""
+def write_results(text):
+    """Put this run's section into RESULTS.md in place of the last one (or
+    at its end); the rest of the file stays as it is."""
     with open(RESULTS) as f:
-        text = f.read()
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + section + rest.split(END, 1)[1]
+        current = f.read()
+    if BEGIN in current and END in current:
+        head, rest = current.split(BEGIN, 1)
+        current = head + text + rest.split(END, 1)[1]
     else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
+        current = current.rstrip("\n") + "\n\n" + text + "\n"
     with open(RESULTS, "w") as f:
-        f.write(text)
+        f.write(current)
 
 
 def _cpu():
@@ -150,14 +152,15 @@ def main():
             "revision": _revision(), "cpu": _cpu(), "cpus": os.cpu_count(),
             "kernel": platform.release(), "seconds": round(time.monotonic() - started, 1),
             "scenarios": names}
-    section = _section(meta, rows, before)
-    print(section.split("\n", 1)[1].rsplit("\n", 1)[0])
+    data = [r.data() for r in rows]
+    text = section(meta, data, before)
+    print(text.split("\n", 1)[1].rsplit("\n", 1)[0])
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"meta": meta, "rows": [r.data() for r in rows]}, f, indent=1)
+            json.dump({"meta": meta, "rows": data}, f, indent=1)
         log("wrote %s" % args.json)
     if args.results:
-        _write_results(section)
+        write_results(text)
         log("wrote the stress section of %s" % RESULTS)
     problems = sum(r.problems for r in rows)
     log("%d problems" % problems)

@@ -7,7 +7,7 @@ import os
 import signal
 import time
 
-from .. import procs
+from .. import procs, subjects
 from . import runs
 from .outcome import Row
 
@@ -19,12 +19,8 @@ CHILD = "trap '' USR1 USR2 HUP WINCH; while :; do sleep 1; done"
 def _argvs(ctx):
     yield "script", [ctx.luasup, runs.script(ctx, (
         "local init = require('init')\n"
-        "init.exec{'sh', '-c', %s}:wait()\n" % _lua(CHILD)))]
+        "init.exec{'sh', '-c', %s}:wait()\n" % subjects.lua_string(CHILD)))]
     yield "--", [ctx.luasup, "--", "sh", "-c", CHILD]
-
-
-def _lua(text):
-    return "'" + text.replace("'", "\\'") + "'"
 
 
 def run(ctx):

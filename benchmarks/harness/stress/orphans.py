@@ -73,7 +73,7 @@ def _once(ctx, mode, count, layout):
             "crashed": crashed}
 
 
-def _row(ctx, case, results):
+def _row(case, results):
     row = Row(NAME, case)
     for r in results:
         row.runs += 1
@@ -101,7 +101,7 @@ def _case(ctx, mode, count, layout, rounds):
         return row
     finally:
         procs.sweep()
-    return _row(ctx, case, results)
+    return _row(case, results)
 
 
 def run(ctx):

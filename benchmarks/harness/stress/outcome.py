@@ -54,18 +54,18 @@ def _table(headers, lines):
 
 
 def table(rows, before=None):
-    """Markdown. `before` is an earlier run's data() rows: a column then shows
-    what that run found for the same scenario and case."""
+    """Markdown, from data() rows. `before` is an earlier run's rows: a
+    column then shows what that run found for the same scenario and case."""
     headers = ["scenario", "case", "runs"] + list(PROBLEMS) + ["figures"]
     earlier = {(r["scenario"], r["case"]): r for r in before or ()}
     if before is not None:
         headers.append("before")
     lines = []
     for row in rows:
-        line = [row.scenario, row.case, str(row.runs)]
-        line += [str(getattr(row, k)) for k in PROBLEMS] + [row.figures_text()]
+        line = [row["scenario"], row["case"], str(row["runs"])]
+        line += [str(row[k]) for k in PROBLEMS] + [row["figures_text"]]
         if before is not None:
-            old = earlier.get((row.scenario, row.case))
+            old = earlier.get((row["scenario"], row["case"]))
             line.append("—" if old is None else _before_text(old))
         lines.append(line)
     return _table(headers, lines)

@@ -90,10 +90,7 @@ def _once(ctx, way, size, linelen, deadline):
         drain.start()
         peak = 0
         while sup.proc.poll() is None and time.monotonic() - started < deadline:
-            with open("/proc/%d/status" % sup.pid, "rb") as f:
-                for line in f:
-                    if line.startswith(b"VmHWM:"):
-                        peak = max(peak, int(line.split()[1]))
+            peak = max(peak, runs.status_kib(sup.pid, b"VmHWM:") or 0)
             time.sleep(0.05)
         code = runs.finish(sup, 0.5)
         took = time.monotonic() - started

@@ -91,15 +91,20 @@ def kill(pids):
             pass
 
 
-def rss_kib(pid):
+def status_kib(pid, field):
+    """A KiB field of /proc/PID/status (b"VmRSS:"), or None once pid is gone."""
     try:
         with open("/proc/%d/status" % pid, "rb") as f:
             for line in f:
-                if line.startswith(b"VmRSS:"):
+                if line.startswith(field):
                     return int(line.split()[1])
     except OSError:
         pass
     return None
+
+
+def rss_kib(pid):
+    return status_kib(pid, b"VmRSS:")
 
 
 def fd_count(pid):

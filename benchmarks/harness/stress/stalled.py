@@ -62,6 +62,7 @@ def run(ctx):
         argv = [ctx.luasup, runs.script(ctx, SCRIPT), stream, release]
         pipe_r, pipe_w = os.pipe()
         other = ctx.path("err")
+        proc = None
         try:
             with open(other, "wb") as sink:
                 proc = subprocess.Popen(
@@ -98,7 +99,7 @@ def run(ctx):
         finally:
             if pipe_w is not None:
                 os.close(pipe_w)
-            if "proc" in locals() and proc.poll() is None:
+            if proc is not None and proc.poll() is None:
                 procs.kill_tree(proc.pid)
                 proc.wait(10)
             os.close(pipe_r)
