@@ -121,7 +121,7 @@ def _row(name, case, results, size):
     took = runs.median([r["took"] for r in done])
     row.figure("s", took)
     row.figure("MB/s", size / MB / took if took else None, "%.0f")
-    row.figure("delivered %", runs.median([r["delivered"] for r in done]), "%.0f")
+    row.figure("delivered %", runs.median([r["delivered"] for r in done]), "%.1f")
     row.figure("peak RSS MiB", max((r["peak"] for r in results), default=None), "%.0f")
     return row
 
