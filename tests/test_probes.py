@@ -246,15 +246,15 @@ TICKING = """
 @pytest.mark.parametrize("loop", LOOPS)
 def test_every_keeps_ticking_while_http_get_waits(loop):
     with silent_server() as port:
-        out = lines_of(TICKING % "init.http_get('http://127.0.0.1:%d/', {timeout = 30})" % port,
-                       loop)
+        probe = "init.http_get('http://127.0.0.1:%d/', {timeout = 30})" % port
+        out = lines_of(TICKING % probe, loop)
     assert out == ["ticked while waiting\tfalse"]
 
 
 @pytest.mark.parametrize("loop", LOOPS)
 def test_every_keeps_ticking_while_tcp_check_waits(loop):
     with full_backlog() as port:
-        out = lines_of(TICKING % "init.tcp_check('127.0.0.1', %d, 30)" % port, loop)
+        out = lines_of(TICKING % ("init.tcp_check('127.0.0.1', %d, 30)" % port), loop)
     assert out == ["ticked while waiting\tfalse"]
 
 
