@@ -1,7 +1,8 @@
 """A full fd table at shutdown: luasup runs with `ulimit -n 64`, the script
-starts a child that leaves an orphan, then opens /dev/null until the table
-is full (io.open returns nil: EMFILE), and waits. SIGTERM must then stop
-luasup with 143, no traceback, and nothing left running (the orphan
+starts a child that leaves an orphan (in a session of its own, so only
+luasup's signalling of orphans reaches it), then opens /dev/null until the
+table is full (io.open returns nil: EMFILE), and waits. SIGTERM must then
+stop luasup with 143, no traceback, and nothing left running (the orphan
 included)."""
 
 import signal
@@ -16,7 +17,7 @@ NAME = "full fd table"
 LIMIT = 64
 
 SCRIPT = """local init = require('init')
-init.exec('sh', '-c', '(sleep 60 &); exec sleep 60')
+init.exec('sh', '-c', '(setsid sleep 60 &); exec sleep 60')
 local files = {}
 while true do
     local f = io.open('/dev/null')
