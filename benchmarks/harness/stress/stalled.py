@@ -3,8 +3,8 @@ it fills. Meanwhile a child's output is relayed with a prefix to that stream,
 the script prints (or logs) on a timer and starts a short-lived child on each
 tick. Once the pipe is full, 20 waiting children are told to exit: none may
 stay a zombie (`zombies`, counted in `wrong`: half a second after they
-exited),
-and SIGTERM must still stop luasup within the grace period (2 s) with 143."""
+exited), and SIGTERM must still stop luasup with 143 within the grace
+period (2 s; `wrong` past 3 s, a hang past 7 s)."""
 
 import fcntl
 import os
@@ -90,7 +90,8 @@ def run(ctx):
                 code = None
             stop_s = time.monotonic() - sent
             row.hangs += code is None
-            row.wrong += (code is not None and code != 128 + signal.SIGTERM) + zombies
+            late = code is not None and stop_s > GRACE_MS / 1000 + 1  # stopped, but not in time
+            row.wrong += (code is not None and code != 128 + signal.SIGTERM) + zombies + late
             row.figure("stop s", stop_s if code is not None else None)
             row.figure("zombies", zombies, "%d")
             row.figure("of", len(waiting), "%d")
