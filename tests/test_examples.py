@@ -156,10 +156,10 @@ def test_handover_restarts_without_refusing_a_connection():
     seen, errors, done = set(), [], threading.Event()
 
     def hammer(port):
+        # Requests one after another until the third generation has answered
+        # (or the deadline): a fixed count would end before it on a fast machine.
         deadline = time.monotonic() + 60
-        for _ in range(20000):  # bounded in count and time
-            if done.is_set() or time.monotonic() > deadline:
-                return
+        while "3" not in seen and not done.is_set() and time.monotonic() < deadline:
             try:
                 body = _http(port)
                 seen.add(body.rsplit(b"generation ", 1)[1].strip().decode())
@@ -173,11 +173,8 @@ def test_handover_restarts_without_refusing_a_connection():
         client = threading.Thread(target=hammer, args=(port,))
         client.start()
         assert read_line(proc.stdout, timeout=60) == "all generations started\n"
-        wait_for = time.monotonic() + 30
-        while "3" not in seen and time.monotonic() < wait_for and client.is_alive():
-            time.sleep(0.05)
-        done.set()
         client.join(timeout=60)
+        assert not client.is_alive()
         assert errors == []
         assert seen == {"1", "2", "3"}
         os.kill(proc.pid, signal.SIGTERM)
@@ -203,7 +200,8 @@ def test_health_check_restarts_a_service_after_three_failed_probes():
         while not lines or not lines[-1].startswith("luasup: restarted web"):
             lines.append(read_line(proc.stderr, timeout=30))
         failures = [l for l in lines if "probe of http://127.0.0.1:%d/ failed" % port in l]
-        assert [l.rsplit(", ", 1)[1] for l in failures] == ["1 in a row\n", "2 in a row\n", "3 in a row\n"]
+        # (a probe may also fail while a slow machine still starts the server)
+        assert [l.rsplit(", ", 1)[1] for l in failures][-3:] == ["1 in a row\n", "2 in a row\n", "3 in a row\n"]
         new = int(lines[-1].rsplit("pid ", 1)[1])
         assert new != web
         wait_until(lambda: _http_ok(port), what="the restarted service to answer")

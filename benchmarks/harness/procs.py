@@ -94,8 +94,8 @@ def pidns_init(proc, timeout=10):
                       "process inside the PID namespace")
 
 
-def kill_tree(pid):
-    for p in descendants(pid) + [pid]:
+def kill_tree(pid, procs=None):
+    for p in descendants(pid, procs) + [pid]:
         try:
             os.kill(p, signal.SIGKILL)
         except OSError:
@@ -106,11 +106,12 @@ def sweep():
     """Kill and reap every child of the harness. Only call it when no
     Popen of the harness is still running (it would reap that one too)."""
     for _ in range(5):
-        strays = children(os.getpid())
+        snapshot = table()  # one pass over /proc: thousands of strays happen
+        strays = children(os.getpid(), snapshot)
         if not strays:
             return
         for pid in strays:
-            kill_tree(pid)
+            kill_tree(pid, snapshot)
         for pid in strays:
             try:
                 os.waitpid(pid, 0)
