@@ -51,6 +51,7 @@ async def _main(loop, argv, single_child, grace):
             escalation = loop.call_later(grace, kill_after_grace)
 
     sup.on_signal = on_signal
+    sup.take_signals()
     await child.exited.wait()
     if escalation is not None:
         escalation.cancel()

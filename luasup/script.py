@@ -100,6 +100,7 @@ async def _main(loop, runtime, fn, args, arg, script_dir, settings):
     sup.on_signal = on_signal
     # what the script took goes to on_signal; the rest is relayed at once
     sup.takes = lambda signo: signo in signals.STOPPING or signo in api.lifecycle.policy
+    sup.take_signals()
     bridge.start("main", fn, *(os.fsencode(a) for a in args)).add_done_callback(main_done)
     code = await sup.exit_code
     sup.closed = True

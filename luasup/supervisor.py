@@ -37,9 +37,15 @@ class Supervisor:
         return signo in self.loop_signals
 
     def open(self):
-        """Take over signals and reaping. Call before starting any child."""
+        """Take over reaping. Call before starting any child."""
         pid1.become_reaper()
         self.reaper.reap()  # exits that came before the intake took SIGCHLD
+
+    def take_signals(self):
+        """Have the intake hand signals to this supervisor. Call once the
+        mode's on_signal and takes are in place: until then signals wait,
+        blocked (a SIGTERM in the first milliseconds must not meet the
+        default policy and be relayed instead of stopping luasup)."""
         INTAKE.attach(self)
 
     def spawn(self, argv, opts, name=None):
