@@ -17,7 +17,7 @@ EXIT_NOT_EXECUTABLE = 126
 
 
 def run(inv, settings):
-    return run_loop(lambda loop: _main(loop, inv.args, inv.single_child, settings.grace))
+    return run_loop(lambda loop: _main(loop, inv.args, inv.single_child, settings.grace), settings.loop)
 
 
 async def _main(loop, argv, single_child, grace):

@@ -1,11 +1,12 @@
 """The event loop: uvloop when importable, unless LUASUP_LOOP=asyncio."""
 
 import asyncio
-import os
 
 
-def new_loop():
-    if os.environ.get("LUASUP_LOOP", "uvloop") != "asyncio":
+def new_loop(kind="uvloop"):
+    """kind: "uvloop" (the standard loop when uvloop is not installed) or
+    "asyncio"."""
+    if kind == "uvloop":
         try:
             import uvloop
         except ImportError:
@@ -15,8 +16,8 @@ def new_loop():
     return asyncio.new_event_loop()
 
 
-def run(main):
+def run(main, kind="uvloop"):
     """Run the coroutine `main` to completion on a fresh loop; its result."""
-    loop = new_loop()
+    loop = new_loop(kind)
     asyncio.set_event_loop(loop)
     return loop.run_until_complete(main(loop))
