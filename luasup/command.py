@@ -1,11 +1,17 @@
 """`luasup -- CMD`: one child and no script, a drop-in for tini and dumb-init.
 
 CMD runs in its own process group (the terminal's foreground group when
-there is one); signals go to that group (to CMD alone with -c). When CMD
-exits, what is left is stopped and luasup exits with CMD's code, 128+N if it
-died of signal N, 127 if not found, 126 if not executable."""
+there is one), in the directory luasup was started in; luasup itself then
+moves to / so it never keeps a mount busy. Signals go to CMD's group (to CMD
+alone with -c). SIGTSTP, SIGTTIN and SIGTTOU stop CMD and then luasup, as a
+shell's job stops; SIGCONT resumes both. When CMD exits, luasup exits with
+its code (128+N if it died of signal N, 127 if not found, 126 if not
+executable), having first stopped what is left: all of it by default, only
+as PID 1 with -c (elsewhere -c leaves CMD's leftovers alone, as tini and
+dumb-init -c do)."""
 
 import errno
+import os
 import signal
 
 from . import log, pid1, process, signals
@@ -14,10 +20,22 @@ from .shutdown import stop_everything
 
 EXIT_NOT_FOUND = 127
 EXIT_NOT_EXECUTABLE = 126
+JOB_CONTROL = frozenset({signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU})
 
 
 def run(inv, settings):
-    return run_loop(lambda loop: _main(loop, inv.args, inv.single_child, settings.grace), settings.loop)
+    return run_loop(lambda loop: _main(loop, inv.args, inv.single_child, settings.grace),
+                    settings.loop)
+
+
+def _leave_working_directory(opts):
+    """CMD starts where luasup was started; luasup itself moves to / before
+    CMD starts, so at no moment can CMD see luasup keep its directory busy."""
+    try:
+        opts.cwd = os.getcwd()
+    except OSError:
+        return  # already removed: CMD inherits it as it is, luasup keeps it
+    os.chdir("/")
 
 
 async def _main(loop, argv, single_child, grace):
@@ -25,11 +43,13 @@ async def _main(loop, argv, single_child, grace):
 
     sup = Supervisor(loop, grace)
     sup.group_signals = not single_child
+    sup.loop_signals = set(signals.STOPPING) | JOB_CONTROL
     sup.open()
     # CMD gets luasup's stdio and every fd luasup was given, as with tini
     opts = process.Options(stdin=process.INHERIT, stdout=process.INHERIT,
                            stderr=process.INHERIT, close_strays=False,
                            tty=pid1.foreground_tty())
+    _leave_working_directory(opts)
     try:
         child = sup.spawn(argv, opts)
     except OSError as e:
@@ -42,10 +62,21 @@ async def _main(loop, argv, single_child, grace):
         if child.running:
             log.warn("%s still running %d ms after the stop signal: sending SIGKILL"
                      % (child.label(), grace * 1000))
-            child.signal(signal.SIGKILL, group=True)
+            child.signal(signal.SIGKILL, sup.group_signals)
+
+    def suspend(signo):
+        # dumb-init's rule: a group gets SIGSTOP, since a group the kernel
+        # deems orphaned ignores the terminal stop signals; with -c, CMD gets
+        # the signal itself. Then luasup stops, so whoever sent it sees a
+        # stopped job; the SIGCONT that resumes luasup is relayed to CMD.
+        child.signal(signal.SIGSTOP if sup.group_signals else signo, sup.group_signals)
+        os.kill(os.getpid(), signal.SIGSTOP)
 
     def on_signal(signo):
         nonlocal escalation
+        if signo in JOB_CONTROL:
+            suspend(signo)
+            return
         sup.forward(signo)
         if signo in signals.STOPPING and escalation is None:
             escalation = loop.call_later(grace, kill_after_grace)
@@ -55,5 +86,7 @@ async def _main(loop, argv, single_child, grace):
     if escalation is not None:
         escalation.cancel()
     code = child.shell_code()
-    await stop_everything(sup, grace)
+    # As PID 1, luasup's exit would SIGKILL the rest: give it a grace first.
+    if sup.group_signals or os.getpid() == 1:
+        await stop_everything(sup, grace)
     return code

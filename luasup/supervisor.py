@@ -23,6 +23,7 @@ class Supervisor:
         self.children = {}  # pid -> Child, while it runs
         self.group_signals = True  # relay to each child's process group
         self.on_signal = self.forward
+        self.loop_signals = set(signals.STOPPING)  # what on_signal must see
         self.exit_code = loop.create_future()
         self.stop_signal = signal.SIGTERM
         self.closed = False  # no new children once shutdown has begun
