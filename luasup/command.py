@@ -4,7 +4,7 @@ CMD runs in its own process group (the terminal's foreground group when
 there is one), in the directory luasup was started in; luasup itself then
 moves to / so it never keeps a mount busy. Signals go to CMD's group (to CMD
 alone with -c). SIGTSTP, SIGTTIN and SIGTTOU stop CMD and then luasup, as a
-shell's job stops; SIGCONT resumes both. When CMD exits, luasup exits with
+shell's job stops; SIGCONT resumes both, and gives CMD the terminal back. When CMD exits, luasup exits with
 its code (128+N if it died of signal N, 127 if not found, 126 if not
 executable), having first stopped what is left: all of it by default, only
 as PID 1 with -c (elsewhere -c leaves CMD's leftovers alone, as tini and
@@ -43,12 +43,12 @@ async def _main(loop, argv, single_child, grace):
 
     sup = Supervisor(loop, grace)
     sup.group_signals = not single_child
-    sup.loop_signals = set(signals.STOPPING) | JOB_CONTROL
+    sup.loop_signals = set(signals.STOPPING) | JOB_CONTROL | {signal.SIGCONT}
     sup.open()
+    tty = pid1.foreground_tty()
     # CMD gets luasup's stdio and every fd luasup was given, as with tini
     opts = process.Options(stdin=process.INHERIT, stdout=process.INHERIT,
-                           stderr=process.INHERIT, close_strays=False,
-                           tty=pid1.foreground_tty())
+                           stderr=process.INHERIT, close_strays=False, tty=tty)
     _leave_working_directory(opts)
     try:
         child = sup.spawn(argv, opts)
@@ -72,11 +72,23 @@ async def _main(loop, argv, single_child, grace):
         child.signal(signal.SIGSTOP if sup.group_signals else signo, sup.group_signals)
         os.kill(os.getpid(), signal.SIGSTOP)
 
+    def resume():
+        # A shell's `fg` gives the terminal to luasup's group, then sends
+        # SIGCONT: pass the terminal on to CMD's group, which had it, or
+        # CMD's next read of it would stop it with SIGTTIN.
+        try:
+            if os.tcgetpgrp(tty) == os.getpgrp():
+                os.tcsetpgrp(tty, child.pid)  # allowed: luasup blocks SIGTTOU
+        except OSError:
+            pass  # the terminal is gone: nothing to hand over
+
     def on_signal(signo):
         nonlocal escalation
         if signo in JOB_CONTROL:
             suspend(signo)
             return
+        if signo == signal.SIGCONT and tty is not None:
+            resume()
         sup.forward(signo)
         if signo in signals.STOPPING and escalation is None:
             escalation = loop.call_later(grace, kill_after_grace)

@@ -7,7 +7,7 @@ import signal
 
 import pytest
 
-from helpers import PY, helper, start, stat, stop, wait_until
+from helpers import LUASUP, PY, helper, start, stat, stop, wait_until
 
 JOB_CONTROL = [signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU]
 
@@ -64,3 +64,49 @@ def test_single_child_gets_the_stop_signal_itself_and_luasup_stops(tmp_path):
         assert not [l for l in _received(out) if l[0] == "grandchild"], "the group was signalled"
     finally:
         stop(proc)
+
+
+def test_a_shell_stops_and_resumes_luasup_as_a_job_on_a_terminal():
+    """bash with job control on a real terminal runs `luasup -- CMD`; luasup
+    gets SIGTSTP, bash reports the job stopped, and after `fg` CMD again
+    reads the terminal (luasup hands it back to CMD's group)."""
+    import pty
+    import select
+    import time
+
+    probe = ("import os, sys; print('ready', os.getppid(), flush=True)\n"
+             "for line in sys.stdin: print('got', line.strip(), flush=True)\n")
+    pid, master = pty.fork()
+    if pid == 0:  # a session leader with the terminal as its controlling one
+        os.execvpe("bash", ["bash", "--norc", "--noprofile", "-i"],
+                   dict(os.environ, PS1="$ ", TERM="dumb", PROBE=probe))
+    seen = b""
+
+    def expect(pattern):
+        """Wait for pattern on the terminal; what came before it."""
+        nonlocal seen
+        deadline = time.monotonic() + 30
+        while pattern not in seen:
+            ready, _, _ = select.select([master], [], [], max(0, deadline - time.monotonic()))
+            assert ready, "no %r on the terminal; it shows %r" % (pattern, seen)
+            seen += os.read(master, 4096)
+        before, seen = seen.split(pattern, 1)
+        return before
+
+    try:
+        os.write(master, b"%s -- %s -c \"$PROBE\"\n" % (LUASUP.encode(), PY.encode()))
+        expect(b"ready ")
+        luasup = int(expect(b"\n"))
+        os.kill(luasup, signal.SIGTSTP)
+        expect(b"Stopped")
+        assert _state(luasup) == "T"
+        os.write(master, b"fg\n")
+        wait_until(lambda: _state(luasup) not in ("T", "gone"), what="luasup resumed")
+        os.write(master, b"hello\n")
+        expect(b"got hello")
+        os.write(master, b"\x04")  # EOF ends CMD, then luasup
+        wait_until(lambda: _state(luasup) == "gone", what="luasup exited")
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        os.close(master)
