@@ -79,7 +79,7 @@ def test_a_shell_stops_and_resumes_luasup_as_a_job_on_a_terminal():
     pid, master = pty.fork()
     if pid == 0:  # a session leader with the terminal as its controlling one
         os.execvpe("bash", ["bash", "--norc", "--noprofile", "-i"],
-                   dict(os.environ, PS1="$ ", TERM="dumb", PROBE=probe))
+                   dict(os.environ, PS1="prompt> ", TERM="dumb", PROBE=probe))
     seen = b""
 
     def expect(pattern):
@@ -94,12 +94,15 @@ def test_a_shell_stops_and_resumes_luasup_as_a_job_on_a_terminal():
         return before
 
     try:
+        # (type only at a prompt: bash may flush what came before it)
+        expect(b"prompt> ")
         os.write(master, b"%s -- %s -c \"$PROBE\"\n" % (LUASUP.encode(), PY.encode()))
         expect(b"ready ")
         luasup = int(expect(b"\n"))
         os.kill(luasup, signal.SIGTSTP)
         expect(b"Stopped")
         assert _state(luasup) == "T"
+        expect(b"prompt> ")
         os.write(master, b"fg\n")
         wait_until(lambda: _state(luasup) not in ("T", "gone"), what="luasup resumed")
         os.write(master, b"hello\n")
