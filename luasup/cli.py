@@ -151,6 +151,7 @@ def _choice(*allowed):
     parse.allowed = "one of " + ", ".join(allowed)
     return parse
 
+
 # Every LUASUP_* setting: (attribute, variable, parser, default). A parser
 # takes the raw text and returns the value or raises ValueError; its
 # `allowed` says what it accepts, for the error message. An empty variable

@@ -1,14 +1,14 @@
 """`luasup -- CMD`: one child and no script, a drop-in for tini and dumb-init.
 
 CMD runs in its own process group (the terminal's foreground group when
-there is one), in the directory luasup was started in; luasup itself then
-moves to / so it never keeps a mount busy. Signals go to CMD's group (to CMD
-alone with -c). SIGTSTP, SIGTTIN and SIGTTOU stop CMD and then luasup, as a
-shell's job stops; SIGCONT resumes both, and gives CMD the terminal back. When CMD exits, luasup exits with
-its code (128+N if it died of signal N, 127 if not found, 126 if not
-executable), having first stopped what is left: all of it by default, only
-as PID 1 with -c (elsewhere -c leaves CMD's leftovers alone, as tini and
-dumb-init -c do)."""
+there is one), in the directory luasup was started in; luasup itself moves
+to / so it never keeps a mount busy. Signals go to CMD's group (to CMD alone
+with -c). SIGTSTP, SIGTTIN and SIGTTOU stop CMD and then luasup, as a
+shell's job stops; SIGCONT resumes both and gives CMD the terminal back.
+When CMD exits, luasup exits with its code (128+N if it died of signal N,
+127 if not found, 126 if not executable), having first stopped what is
+left: all of it by default; with -c only as PID 1, since elsewhere tini and
+dumb-init -c leave CMD's leftovers alone."""
 
 import errno
 import os
