@@ -2,7 +2,7 @@
 
 CMD runs in its own process group (the terminal's foreground group when
 there is one), in the directory luasup was started in; luasup itself moves
-to / so it never keeps a mount busy. Signals go to CMD's group (to CMD alone
+to / once CMD has started, so it never keeps a mount busy. Signals go to CMD's group (to CMD alone
 with -c). SIGTSTP, SIGTTIN and SIGTTOU stop CMD and then luasup, as a
 shell's job stops; SIGCONT resumes both and gives CMD the terminal back.
 When CMD exits, luasup exits with its code (128+N if it died of signal N,
@@ -28,16 +28,6 @@ def run(inv, settings):
                     settings.loop)
 
 
-def _leave_working_directory(opts):
-    """CMD starts where luasup was started; luasup itself moves to / before
-    CMD starts, so at no moment can CMD see luasup keep its directory busy."""
-    try:
-        opts.cwd = os.getcwd()
-    except OSError:
-        return  # already removed: CMD inherits it as it is, luasup keeps it
-    os.chdir("/")
-
-
 async def _main(loop, argv, single_child, grace):
     from .supervisor import Supervisor
 
@@ -49,12 +39,15 @@ async def _main(loop, argv, single_child, grace):
     # CMD gets luasup's stdio and every fd luasup was given, as with tini
     opts = process.Options(stdin=process.INHERIT, stdout=process.INHERIT,
                            stderr=process.INHERIT, close_strays=False, tty=tty)
-    _leave_working_directory(opts)
     try:
         child = sup.spawn(argv, opts)
     except OSError as e:
         log.fatal("unable to spawn %s: %s" % (argv[0], e.strerror))
         return EXIT_NOT_FOUND if e.errno == errno.ENOENT else EXIT_NOT_EXECUTABLE
+    # CMD has its directory; luasup keeps none, so no mount is busy because
+    # of it. (Not before: posix_spawn cannot give CMD another directory, and
+    # fork+exec would cost every start-up a few ms.)
+    os.chdir("/")
 
     escalation = None
 

