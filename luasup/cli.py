@@ -33,7 +33,9 @@ files). Anything else is Lua code.
 
 options:
   -e CODE            run CODE as the script
-  -c, --single-child with --: relay signals to CMD alone, not its group
+  -c, --single-child with --: relay signals to CMD alone, not its group, and
+                     leave what is left of its group alone when CMD exits
+                     (as PID 1, leftovers are still stopped)
   --check            compile the script, report syntax errors, run nothing
   -h, --help         show this help
   -V, --version      show the version
