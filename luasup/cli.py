@@ -1,7 +1,7 @@
 """The command line: argv and environment -> what to run.
 
-    luasup SCRIPT.lua [ARGS...]      run a policy script
-    luasup 'LUA CODE' [ARGS...]      run inline code (first argument not *.lua)
+    luasup SCRIPT [ARGS...]          run a policy script (see is_script_path)
+    luasup 'LUA CODE' [ARGS...]      run inline code (first argument not a script)
     luasup -e CODE [ARGS...]         run inline code, explicitly
     luasup [-c] -- CMD [ARGS...]     one child, no script (tini/dumb-init style)
     luasup --check SCRIPT.lua        compile only
@@ -26,22 +26,29 @@ relays signals to children's process groups, and on SIGTERM/SIGINT stops
 everything within a grace period. A script decides the rest through
 require('init'); `--` runs one command instead, like tini or dumb-init.
 
+The first argument is a script file when it names an existing file, ends in
+.lua, or looks like a path: it has a / and only letters, digits and
+/ . _ - + ~ @ , : (so `print(1/2)` is code, `./tool` and `bin/main.lau` are
+files). Anything else is Lua code.
+
 options:
   -e CODE            run CODE as the script
-  -c, --single-child with --: relay signals to CMD alone, not its group
+  -c, --single-child with --: relay signals to CMD alone, not its group, and
+                     leave what is left of its group alone when CMD exits
+                     (as PID 1, leftovers are still stopped)
   --check            compile the script, report syntax errors, run nothing
   -h, --help         show this help
   -V, --version      show the version
 
-environment:
+environment (checked at start: a bad value is a usage error):
   LUASUP_GRACE_MS       ms between the stop signal and SIGKILL (default 5000)
   LUASUP_CAPTURE_BYTES  captured output kept per child stream (default 1048576)
   LUASUP_CAPTURE_TOTAL_BYTES  captured output kept across all children
                         (default 16777216)
   LUASUP_LINE_BYTES     longer lines are read in pieces of this size (default 65536)
   LUASUP_LOG_LEVEL      error, warn, info or debug (default info)
-  LUASUP_LOG_FORMAT     json for one JSON object per line (default text)
-  LUASUP_LOOP           asyncio to use the standard loop instead of uvloop
+  LUASUP_LOG_FORMAT     text, or json for one JSON object per line (default text)
+  LUASUP_LOOP           uvloop, or asyncio for the standard loop (default uvloop)
 
 exit codes: the script's return value or os.exit code; 1 Lua error;
 2 bad usage or unreadable script; with --: CMD's code, 128+N if it died of
@@ -70,6 +77,19 @@ class Invocation:
 
 def _looks_like_code(text):
     return any(c.isspace() for c in text)
+
+
+# Characters of everyday file names. Lua code containing a `/` always needs
+# one more (a call's parentheses or quotes, `=`, a space), so a `/` with only
+# these is a path: `print(1/2)` stays code, `bin/main.lau` is a file.
+_PATH_PUNCTUATION = frozenset("/._-+~@,:")
+
+
+def is_script_path(text):
+    """Whether the first argument names a script file rather than Lua code."""
+    if text.endswith(".lua") or os.path.exists(text):
+        return True
+    return "/" in text and all(c.isalnum() or c in _PATH_PUNCTUATION for c in text)
 
 
 def parse(argv):
@@ -104,7 +124,7 @@ def parse(argv):
         elif a.startswith("-") and not _looks_like_code(a):
             raise Usage("unknown option %s" % a)
         else:
-            if a.endswith(".lua"):
+            if is_script_path(a):
                 inv.path = a
             else:
                 inv.code = a
@@ -118,25 +138,70 @@ def parse(argv):
     return inv
 
 
-class Settings:
-    def __init__(self, environ):
-        self.grace = _number(environ, "LUASUP_GRACE_MS", 5000) / 1000.0
-        self.capture_limit = int(_number(environ, "LUASUP_CAPTURE_BYTES", 1 << 20)) or 1
-        self.capture_total = int(_number(environ, "LUASUP_CAPTURE_TOTAL_BYTES", 16 << 20)) or 1
-        self.line_limit = int(_number(environ, "LUASUP_LINE_BYTES", 65536)) or 1
-
-
-def _number(environ, name, default):
-    raw = environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1
+def _non_negative(raw):
+    value = float(raw)  # ValueError for text; nan fails the test below
     if not value >= 0:
-        raise Usage("%s must be a non-negative number, got %r" % (name, raw))
+        raise ValueError
     return value
+
+
+_non_negative.allowed = "a non-negative number"
+
+
+def _choice(*allowed):
+    def parse(raw):
+        if raw.lower() not in allowed:
+            raise ValueError
+        return raw.lower()
+    parse.allowed = "one of " + ", ".join(allowed)
+    return parse
+
+
+# Every LUASUP_* setting: (attribute, variable, parser, default). A parser
+# takes the raw text and returns the value or raises ValueError; its
+# `allowed` says what it accepts, for the error message. An empty variable
+# counts as unset.
+SETTINGS = [
+    ("grace_ms", "LUASUP_GRACE_MS", _non_negative, 5000),
+    ("capture_bytes", "LUASUP_CAPTURE_BYTES", _non_negative, 1 << 20),
+    ("capture_total_bytes", "LUASUP_CAPTURE_TOTAL_BYTES", _non_negative, 16 << 20),
+    ("line_bytes", "LUASUP_LINE_BYTES", _non_negative, 65536),
+    ("log_level", "LUASUP_LOG_LEVEL", _choice("error", "warn", "info", "debug"), "info"),
+    ("log_format", "LUASUP_LOG_FORMAT", _choice("text", "json"), "text"),
+    ("loop", "LUASUP_LOOP", _choice("uvloop", "asyncio"), "uvloop"),
+]
+
+
+class Settings:
+    """The LUASUP_* environment, checked: Usage names the first bad one."""
+
+    def __init__(self, environ):
+        for attr, name, parse, default in SETTINGS:
+            raw = environ.get(name, "")
+            if raw == "":
+                value = default
+            else:
+                try:
+                    value = parse(raw)
+                except ValueError:
+                    raise Usage("%s must be %s, got %r" % (name, parse.allowed, raw)) from None
+            setattr(self, attr, value)
+
+    @property
+    def grace(self):
+        return self.grace_ms / 1000.0
+
+    @property
+    def capture_limit(self):
+        return int(self.capture_bytes) or 1
+
+    @property
+    def capture_total(self):
+        return int(self.capture_total_bytes) or 1
+
+    @property
+    def line_limit(self):
+        return int(self.line_bytes) or 1
 
 
 def self_command():
@@ -153,10 +218,10 @@ def main(argv=None):
     # callers that come here directly (python -m, tests) get the same.
     from . import early  # noqa: F401
     argv = sys.argv[1:] if argv is None else argv
-    log.configure(os.environ)
     try:
-        inv = parse(argv)
         settings = Settings(os.environ)
+        log.configure(settings.log_level, settings.log_format)
+        inv = parse(argv)
     except Usage as e:
         log.fatal(str(e))
         if not argv:

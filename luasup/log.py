@@ -16,10 +16,11 @@ _level = LEVELS["info"]
 _json = False
 
 
-def configure(environ):
+def configure(level, form):
+    """level: a key of LEVELS; form: "text" or "json" (cli.Settings checks both)."""
     global _level, _json
-    _level = LEVELS.get(environ.get("LUASUP_LOG_LEVEL", "info").lower(), LEVELS["info"])
-    _json = environ.get("LUASUP_LOG_FORMAT", "text").lower() == "json"
+    _level = LEVELS[level]
+    _json = form == "json"
 
 
 def _emit(level, text, prefix=None):

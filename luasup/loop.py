@@ -8,7 +8,6 @@ overflow and crash luasup before LuaJIT's own limit raises a Lua error.
 The main thread meanwhile takes signals (intake.py)."""
 
 import asyncio
-import os
 import threading
 
 from .intake import INTAKE
@@ -18,8 +17,10 @@ from .intake import INTAKE
 RUNTIME_STACK_BYTES = 256 << 20
 
 
-def new_loop():
-    if os.environ.get("LUASUP_LOOP", "uvloop") != "asyncio":
+def new_loop(kind="uvloop"):
+    """kind: "uvloop" (the standard loop when uvloop is not installed) or
+    "asyncio"."""
+    if kind == "uvloop":
         try:
             import uvloop
         except ImportError:
@@ -29,14 +30,15 @@ def new_loop():
     return asyncio.new_event_loop()
 
 
-def run(main):
-    """Run the coroutine `main(loop)` to completion on a fresh loop in the
-    runtime thread while this thread takes signals; its result."""
+def run(main, kind="uvloop"):
+    """Run the coroutine `main(loop)` to completion on a fresh loop (of
+    `kind`, see new_loop) in the runtime thread while this thread takes
+    signals; its result."""
     outcome = {}
 
     def runtime():
         try:
-            loop = new_loop()
+            loop = new_loop(kind)
             asyncio.set_event_loop(loop)
             outcome["result"] = loop.run_until_complete(main(loop))
         except BaseException as e:  # re-raised on the main thread

@@ -45,7 +45,8 @@ def run(inv, settings):
     arg = {0: os.fsencode(inv.arg0), -1: os.fsencode(cli.self_command())}
     for i, a in enumerate(inv.args, 1):
         arg[i] = os.fsencode(a)
-    return run_loop(lambda loop: _main(loop, runtime, fn, inv.args, arg, script_dir, settings))
+    return run_loop(lambda loop: _main(loop, runtime, fn, inv.args, arg, script_dir, settings),
+                    settings.loop)
 
 
 async def _main(loop, runtime, fn, args, arg, script_dir, settings):

@@ -25,6 +25,7 @@ class Supervisor:
         self.group_signals = True  # relay to each child's process group
         self.loop_signals = set(signals.STOPPING)  # the default takes()
         self.on_signal = self.forward
+        self.loop_signals = set(signals.STOPPING)  # what on_signal must see
         self.exit_code = loop.create_future()
         self.stop_signal = signal.SIGTERM
         # Plain copies of the shutdown's state, for the intake thread.

@@ -1,6 +1,9 @@
 """The command line: scripts, inline code, -e, --check, the arg table."""
 
 import os
+import subprocess
+
+import pytest
 
 from helpers import LUASUP, run
 
@@ -89,3 +92,35 @@ def test_dash_c_without_command_is_a_usage_error():
     assert (result.returncode, result.stderr) == (2, "luasup: fatal: -c only applies to -- CMD\n")
     result = run(["--"])
     assert (result.returncode, result.stderr) == (2, "luasup: fatal: -- needs a command to run\n")
+
+
+def test_executable_script_with_a_shebang_runs_directly(tmp_path):
+    tool = tmp_path / "tool"  # no .lua: the kernel passes luasup its path
+    tool.write_text("#!/usr/bin/env luasup\nprint('tool', arg[0], ...)\nreturn 4\n")
+    tool.chmod(0o755)
+    env = dict(os.environ, PATH=os.path.dirname(LUASUP) + os.pathsep + os.environ["PATH"])
+    result = subprocess.run([str(tool), "x"], env=env, capture_output=True, text=True,
+                            timeout=30)
+    assert (result.returncode, result.stderr) == (4, "")
+    assert result.stdout == "tool\t%s\tx\n" % tool
+
+
+def test_existing_file_without_lua_suffix_is_a_script(tmp_path):
+    (tmp_path / "main.lau").write_text("return 6\n")
+    assert run(["main.lau"], cwd=tmp_path).returncode == 6
+
+
+@pytest.mark.parametrize("name", ["bin/main.lau", "./tool", "/no/such/file"])
+def test_missing_path_is_unable_to_read(tmp_path, name):
+    result = run([name], cwd=tmp_path)
+    assert (result.returncode, result.stderr) == (
+        2, "luasup: fatal: unable to read %s: No such file or directory\n" % name)
+
+
+@pytest.mark.parametrize("code, out", [
+    ("print(1/2)", "0.5\n"), ("io.write(8/4,'\\n')", "2\n"), ("x=6/3;print(x)", "2\n"),
+    ("print('a/b')", "a/b\n"),
+])
+def test_inline_code_with_a_slash_stays_code(tmp_path, code, out):
+    result = run([code], cwd=tmp_path)
+    assert (result.returncode, result.stdout, result.stderr) == (0, out, "")
