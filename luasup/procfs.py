@@ -29,8 +29,8 @@ def _with_reserve(scan, *args):
                 break
 
 
-def parent_of(pid):
-    """The ppid of `pid`, or None when it is gone."""
+def _stat(pid):
+    """(state, ppid, pgid) of `pid`, or None when it is gone."""
     try:
         with open("/proc/%d/stat" % pid, "rb") as f:
             stat = f.read()
@@ -39,20 +39,34 @@ def parent_of(pid):
             raise
         return None
     # the command name may contain spaces and parentheses: split after the last ')'
-    return int(stat[stat.rindex(b")") + 2:].split(None, 2)[1])
+    fields = stat[stat.rindex(b")") + 2:].split(None, 3)
+    return fields[0].decode(), int(fields[1]), int(fields[2])
+
+
+def parent_of(pid):
+    """The ppid of `pid`, or None when it is gone."""
+    stat = _stat(pid)
+    return stat and stat[1]
+
+
+def table():
+    """{pid: (state, ppid, pgid)} of every process, from one pass over /proc."""
+    return _with_reserve(_table)
+
+
+def _table():
+    found = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            stat = _stat(int(entry))
+            if stat is not None:
+                found[int(entry)] = stat
+    return found
 
 
 def children_of(ppid):
     """Pids whose parent is `ppid` (direct children, orphans adopted included)."""
-    return _with_reserve(_children_of, ppid)
-
-
-def _children_of(ppid):
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and parent_of(int(entry)) == ppid:
-            found.append(int(entry))
-    return found
+    return [pid for pid, (_, parent, _) in table().items() if parent == ppid]
 
 
 def _tree(root):

@@ -11,10 +11,10 @@ from .deadline import within
 
 def signal_everyone(sup, signo):
     """Every running child's process group, then every other process that is
-    luasup's child (orphans it adopted) and the groups they are in. Each
-    target of a stop signal also gets SIGCONT, so a stopped process can
-    handle the signal instead of dying by SIGKILL at the end of the grace.
-    Safe to call from any thread that holds or does not need sup.lock."""
+    luasup's child (orphans it adopted) and the groups they are in. A stopped
+    process among them also gets SIGCONT, so that it can handle the signal
+    instead of dying by SIGKILL at the end of the grace period. Safe to call
+    from any thread that holds or does not need sup.lock."""
     me = os.getpid()
     if signo == signal.SIGKILL and me == 1:
         os.kill(-1, signal.SIGKILL)  # as PID 1: everything in the namespace but us
@@ -24,30 +24,31 @@ def signal_everyone(sup, signo):
         if child.signal(signo, group=True):
             groups.add(child.pid)
     try:
-        orphans = procfs.children_of(me)
+        procs = procfs.table()
     except OSError as e:  # e.g. the fd table is full: /proc cannot be listed
         log.warn("unable to list orphans to send %s: %s" % (signals.name(signo), e.strerror))
         if me == 1:
             os.kill(-1, signo)
         return
     own_group = os.getpgrp()
-    for pid in orphans:
+    for pid, (_, parent, group) in procs.items():
+        if parent != me or pid in sup.children:
+            continue
         # Orphans that share a group are each reached: the group's leader
         # may be long gone, and a member may have left the group.
         _send(os.kill, pid, signo)
         lone.add(pid)
-        try:
-            group = os.getpgid(pid)
-        except OSError:
-            continue  # exited meanwhile
         if group not in groups and group != own_group:
             groups.add(group)
             _send(os.killpg, group, signo)
-    if signo not in (signal.SIGKILL, signal.SIGCONT):
-        for group in groups:
-            _send(os.killpg, group, signal.SIGCONT)
-        for pid in lone:
-            _send(os.kill, pid, signal.SIGCONT)
+    if signo in (signal.SIGKILL, signal.SIGCONT):
+        return
+    for pid, (state, _, group) in procs.items():
+        if state in "Tt":
+            if group in groups:
+                _send(os.killpg, group, signal.SIGCONT)
+            elif pid in lone:
+                _send(os.kill, pid, signal.SIGCONT)
 
 
 def _send(kill, target, signo):
