@@ -74,9 +74,10 @@ class Child:
         self.wait_status = wait_status
         reason, code = self.outcome()
         # named children are services worth a line; anonymous ones at debug
-        (log.info if self.name else log.debug)(
-            "exited %s (%s)" % (self.label(), "code %d" % code if reason == "exit"
-                                else signals.name(code)))
+        if self.name or log.enabled("debug"):  # not formatted for nobody
+            (log.info if self.name else log.debug)(
+                "exited %s (%s)" % (self.label(), "code %d" % code if reason == "exit"
+                                    else signals.name(code)))
         self.exited.set()
         for callback in self.on_exit:
             callback(self)
