@@ -64,11 +64,17 @@ _NEW_GROUP = _attributes(_SETPGROUP)
 _NEW_SESSION = _attributes(_SETSID)
 
 
+def _c_string(value):
+    """bytes for a char *: C would silently cut a string at a NUL."""
+    value = os.fsencode(value)
+    if b"\0" in value:
+        raise ValueError("embedded null byte")
+    return value
+
+
 def _strings(items):
-    """A NULL-terminated char *[] of bytes."""
-    for item in items:
-        if b"\0" in item:
-            raise ValueError("embedded null byte")
+    """A NULL-terminated char *[]."""
+    items = [_c_string(item) for item in items]
     return (ctypes.c_char_p * (len(items) + 1))(*items)
 
 
@@ -78,7 +84,7 @@ def _env_entries(env):
         key = os.fsencode(key)
         if not key or b"=" in key:
             raise ValueError("illegal environment variable name")
-        entries.append(key + b"=" + os.fsencode(value))
+        entries.append(key + b"=" + os.fsencode(value))  # NULs: checked by _strings
     return entries
 
 
@@ -87,13 +93,13 @@ def spawnp(argv, env, opens, dups, setsid):
     session with setsid. env: a dict, or None for luasup's own environment.
     opens: (child fd, path, flags) opened in the child; dups: (fd, child fd).
     Returns the pid; raises OSError (the exec's error too) or ValueError."""
-    args = _strings([os.fsencode(a) for a in argv])
+    args = _strings(argv)
     envp = _environ.value if env is None else _strings(_env_entries(env))
     actions = ctypes.create_string_buffer(_ACTIONS_SIZE)
     _check(_libc.posix_spawn_file_actions_init(actions))
     try:
         for fd, path, flags in opens:
-            _check(_libc.posix_spawn_file_actions_addopen(actions, fd, os.fsencode(path),
+            _check(_libc.posix_spawn_file_actions_addopen(actions, fd, _c_string(path),
                                                           flags, 0o644))
         for src, dst in dups:
             _check(_libc.posix_spawn_file_actions_adddup2(actions, src, dst))
