@@ -194,10 +194,16 @@ class Api:
 
     async def wait(self, handle, timeout=None):
         child = self._children[handle]
-        try:
-            await within(child.exited.wait(), timeout)
-        except asyncio.TimeoutError:
-            return (None,)
+        # Every exec-and-wait round trip comes through here: awaiting the
+        # event directly spares the loop iterations `within` costs.
+        if child.running:
+            if timeout is None:
+                await child.exited.wait()
+            else:
+                try:
+                    await within(child.exited.wait(), timeout)
+                except asyncio.TimeoutError:
+                    return (None,)
         reason, code = child.outcome()
         return (reason.encode(), code)
 

@@ -13,6 +13,11 @@ class ProbeError(Exception):
     """A failure whose message is already what the script should see."""
 
 
+# What a probe's failure can raise (ssl.SSLError is an OSError; bad host
+# names can raise ValueError deep inside the resolver or the ssl module).
+FAILURES = (ProbeError, OSError, ValueError)
+
+
 async def connect(host, port, ssl=None):
     """(reader, writer) for the first address of `host` that accepts.
 

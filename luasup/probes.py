@@ -4,15 +4,9 @@
 Like api.Api, core functions never raise into Lua and ops only raise
 OpError: failures come back as (nil, message)."""
 
-import asyncio
 import os
 
-from .connect import ProbeError, close, connect, describe
 from .deadline import within
-
-# What a probe's failure can raise (ssl.SSLError is an OSError; bad host
-# names can raise ValueError deep inside the resolver or the ssl module).
-_PROBE_FAILURES = (ProbeError, OSError, ValueError)
 
 
 class Probes:
@@ -39,20 +33,24 @@ class Probes:
     # -- probes ------------------------------------------------------------
 
     async def tcp_check(self, host, port, timeout):
+        # imported by the first probe: start-up only pays for what every
+        # script uses (http_client, watch and listeners likewise)
+        from .connect import FAILURES, close, connect, describe
         try:
             _, writer = await within(connect(os.fsdecode(host), int(port)), timeout)
-        except _PROBE_FAILURES as e:
+        except FAILURES as e:
             return (None, os.fsencode(describe(e)))
         await close(writer)
         return (True,)
 
     async def http_get(self, url, timeout, max_body, *flat_headers):
-        from . import http_client  # only scripts that use it pay for the import
+        from . import http_client
+        from .connect import FAILURES, describe
         headers = list(zip(flat_headers[::2], flat_headers[1::2]))
         try:
             status, body, fields = await within(
                 http_client.get(url.decode("latin-1"), headers, int(max_body)), timeout)
-        except _PROBE_FAILURES as e:
+        except FAILURES as e:
             # (the url was decoded as latin-1: a message quoting it encodes back)
             return (None, describe(e).encode("latin-1", "replace"))
         flat = [item for field in fields for item in field]

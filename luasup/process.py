@@ -4,10 +4,9 @@ import asyncio
 import errno
 import fcntl
 import os
-import signal
 import stat
 
-from . import log, signals
+from . import child_signals, log, posix_spawn, signals
 from .capture import Capture
 
 # Streams a child's stdout/stderr can be: kept for stdout()/lines(),
@@ -75,9 +74,10 @@ class Child:
         self.wait_status = wait_status
         reason, code = self.outcome()
         # named children are services worth a line; anonymous ones at debug
-        (log.info if self.name else log.debug)(
-            "exited %s (%s)" % (self.label(), "code %d" % code if reason == "exit"
-                                else signals.name(code)))
+        if self.name or log.enabled("debug"):  # not formatted for nobody
+            (log.info if self.name else log.debug)(
+                "exited %s (%s)" % (self.label(), "code %d" % code if reason == "exit"
+                                    else signals.name(code)))
         self.exited.set()
         for callback in self.on_exit:
             callback(self)
@@ -203,24 +203,18 @@ def _plumb(opts):
 
 def spawn(loop, argv, opts):
     """Start argv[0] (searched in PATH) as opts say: by default in a new
-    process group, with a clean signal mask and default dispositions.
-    Raises SpawnError/OSError when it cannot be started. Returns
-    (pid, {fd: Capture}, stdin write end or -1)."""
-    # os.environb: bytes need no encoding on every spawn
-    env = os.environb if opts.env is None else opts.env
+    process group, in the signal state luasup was started with (see
+    child_signals). Raises SpawnError/OSError when it cannot be started.
+    Returns (pid, {fd: Capture}, stdin write end or -1)."""
     plumbing = _plumb(opts)
     try:
         if opts.close_strays:
             _mark_strays_cloexec()
         if opts.needs_fork():
-            pid = _fork_exec(argv, env, opts, plumbing)
+            pid = _fork_exec(argv, opts, plumbing)
         else:
-            actions = [(os.POSIX_SPAWN_OPEN, fd, path, flags, 0o644)
-                       for fd, path, flags in plumbing.opens]
-            actions += [(os.POSIX_SPAWN_DUP2, src, dst) for src, dst in plumbing.dups]
-            group = {"setsid": True} if opts.setsid else {"setpgroup": 0}
-            pid = os.posix_spawnp(argv[0], argv, env, file_actions=actions, **group,
-                                  setsigmask=(), setsigdef=signals.RESETTABLE)
+            pid = posix_spawn.spawnp(argv, opts.env, plumbing.opens, plumbing.dups,
+                                     opts.setsid)
     except BaseException:
         plumbing.close_all()
         raise
@@ -236,7 +230,7 @@ def spawn(loop, argv, opts):
     return pid, captures, plumbing.stdin_w
 
 
-def _fork_exec(argv, env, opts, plumbing):
+def _fork_exec(argv, opts, plumbing):
     err_r, err_w = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: no Python cleanup must run here
@@ -269,15 +263,11 @@ def _fork_exec(argv, env, opts, plumbing):
                 step = "set user id %d" % opts.uid
                 os.setuid(opts.uid)
             step = None
+            env = os.environb if opts.env is None else opts.env
             if opts.fds:
                 env = dict(env)
                 env["LISTEN_PID"] = str(os.getpid())
-            for sig in signals.RESETTABLE:
-                try:
-                    signal.signal(sig, signal.SIG_DFL)
-                except (OSError, ValueError):
-                    pass
-            signal.pthread_sigmask(signal.SIG_SETMASK, ())
+            child_signals.restore()
             os.execvpe(argv[0], argv, env)
         except OSError as e:
             os.write(err_w, ("%d\n%s" % (e.errno or errno.EIO, step or "")).encode())

@@ -30,8 +30,6 @@ HANDLED = sorted(int(s) for s in signal.valid_signals()
                  # glibc reserves the first two real-time signals for threads
                  and not (signal.SIGRTMIN - 2 <= s < signal.SIGRTMIN))
 FORWARDABLE = frozenset(s for s in HANDLED if s not in _NEVER)
-# Dispositions a child gets reset to: all it could have inherited as ignored.
-RESETTABLE = frozenset(s for s in HANDLED)
 STOPPING = frozenset({signal.SIGTERM, signal.SIGINT})
 
 

@@ -1,11 +1,8 @@
 """exec{...} options, already type-checked in Lua, -> process.Options:
 the environment, user and group lookups, listeners, readiness socket."""
 
-import grp
 import os
-import pwd
 
-from .notify import NotifySocket
 from .process import Options
 
 
@@ -41,6 +38,8 @@ def _ids(user, group):
     """(uid, gid, supplementary groups) for user= and group=."""
     if os.geteuid() != 0:
         raise SpawnRefused("user= and group= need luasup to run as root")
+    import grp  # only scripts that set user= or group= pay for these imports
+    import pwd
     uid = gid = groups = None
     if user is not None:
         try:
@@ -96,6 +95,7 @@ def options_from_lua(loop, lua, capture_limit):
             opts.env.pop("LISTEN_PID", None)  # set in the child, to its own pid
     notify = None
     if get("notify"):
+        from .notify import NotifySocket  # a socket module only some scripts use
         notify = NotifySocket(loop)
         opts.env = dict(opts.env if opts.env is not None else os.environ)
         opts.env["NOTIFY_SOCKET"] = notify.address

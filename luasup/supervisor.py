@@ -60,7 +60,8 @@ class Supervisor:
             def mark(status):
                 child.wait_status = status
             self.reaper.watch(pid, mark, lambda status: self._reaped(child, status))
-        (log.info if name else log.debug)("started %s" % child.label())
+        if name or log.enabled("debug"):
+            (log.info if name else log.debug)("started %s" % child.label())
         return child
 
     def _reaped(self, child, status):
