@@ -86,6 +86,7 @@ async def _main(loop, runtime, fn, args, arg, script_dir, settings):
                 log.error("error in task main: the main chunk returned %g, not an integer"
                           " exit code" % result[0])
                 code = EXIT_LUA_ERROR
+            sup.reaper.reap()  # a child whose output just ended has exited too
             if sup.children and not sup.exit_code.done():
                 n = len(sup.children)
                 log.info("the main chunk returned with %d %s still running: stopping %s"
