@@ -2,9 +2,11 @@
 the event loop and the Lua script.
 
 Every signal luasup handles is blocked in every thread and taken here with
-sigwaitinfo. A signal the policy leaves to the default is relayed to the
-children at once, from this thread, without waiting for the event loop; the
-rest (SIGCHLD, stop signals, signals the script took) are posted to the loop.
+sigwaitinfo, but SIGCHLD, which the loop reads from a signalfd of its own
+(reaping is the loop's work: a hop through this thread would only delay
+it). A signal the policy leaves to the default is relayed to the children
+at once, from this thread, without waiting for the event loop; the rest
+(stop signals, signals the script took) are posted to the loop.
 
 The loop can be stuck: a Lua step that never yields, a C call that blocks
 (`io.read`, `os.execute`). So every post is also a probe: one the loop has
@@ -23,9 +25,12 @@ from . import log, signals
 
 STUCK_AFTER = 1.0
 
-# Sent to the main thread to wake it; harmless when spurious, since all it
-# ever means is "reap".
-_WAKE = signal.SIGCHLD
+# Sent to the main thread (tgkill: si_code SI_TKILL, from luasup itself) to
+# wake it; told apart from a SIGURG anyone else sends.
+_WAKE = signal.SIGURG
+_SI_TKILL = -6
+# What the main thread takes.
+_TAKEN = [s for s in signals.HANDLED if s != signal.SIGCHLD]
 # Signals a process raises on itself by writing to a closed pipe or past a
 # file size limit: they are luasup's own business, never to be relayed.
 _SELF_INFLICTED = {signal.SIGPIPE, signal.SIGXFSZ}
@@ -47,7 +52,6 @@ class Intake:
         self._unrun = collections.deque()  # (seq, monotonic time posted)
         # (seq of its post, signo, monotonic time) of the last stop signal
         self._stop = None
-        self._reap_posted = False
         self._last_probe = 0.0
         self._warned = False
 
@@ -77,22 +81,18 @@ class Intake:
         while not self._finished:
             timeout = self._timeout()
             if timeout is None:
-                info = signal.sigwaitinfo(signals.HANDLED)
+                info = signal.sigwaitinfo(_TAKEN)
             else:
-                info = signal.sigtimedwait(signals.HANDLED, timeout)
+                info = signal.sigtimedwait(_TAKEN, timeout)
             if self._finished:
                 return
-            if info is not None:
+            if info is not None and not (info.si_signo == _WAKE and info.si_code == _SI_TKILL
+                                         and info.si_pid == self._pid):
                 self._dispatch(info.si_signo, info.si_pid)
             self._check_stuck()
 
     def _dispatch(self, signo, sender):
         sup = self._sup
-        if signo == signal.SIGCHLD:
-            if not self._reap_posted:
-                self._reap_posted = True
-                self._post(self._reap)
-            return
         if sender == self._pid and signo in _SELF_INFLICTED:
             return
         if log.enabled("debug"):
@@ -105,7 +105,6 @@ class Intake:
             sup.relay(signo)
 
     def _reap(self):
-        self._reap_posted = False
         self._sup.reaper.reap()
 
     def _post(self, fn, *args):

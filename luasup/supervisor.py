@@ -8,7 +8,7 @@ import os
 import signal
 import threading
 
-from . import log, pid1, signals
+from . import linux, log, pid1, signals
 from .intake import INTAKE
 from .process import Child
 from .reaper import Reaper
@@ -40,7 +40,16 @@ class Supervisor:
     def open(self):
         """Take over reaping. Call before starting any child."""
         pid1.become_reaper()
-        self.reaper.reap()  # exits that came before the intake took SIGCHLD
+        self._sigchld = linux.signalfd([signal.SIGCHLD])
+        self.loop.add_reader(self._sigchld, self._children_exited)
+        self.reaper.reap()  # exits that came before the signalfd
+
+    def _children_exited(self):
+        try:
+            os.read(self._sigchld, 128 * 64)  # signalfd_siginfo records; one reap takes all
+        except BlockingIOError:
+            return
+        self.reaper.reap()
 
     def take_signals(self):
         """Have the intake hand signals to this supervisor. Call once the
