@@ -32,15 +32,15 @@ def signal_everyone(sup, signo):
         return
     own_group = os.getpgrp()
     for pid, (_, parent, group) in procs.items():
-        if parent != me or pid in sup.children:
+        if parent != me or pid in sup.children or group in groups:
             continue
-        # Orphans that share a group are each reached: the group's leader
-        # may be long gone, and a member may have left the group.
-        _send(os.kill, pid, signo)
-        lone.add(pid)
-        if group not in groups and group != own_group:
+        # Orphans that share a group are all reached through it, even when
+        # its leader is long gone; one in luasup's own group, on its own.
+        if group != own_group and _send(os.killpg, group, signo):
             groups.add(group)
-            _send(os.killpg, group, signo)
+        else:
+            _send(os.kill, pid, signo)
+            lone.add(pid)
     if signo in (signal.SIGKILL, signal.SIGCONT):
         return
     for pid, (state, _, group) in procs.items():
@@ -55,7 +55,8 @@ def _send(kill, target, signo):
     try:
         kill(target, signo)
     except OSError:
-        pass  # gone meanwhile, or (a group) not ours to signal
+        return False  # gone meanwhile, or (a group) not ours to signal
+    return True
 
 
 async def _all_gone(sup, timeout):
