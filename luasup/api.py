@@ -166,10 +166,16 @@ class Api:
         self._readers[handle] = self._children[handle].captures[1].reader()
 
     def close_pipe(self, handle):
-        """Close luasup's end of the child's stdout, as pclose does: a child
-        still writing gets SIGPIPE, rather than waiting on a full pipe."""
-        self._readers.pop(handle, None)
-        self._children[handle].captures[1].close()
+        """Close luasup's ends of an io.popen command's pipes, as pclose
+        does: a command still writing gets SIGPIPE rather than waiting on a
+        full pipe, one reading gets end of file. Lua may ask after it has
+        released the child (a handle it dropped unclosed)."""
+        child = self._children.get(handle)
+        if child is None:
+            return
+        child.close_stdin()
+        if self._readers.pop(handle, None) is not None:
+            child.captures[1].close()
 
     def child_stats(self, handle):
         child = self._children[handle]

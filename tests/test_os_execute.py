@@ -147,6 +147,31 @@ def test_io_popen_write_to_a_command_that_exited_is_a_broken_pipe():
     assert _lua(script) == "nil\tBroken pipe\t32\ntrue\n"
 
 
+def test_io_popen_handle_dropped_unclosed_does_not_hold_its_command(tmp_path):
+    # its command, stopped on a full pipe, gets SIGPIPE as with the gc of a
+    # popen'd file; the next spawn (here os.execute) hands dropped handles back
+    script = ("local init, path = require('init'), ... "
+              "io.popen('yes; echo $? > ' .. path):read(1) collectgarbage() collectgarbage() "
+              "os.execute('true') "
+              "while not io.open(path) do init.sleep(0.01) end "
+              "print(io.open(path):read('a'))")
+    result = run(["-e", script, str(tmp_path / "code")])
+    assert (result.returncode, result.stdout) == (0, "141\n\n"), result.stderr
+
+
+@pytest.mark.parametrize("call,message", [
+    ("os.execute({})", "bad argument #1 to 'execute' (string expected, got table)"),
+    ("io.popen(nil)", "bad argument #1 to 'popen' (string expected, got nil)"),
+    ("io.popen('true', {})", "bad argument #2 to 'popen' (string expected, got table)"),
+    ("io.popen('true'):read('x')", "bad argument #2 to 'read' (invalid format)"),
+    ("io.popen('true', 'w'):write({})", "bad argument #2 to 'write' (string expected, got table)"),
+])
+def test_bad_arguments_name_the_script_line(call, message):
+    result = run(["-e", "\n" + call])
+    assert result.returncode == 1
+    assert "luasup: error in task main: (command line):2: %s\n" % message in result.stderr
+
+
 # A child that says when it is ready and exits on SIGTERM, saying so.
 TERMINABLE = ("import os, signal, time\n"
               "def term(*_):\n"

@@ -15,18 +15,48 @@ local concat = table.concat
 
 local M = {}
 
+-- Handles the script dropped unclosed: their pipes are closed at the next
+-- os.execute or io.popen (not from __gc, which may run in the middle of
+-- anything), so their commands do not wait forever on them.
+local dropped = {}
+
+local function on_collect(pipe)
+    local proxy = newproxy(true)
+    getmetatable(proxy).__gc = function()
+        if not pipe._closed then
+            dropped[#dropped + 1] = pipe._c
+        end
+    end
+    return proxy
+end
+
+local function close_dropped()
+    local handles = dropped
+    dropped = {}
+    for i = 1, #handles do
+        core.close_pipe(handles[i])
+    end
+end
+
 local function spawn(argv)
+    close_dropped()
     local ok, child = pcall(require('luasup.process').exec, argv)
     return ok and child or nil
 end
 
-local function command(value)
-    return type(value) == 'string' or type(value) == 'number'
+-- As luaL_checkstring: a string, or a number taken as one.
+local function check_string(n, fname, value)
+    if type(value) ~= 'string' and type(value) ~= 'number' then
+        argerror(n, fname, 'string expected, got ' .. type(value))
+    end
 end
 
 --- os.execute(cmd) -> the raw wait status, as LuaJIT's own returns it
 local function execute(original, cmd)
-    if not command(cmd) or not in_task() then
+    if cmd ~= nil then
+        check_string(1, 'execute', cmd)
+    end
+    if cmd == nil or not in_task() then
         return original(cmd)
     end
     local child = spawn{ '/bin/sh', '-c', tostring(cmd),
@@ -247,11 +277,7 @@ end
 function Pipe:close()
     check_pipe(self, 'close')
     self._closed = true
-    if self._mode == 'w' then
-        core.close_stdin(self._c)
-    else
-        core.close_pipe(self._c)
-    end
+    core.close_pipe(self._c)
     await('file:close', 'wait', self._c)
     return true
 end
@@ -271,7 +297,11 @@ end
 
 --- io.popen(cmd [, mode]) -> a pipe handle, or nil, message, errno
 local function popen(original, cmd, mode)
-    if not command(cmd) or not (mode == nil or command(mode)) or not in_task() then
+    check_string(1, 'popen', cmd)
+    if mode ~= nil then
+        check_string(2, 'popen', mode)
+    end
+    if not in_task() then
         return original(cmd, mode)
     end
     cmd = tostring(cmd)
@@ -289,6 +319,7 @@ local function popen(original, cmd, mode)
         core.pipe_reader(child._c)
     end
     local pipe = { _child = child, _c = child._c, _mode = how, _buf = '', _pos = 1 }
+    pipe._gc = on_collect(pipe)
     pipe._address = tostring(pipe):match('0x%x+') or '?'
     return setmetatable(pipe, Pipe)
 end
