@@ -38,10 +38,14 @@ local function close_dropped()
     end
 end
 
+-- The child, or nil and why it could not be started.
 local function spawn(argv)
     close_dropped()
     local ok, child = pcall(require('luasup.process').exec, argv)
-    return ok and child or nil
+    if not ok then
+        return nil, tostring(child):match('unable to spawn [^:]*: (.*)$') or tostring(child)
+    end
+    return child
 end
 
 -- As luaL_checkstring: a string, or a number taken as one.
@@ -62,7 +66,7 @@ local function execute(original, cmd)
     local child = spawn{ '/bin/sh', '-c', tostring(cmd),
                          stdin = 'inherit', stdout = 'inherit', stderr = 'inherit' }
     if not child then
-        return 127 * 256 -- what system() gives when the shell cannot run it
+        return 127 * 256 -- what system() gives when the shell cannot run
     end
     local reason, code = await('os.execute', 'wait', child._c)
     return reason == 'signal' and code or code * 256
@@ -310,10 +314,10 @@ local function popen(original, cmd, mode)
         return nil, cmd .. ': Invalid argument', 22
     end
     local reading = how == 'r'
-    local child = spawn{ '/bin/sh', '-c', cmd, stdin = reading and 'inherit' or 'pipe',
-                         stdout = reading and 'capture' or 'inherit', stderr = 'inherit' }
-    if not child then
-        return nil, cmd .. ': Cannot allocate memory', 12 -- as when popen cannot fork
+    local child, err = spawn{ '/bin/sh', '-c', cmd, stdin = reading and 'inherit' or 'pipe',
+                              stdout = reading and 'capture' or 'inherit', stderr = 'inherit' }
+    if not child then -- libc's popen gives nil, message, errno when it cannot fork
+        return nil, cmd .. ': ' .. err
     end
     if reading then
         core.pipe_reader(child._c)
