@@ -44,6 +44,7 @@ class Api:
         # add up in a restart loop. Lua gives the number back once it has
         # dropped the child (release_children).
         self._children = {}  # handle -> Child
+        self._readers = {}  # handle -> the ChunkQueue of its stdout (io.popen)
         self._handles = itertools.count(1)
         # Lua's io library opens files without close-on-exec. Rather than
         # scan /proc/self/fd before every spawn, scan once at start (fds
@@ -69,6 +70,8 @@ class Api:
             b"child_running": lambda handle: self._children[handle].running,
             b"child_lines": self.child_lines,
             b"child_stats": self.child_stats,
+            b"pipe_reader": self.pipe_reader,
+            b"close_pipe": self.close_pipe,
             b"close_stdin": lambda handle: self._children[handle].close_stdin(),
             b"release_children": self.release_children,
             b"start_task": self.start_task,
@@ -93,6 +96,7 @@ class Api:
             b"wait": self.wait,
             b"stream": self.stream,
             b"line": self.line,
+            b"read_pipe": self.read_pipe,
             b"follow_line": self.follow_line,
             b"write": self.write,
             b"ready": self.ready,
@@ -142,6 +146,7 @@ class Api:
     def release_children(self, *handles):
         for handle in handles:
             del self._children[handle]
+            self._readers.pop(handle, None)
 
     def fds_opened(self):
         self._fds_opened = True
@@ -154,6 +159,23 @@ class Api:
         if capture is None or capture.relayed:
             return None, b"lines: this stream of the child is not captured"
         return capture.lines()
+
+    def pipe_reader(self, handle):
+        """Read the child's captured stdout in order and without loss, for
+        read_pipe (io.popen's handles)."""
+        self._readers[handle] = self._children[handle].captures[1].reader()
+
+    def close_pipe(self, handle):
+        """Close luasup's ends of an io.popen command's pipes, as pclose
+        does: a command still writing gets SIGPIPE rather than waiting on a
+        full pipe, one reading gets end of file. Lua may ask after it has
+        released the child (a handle it dropped unclosed)."""
+        child = self._children.get(handle)
+        if child is None:
+            return
+        child.close_stdin()
+        if self._readers.pop(handle, None) is not None:
+            child.captures[1].close()
 
     def child_stats(self, handle):
         child = self._children[handle]
@@ -217,6 +239,9 @@ class Api:
     async def line(self, queue):
         line, continues = await queue.next()
         return (line, True) if continues else (line,)
+
+    async def read_pipe(self, handle):
+        return (await self._readers[handle].next(),)
 
     async def follow_line(self, handle, fd):
         key = (handle, int(fd))

@@ -106,6 +106,47 @@ class LineQueue:
         return line, False
 
 
+class ChunkQueue:
+    """Every byte of a stream, in order, for a reader that takes them at its
+    own pace (io.popen): past `limit` unread bytes the capture stops reading
+    the pipe, so the child waits on it, as with a plain pipe, and nothing is
+    dropped."""
+
+    def __init__(self, capture, limit, seed=b""):
+        self._capture = capture
+        self._limit = limit
+        self._chunks = collections.deque()
+        self._size = 0
+        self._changed = asyncio.Event()
+        self.closed = False
+        if seed:
+            self.feed(seed)
+
+    def feed(self, data):
+        self._chunks.append(data)
+        self._size += len(data)
+        self._changed.set()
+        if self._size > self._limit:
+            self._capture.pause()
+
+    def close(self):
+        self.closed = True
+        self._changed.set()
+
+    async def next(self):
+        """All the bytes unread so far, or None at the end of the stream."""
+        while not self._chunks:
+            if self.closed:
+                return None
+            self._changed.clear()
+            await self._changed.wait()
+        data = b"".join(self._chunks)
+        self._chunks.clear()
+        self._size = 0
+        self._capture.unpause()
+        return data
+
+
 class Capture:
     def __init__(self, loop, fd, limit, relay=None):
         """relay: (fd, prefix) to forward lines to instead of keeping them."""
@@ -185,6 +226,16 @@ class Capture:
             self._loop.remove_reader(self._fd)
             out.when_relieved(self._wake_soon)
 
+    def pause(self):
+        """Stop reading until unpause(): a reader that falls behind."""
+        if self._fd >= 0 and not self._held:
+            self._held = True
+            self._loop.remove_reader(self._fd)
+
+    def unpause(self):
+        if self._held:
+            self._resume()
+
     def _wake_soon(self):
         """From console's writer thread."""
         try:
@@ -204,6 +255,15 @@ class Capture:
     def lines(self):
         """A LineQueue of what is kept so far and all that arrives later."""
         queue = LineQueue(self._limit, self.value())
+        if self.closed.is_set():
+            queue.close()
+        else:
+            self._queues.append(queue)
+        return queue
+
+    def reader(self):
+        """A ChunkQueue of what is kept so far and all that arrives later."""
+        queue = ChunkQueue(self, self._limit, self.value())
         if self.closed.is_set():
             queue.close()
         else:

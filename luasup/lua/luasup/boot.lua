@@ -39,6 +39,11 @@ function os.exit(code)
     require('init').exit(code)
 end
 
+-- os.execute and io.popen start their commands as luasup's children do
+-- (after the io wrappers above: the libc versions they fall back on must
+-- still tell the core of the pipe they open).
+require('luasup.shell').install()
+
 local task = require('luasup.task')
 print = task.guard(print)
 coroutine.yield = task.yield

@@ -189,6 +189,12 @@ function M.await(fname, op, ...)
     return checked(co_yield(op, ...))
 end
 
+-- Whether a call made now can wait: it runs in a luasup task, not in a
+-- coroutine the script created itself.
+function M.in_task()
+    return names[co_running()] ~= nil
+end
+
 -- coroutine.yield for scripts: a luasup task is resumed by luasup alone,
 -- so a raw yield there would hand luasup a request it cannot read.
 function M.yield(...)
