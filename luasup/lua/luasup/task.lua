@@ -21,8 +21,11 @@ M.RAISE = RAISE
 local here = debug.getinfo(1, 'S').source
 local package_dir = here:match('^@(.*/)luasup/task%.lua$') or '\0'
 
+-- debug.traceback shortens a long path to '...' and its tail: in an
+-- installed luasup (site-packages), our files are known by that tail.
 local function ours(line)
-    return line:find(package_dir, 1, true) or line:find('^%s*%[builtin#')
+    return line:find(package_dir, 1, true) or line:find('luasup/lua/luasup/', 1, true)
+        or line:find('luasup/lua/init.lua', 1, true) or line:find('^%s*%[builtin#')
         or line:find("^%s*%[C%]: in function 'xpcall'")
 end
 
