@@ -9,9 +9,8 @@ at once, from this thread, without waiting for the event loop; the rest
 (stop signals, signals the script took) are posted to the loop.
 
 The loop can be stuck: a Lua step that never yields, a C call that blocks
-(`io.read`, `os.execute`). So every post is also a probe: one the loop has
-not run within STUCK_AFTER seconds means it is stuck. luasup then warns
-once, and when a stop is pending (a stop signal arrived, or the loop had
+(`io.read`). So every post is also a probe: one the loop has not run
+within STUCK_AFTER seconds means it is stuck. luasup then warns once, and when a stop is pending (a stop signal arrived, or the loop had
 begun its shutdown) it stops everything without the loop (takeover.py): a
 PID 1 stops within its grace period whatever the script does."""
 
