@@ -10,9 +10,10 @@ at once, from this thread, without waiting for the event loop; the rest
 
 The loop can be stuck: a Lua step that never yields, a C call that blocks
 (`io.read`). So every post is also a probe: one the loop has not run
-within STUCK_AFTER seconds means it is stuck. luasup then warns once, and when a stop is pending (a stop signal arrived, or the loop had
-begun its shutdown) it stops everything without the loop (takeover.py): a
-PID 1 stops within its grace period whatever the script does."""
+within STUCK_AFTER seconds means it is stuck. luasup then warns once, and
+when a stop is pending (a stop signal arrived, or the loop had begun its
+shutdown) it stops everything without the loop (takeover.py): a PID 1
+stops within its grace period whatever the script does."""
 
 import collections
 import os
