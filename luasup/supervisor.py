@@ -8,11 +8,10 @@ import os
 import signal
 import threading
 
-from . import linux, log, pid1, signals
+from . import linux, log, pid1, process, signals
 from .intake import INTAKE
 from .process import Child
 from .reaper import Reaper
-from . import process
 
 
 class Supervisor:
@@ -23,9 +22,8 @@ class Supervisor:
         self.reaper = Reaper(self.lock)
         self.children = {}  # pid -> Child, while it runs
         self.group_signals = True  # relay to each child's process group
-        self.loop_signals = set(signals.STOPPING)  # the default takes()
+        self.loop_signals = set(signals.STOPPING)  # what the default takes() gives on_signal
         self.on_signal = self.forward
-        self.loop_signals = set(signals.STOPPING)  # what on_signal must see
         self.exit_code = loop.create_future()
         self.stop_signal = signal.SIGTERM
         # Plain copies of the shutdown's state, for the intake thread.
@@ -46,7 +44,8 @@ class Supervisor:
 
     def _children_exited(self):
         try:
-            os.read(self._sigchld, 128 * 64)  # signalfd_siginfo records; one reap takes all
+            # 128-byte signalfd_siginfo records: one reap collects every exit
+            os.read(self._sigchld, 128 * 64)
         except BlockingIOError:
             return
         self.reaper.reap()
