@@ -5,7 +5,6 @@ it runs Lua until it finishes, fails, or yields a request: an op name and
 its arguments. The op is awaited here and its results resume the coroutine.
 While one task waits, the loop runs the others."""
 
-import asyncio
 import itertools
 import time
 
@@ -62,10 +61,11 @@ class Bridge:
                 intake.busy = (name, started)
                 out = self._resume(tid, *values)
                 intake.busy = None
-                if time.monotonic() - started > _SLOW_STEP and not self._warned_slow:
+                took = time.monotonic() - started
+                if took > _SLOW_STEP and not self._warned_slow:
                     self._warned_slow = True
                     log.warn("task %s kept the event loop busy for %.1f s without yielding"
-                             % (name, time.monotonic() - started))
+                             % (name, took))
                 if not isinstance(out, tuple):
                     out = (out,)
                 tag = out[0]

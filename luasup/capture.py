@@ -219,18 +219,19 @@ class Capture:
         fd, prefix = self._relay
         out = console.output(fd)
         out.write(prefix + (b"\n" + prefix).join(lines) + b"\n")
-        if out.congested() and self._fd >= 0 and not self._held:
-            # stop reading: the child then waits on its pipe, as it would
-            # on luasup's stdout itself, and nothing of it is dropped
-            self._held = True
-            self._loop.remove_reader(self._fd)
+        # stop reading: the child then waits on its pipe, as it would on
+        # luasup's stdout itself, and nothing of it is dropped
+        if out.congested() and self.pause():
             out.when_relieved(self._wake_soon)
 
     def pause(self):
-        """Stop reading until unpause(): a reader that falls behind."""
-        if self._fd >= 0 and not self._held:
-            self._held = True
-            self._loop.remove_reader(self._fd)
+        """Stop reading until unpause() (a reader that falls behind, a
+        congested relay); whether this call stopped it."""
+        if self._fd < 0 or self._held:
+            return False
+        self._held = True
+        self._loop.remove_reader(self._fd)
+        return True
 
     def unpause(self):
         if self._held:
@@ -254,16 +255,14 @@ class Capture:
 
     def lines(self):
         """A LineQueue of what is kept so far and all that arrives later."""
-        queue = LineQueue(self._limit, self.value())
-        if self.closed.is_set():
-            queue.close()
-        else:
-            self._queues.append(queue)
-        return queue
+        return self._fed(LineQueue(self._limit, self.value()))
 
     def reader(self):
         """A ChunkQueue of what is kept so far and all that arrives later."""
-        queue = ChunkQueue(self, self._limit, self.value())
+        return self._fed(ChunkQueue(self, self._limit, self.value()))
+
+    def _fed(self, queue):
+        """queue, fed from now on with what arrives (closed if nothing will)."""
         if self.closed.is_set():
             queue.close()
         else:

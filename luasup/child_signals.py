@@ -12,13 +12,11 @@ import os
 import signal
 
 from .early import ORIGINAL_IGNORED, ORIGINAL_MASK
-
-_NSIG = 65  # Linux signals are 1..64
-_GLIBC_INTERNAL = frozenset(range(signal.SIGRTMIN - 2, signal.SIGRTMIN))
+from .signals import GLIBC_INTERNAL
 
 MASK = ORIGINAL_MASK
 IGNORED = ORIGINAL_IGNORED
-DEFAULT = frozenset(range(1, _NSIG)) - IGNORED - {signal.SIGKILL, signal.SIGSTOP}
+DEFAULT = frozenset(range(1, signal.NSIG)) - IGNORED - {signal.SIGKILL, signal.SIGSTOP}
 
 # rt_sigaction's number where luasup is known to run
 _SYS_RT_SIGACTION = {"x86_64": 13, "aarch64": 134}
@@ -35,7 +33,7 @@ def _unignore_glibc_signals():
     syscall = ctypes.CDLL(None, use_errno=True).syscall
     old = (ctypes.c_ulong * 4)()  # the kernel's struct sigaction, handler first
     default = (ctypes.c_ulong * 4)()
-    for sig in _GLIBC_INTERNAL:
+    for sig in GLIBC_INTERNAL:
         size = ctypes.c_long(8)  # of the kernel's sigset_t
         if syscall(ctypes.c_long(nr), ctypes.c_long(sig), None, old, size) == 0 \
                 and old[0] == int(signal.SIG_IGN):
@@ -48,7 +46,7 @@ _unignore_glibc_signals()
 def restore():
     """Put the forked child (before exec) in that state. Dispositions with a
     handler go back to the default at exec by themselves; ignored ones stay."""
-    for sig in DEFAULT - _GLIBC_INTERNAL:  # Python refuses those two
+    for sig in DEFAULT - GLIBC_INTERNAL:  # Python refuses those two
         signal.signal(sig, signal.SIG_DFL)
     for sig in IGNORED:
         signal.signal(sig, signal.SIG_IGN)

@@ -2,9 +2,9 @@
 
 CMD runs in its own process group (the terminal's foreground group when
 there is one), in the directory luasup was started in; luasup itself moves
-to / once CMD has started, so it never keeps a mount busy. Signals go to CMD's group (to CMD alone
-with -c). SIGTSTP, SIGTTIN and SIGTTOU stop CMD and then luasup, as a
-shell's job stops; SIGCONT resumes both and gives CMD the terminal back.
+to / once CMD has started, so it never keeps a mount busy. Signals go to
+CMD's group (to CMD alone with -c). SIGTSTP, SIGTTIN and SIGTTOU stop CMD
+and then luasup, as a shell's job stops; SIGCONT resumes both and gives CMD the terminal back.
 When CMD exits, luasup exits with its code (128+N if it died of signal N,
 127 if not found, 126 if not executable), having first stopped what is
 left: all of it by default; with -c only as PID 1, since elsewhere tini and

@@ -43,12 +43,6 @@ def _stat(pid):
     return fields[0].decode(), int(fields[1]), int(fields[2])
 
 
-def parent_of(pid):
-    """The ppid of `pid`, or None when it is gone."""
-    stat = _stat(pid)
-    return stat and stat[1]
-
-
 def table():
     """{pid: (state, ppid, pgid)} of every process, from one pass over /proc."""
     return _with_reserve(_table)
@@ -72,11 +66,8 @@ def children_of(ppid):
 def _tree(root):
     """root and all its descendants, from one scan of /proc."""
     by_parent = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            ppid = parent_of(int(entry))
-            if ppid is not None:
-                by_parent.setdefault(ppid, []).append(int(entry))
+    for pid, (_, ppid, _) in table().items():
+        by_parent.setdefault(ppid, []).append(pid)
     tree, todo = [root], [root]
     while todo:
         for child in by_parent.get(todo.pop(), []):

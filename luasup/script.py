@@ -6,7 +6,6 @@ result), when it calls os.exit, on an uncaught error (1), or on SIGTERM/SIGINT
 
 import asyncio
 import os
-import signal
 
 from . import cli, log, signals
 from .loop import run as run_loop

@@ -8,6 +8,10 @@ import signal
 from . import log, procfs, signals
 from .deadline import within
 
+# SIGKILL rounds after the grace period, a second apart: each reaches the
+# orphans the one before created.
+KILL_ROUNDS = 10
+
 
 def signal_everyone(sup, signo):
     """Every running child's process group, then every other process that is
@@ -79,7 +83,7 @@ async def stop_everything(sup, grace, signo=signal.SIGTERM):
         return
     log.warn("processes still running %d ms after %s: sending SIGKILL"
              % (grace * 1000, signals.name(signo)))
-    for _ in range(10):  # each round reaches orphans the last one created
+    for _ in range(KILL_ROUNDS):
         signal_everyone(sup, signal.SIGKILL)
         if await _all_gone(sup, 1.0):
             return

@@ -25,10 +25,10 @@ BY_NAME.update((n, num) for num, n in BY_NUMBER.items())
 
 # What luasup blocks and takes with sigwaitinfo: everything but KILL/STOP.
 # (early.py blocks the same set by hand, before this module is imported.)
+# glibc reserves the two signals below SIGRTMIN for its threads.
+GLIBC_INTERNAL = frozenset(range(signal.SIGRTMIN - 2, signal.SIGRTMIN))
 HANDLED = sorted(int(s) for s in signal.valid_signals()
-                 if s not in (signal.SIGKILL, signal.SIGSTOP)
-                 # glibc reserves the first two real-time signals for threads
-                 and not (signal.SIGRTMIN - 2 <= s < signal.SIGRTMIN))
+                 if s not in (signal.SIGKILL, signal.SIGSTOP) and s not in GLIBC_INTERNAL)
 FORWARDABLE = frozenset(s for s in HANDLED if s not in _NEVER)
 STOPPING = frozenset({signal.SIGTERM, signal.SIGINT})
 
@@ -51,4 +51,3 @@ def parse(value):
 
 def name(num):
     return BY_NUMBER.get(num, "signal %d" % num)
-

@@ -11,9 +11,7 @@ import signal
 import threading
 
 from . import console, log, signals
-from .shutdown import signal_everyone
-
-_KILL_ROUNDS = 10
+from .shutdown import KILL_ROUNDS, signal_everyone
 
 
 def _reap_until_none(gone):
@@ -39,7 +37,7 @@ def stop_without_loop(sup, signo, code):
     if not gone.wait(sup.grace):
         log.warn("processes still running %d ms after %s: sending SIGKILL"
                  % (sup.grace * 1000, signals.name(signo)))
-        for _ in range(_KILL_ROUNDS):
+        for _ in range(KILL_ROUNDS):
             signal_everyone(sup, signal.SIGKILL)
             if gone.wait(1.0):
                 break
