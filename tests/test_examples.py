@@ -84,33 +84,30 @@ def test_cron_job_never_overlaps():
         "run 3 starts (1 running)", "run 3 ends"]
 
 
+def _drained(worker, **env):
+    """drain.lua over `worker`, sent SIGTERM once the worker is up: luasup's
+    exit code and what the worker printed after that."""
+    proc = start([example("drain.lua"), "sh", "-c", worker], env=env_for(DRAIN=5, **env))
+    try:
+        assert read_line(proc.stdout) == "up\n"
+        os.kill(proc.pid, signal.SIGTERM)
+        return proc.wait(timeout=30), proc.stdout.read()
+    finally:
+        stop(proc)
+
+
 def test_drain_quits_the_worker_and_waits_for_it():
     # a drained worker exits 0, yet luasup was stopped by SIGTERM: 143, as
     # without a handler (it used to exit 0, or race the handler's exit)
     worker = "trap 'echo draining; sleep 0.2; echo drained; exit 0' QUIT; echo up; while :; do sleep 0.05; done"
-    proc = start([example("drain.lua"), "sh", "-c", worker], env=env_for(DRAIN=5))
-    try:
-        assert read_line(proc.stdout) == "up\n"
-        os.kill(proc.pid, signal.SIGTERM)
-        assert proc.wait(timeout=30) == 128 + signal.SIGTERM
-        assert proc.stdout.read() == "draining\ndrained\n"
-    finally:
-        stop(proc)
+    assert _drained(worker) == (128 + signal.SIGTERM, "draining\ndrained\n")
 
 
 def test_drain_outlasts_luasups_grace_period():
     # the handler owns SIGTERM: the grace period (here 0.2 s) starts only
     # with its init.exit, so a 1 s drain is not cut short
     worker = "trap 'sleep 1; echo drained; exit 0' QUIT; echo up; while :; do sleep 0.05; done"
-    proc = start([example("drain.lua"), "sh", "-c", worker],
-                 env=env_for(DRAIN=5, LUASUP_GRACE_MS=200))
-    try:
-        assert read_line(proc.stdout) == "up\n"
-        os.kill(proc.pid, signal.SIGTERM)
-        assert proc.wait(timeout=30) == 128 + signal.SIGTERM
-        assert proc.stdout.read() == "drained\n"
-    finally:
-        stop(proc)
+    assert _drained(worker, LUASUP_GRACE_MS=200) == (128 + signal.SIGTERM, "drained\n")
 
 
 def test_drain_exits_with_the_workers_own_code_when_it_ends_by_itself():

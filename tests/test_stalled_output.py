@@ -128,31 +128,20 @@ def test_lines_dropped_while_stdout_stalled_are_counted_and_reported(tmp_path):
         stop(proc)
 
 
-def test_stalled_pipe_luasup_cannot_reopen_still_does_not_block_it(tmp_path):
-    # a pipe luasup cannot open again through /proc (an empty /proc in a
-    # mount namespace of its own): then a thread of its own does the
-    # blocking writes
-    code = "local init = require('init')\n%s\ninit.wait()" % SCRIPTS["print"]
-    pipe = StalledPipe()
-    hide_proc = 'mount -t tmpfs none /proc && exec "$0" -e "$1"'
-    proc = subprocess.Popen(["unshare", "--mount", "sh", "-c", hide_proc, LUASUP, code],
-                            env=env_for(), stdout=pipe.w, stderr=subprocess.DEVNULL)
-    try:
-        wait_until(pipe.full, what="stdout to fill")
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=30) == 143
-    finally:
-        stop(proc)
-        pipe.close()
+PRINTING = "local init = require('init')\n%s\ninit.wait()" % SCRIPTS["print"]
+# a pipe luasup cannot open again through /proc (an empty /proc in a mount
+# namespace of its own): then a thread of its own does the blocking writes
+HIDDEN_PROC = ["unshare", "--mount", "sh", "-c", 'mount -t tmpfs none /proc && exec "$0" -e "$1"',
+               LUASUP, PRINTING]
 
 
-def test_stalled_socket_does_not_block_luasup():
-    code = "local init = require('init')\n%s\ninit.wait()" % SCRIPTS["print"]
-    stalled = StalledPipe("socket")
-    proc = subprocess.Popen([LUASUP, "-e", code], env=env_for(),
-                            stdout=stalled.w, stderr=subprocess.DEVNULL)
+@pytest.mark.parametrize("argv,kind", [(HIDDEN_PROC, "pipe"), ([LUASUP, "-e", PRINTING], "socket")],
+                         ids=["pipe luasup cannot reopen", "socket"])
+def test_a_stalled_socket_or_unreopenable_pipe_does_not_block_luasup(argv, kind):
+    stalled = StalledPipe(kind)
+    proc = subprocess.Popen(argv, env=env_for(), stdout=stalled.w, stderr=subprocess.DEVNULL)
     try:
-        wait_until(stalled.full, what="the socket to fill")
+        wait_until(stalled.full, what="the %s to fill" % kind)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 143
     finally:
