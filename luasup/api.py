@@ -84,6 +84,7 @@ class Api:
             b"clock": time.monotonic,  # init.now: not the loop's time cached per step
             b"fds_opened": self.fds_opened,
             b"print": console.stdout.write,
+            b"print_err": console.stderr.write,  # relayed lines on stderr (supervise's output probe)
         }
         for ext in self.extensions:
             table.update(ext.core())

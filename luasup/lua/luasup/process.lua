@@ -51,6 +51,7 @@ local OPTIONS = {
     user = 'string|number', group = 'string|number', setsid = 'boolean',
     umask = 'number', name = 'string', fds = 'table', notify = 'boolean',
 }
+M.OPTIONS = OPTIONS
 
 -- Command arguments: strings, numbers, or (nested) tables of them, flattened.
 local function flatten(out, value, argn)

@@ -1,0 +1,377 @@
+-- supervise: services over luasup's init primitives. Declare services and
+-- oneshots, then sup.run(): restart policies with backoff and a crash-loop
+-- limit, readiness and health probes, dependencies, critical services and a
+-- stop in reverse dependency order. Reference: docs/services.md.
+local init = require('init')
+local task = require('luasup.task')
+local spec = require('supervise.spec')
+local probes = require('supervise.probes')
+local runner = require('supervise.runner')
+local latch = require('supervise.latch')
+
+local M = {}
+
+-- The library's state, shared with the runners.
+local hub = {
+    services = {}, -- name -> service
+    order = {}, -- names, as declared
+    running = false, -- sup.run() has started the services
+    stopping_all = false, -- the ordered stop has begun
+    code = 0, -- the exit code sup.run() returns
+    finished = latch(),
+    done = false,
+}
+local subscribers = {}
+
+-- States in which a service has nothing more to do until someone starts it.
+local SETTLED = { exited = true, done = true, failed = true, stopped = true }
+
+function hub.settled(svc)
+    return SETTLED[svc.state] or false
+end
+
+local function status(svc)
+    local last = svc.last_exit
+    return {
+        name = svc.name, kind = svc.spec.kind, state = svc.state, why = svc.why,
+        since = svc.since, pid = svc.pid, restarts = svc.restarts, critical = svc.spec.critical,
+        healthy = svc.healthy, after = { unpack(svc.spec.after) },
+        last_exit = last and { code = last.code, text = last.text, runtime = last.runtime,
+            time = last.time } or nil,
+    }
+end
+
+local function emit(event)
+    for _, sub in ipairs(subscribers) do
+        sub.queue[#sub.queue + 1] = event
+        sub.wake:fire()
+    end
+end
+
+-- A service that waits for a dependency which has settled without being
+-- ready (and will not start again by itself) can never start.
+local function blocked(svc, seen)
+    if svc.state ~= 'waiting' or not hub.running then
+        return false
+    end
+    seen = seen or {}
+    if seen[svc] then
+        return false
+    end
+    seen[svc] = true
+    for _, name in ipairs(svc.spec.after) do
+        local d = hub.services[name]
+        if not runner.satisfied(d) and (SETTLED[d.state] or blocked(d, seen)) then
+            return true
+        end
+    end
+    return false
+end
+
+-- When no service has anything left to do, sup.run() ends: exit code 0, or
+-- the code of the first service that failed.
+local function check_settled()
+    if not hub.running or hub.stopping_all then
+        return
+    end
+    local code = 0
+    for _, name in ipairs(hub.order) do
+        local svc = hub.services[name]
+        if not (SETTLED[svc.state] or blocked(svc)) then
+            return
+        end
+        if svc.state == 'failed' and code == 0 then
+            code = svc.last_exit and svc.last_exit.code or 1
+        end
+    end
+    hub.shutdown(code, 'no service left to run')
+end
+
+-- A state change: one log line, an event for sup.on('state'), and a wake-up
+-- for whoever waits on this service. `line` follows the state in the log.
+function hub.set(svc, state, why, line)
+    svc.why = why
+    if svc.state == state then
+        return
+    end
+    local previous = svc.state
+    svc.state, svc.since = state, init.now()
+    if state == 'failed' then
+        init.log('warn', 'service %s: %s%s', svc.name, state, line or '')
+    else
+        init.log('info', 'service %s: %s%s', svc.name, state, line and ' ' .. line or '')
+    end
+    svc.changed:fire()
+    emit({ service = svc.name, state = state, previous = previous, why = why, pid = svc.pid,
+        time = svc.since })
+    if SETTLED[state] then
+        check_settled()
+    end
+end
+
+local function dependents_of(name)
+    local out = {}
+    for _, other in ipairs(hub.order) do
+        for _, dep in ipairs(hub.services[other].spec.after) do
+            if dep == name then
+                out[#out + 1] = other
+            end
+        end
+    end
+    return out
+end
+
+-- The ordered stop: each service stops once every service that depends on
+-- it has stopped, independent ones in parallel, all within the grace period;
+-- then sup.run() returns `code`.
+function hub.shutdown(code, why)
+    if hub.stopping_all then
+        return
+    end
+    hub.stopping_all, hub.code = true, code
+    init.spawn(function()
+        init.log('info', 'supervise: stopping all services (%s)', why)
+        local deadline = init.now() + init.shutdown_grace()
+        local stoppers = {}
+        for _, name in ipairs(hub.order) do
+            stoppers[name] = init.spawn(function()
+                for _, dependent in ipairs(dependents_of(name)) do
+                    init.wait_any(stoppers[dependent])
+                end
+                runner.stop(hub, hub.services[name], 'shutdown', deadline)
+            end)
+        end
+        for _, name in ipairs(hub.order) do
+            init.wait_any(stoppers[name])
+        end
+        init.shutdown_grace(math.max(0, deadline - init.now())) -- what is left for luasup's own stop
+        hub.done = true
+        hub.finished:fire()
+    end)
+end
+
+local function declare(fname, kind, name, options)
+    local s = spec.check(fname, kind, name, options, init.shutdown_grace())
+    if hub.services[name] then
+        task.raise(("%s: a service named '%s' is already declared"):format(fname, name))
+    end
+    for _, dep in ipairs(s.after) do
+        if hub.running and not hub.services[dep] then
+            task.raise(("%s: service %s: unknown dependency '%s'"):format(fname, name, dep))
+        end
+    end
+    local svc = { name = name, spec = s, state = 'waiting', why = 'not started', since = init.now(),
+        restarts = 0, exits = {}, attempt = 0, changed = latch(), output_latch = latch() }
+    hub.services[name] = svc
+    hub.order[#hub.order + 1] = name
+    if hub.running and not hub.stopping_all then
+        runner.start(hub, svc)
+    end
+    return name
+end
+
+--- sup.service(name, spec): declare a long-running service
+function M.service(name, options)
+    return declare('service', 'service', name, options)
+end
+
+--- sup.oneshot(name, spec): declare a command that runs once to completion
+function M.oneshot(name, options)
+    return declare('oneshot', 'oneshot', name, options)
+end
+
+-- Unknown dependencies and cycles, found before anything starts.
+local function check_graph()
+    for _, name in ipairs(hub.order) do
+        for _, dep in ipairs(hub.services[name].spec.after) do
+            if not hub.services[dep] then
+                return ("service %s: unknown dependency '%s'"):format(name, dep)
+            end
+        end
+    end
+    local state, path = {}, {}
+    local function visit(name)
+        if state[name] == 'done' then
+            return nil
+        elseif state[name] == 'open' then
+            local from = 1
+            while path[from] ~= name do from = from + 1 end
+            local cycle = { unpack(path, from) }
+            cycle[#cycle + 1] = name
+            return 'dependency cycle: ' .. table.concat(cycle, ' -> ')
+        end
+        state[name] = 'open'
+        path[#path + 1] = name
+        for _, dep in ipairs(hub.services[name].spec.after) do
+            local err = visit(dep)
+            if err then return err end
+        end
+        path[#path] = nil
+        state[name] = 'done'
+    end
+    for _, name in ipairs(hub.order) do
+        local err = visit(name)
+        if err then return err end
+    end
+end
+
+--- sup.run() -> the exit code: starts every service and returns once all
+-- have stopped (a stop signal, a critical service, nothing left to run)
+function M.run()
+    if hub.running then
+        task.raise('run: the services are already running')
+    end
+    local err = check_graph()
+    if err then
+        init.log('error', 'supervise: %s', err)
+        init.exit(2)
+    end
+    hub.running = true
+    for _, sig in ipairs({ 'TERM', 'INT' }) do
+        init.on(sig, function(signame)
+            hub.shutdown(128 + init.signal[signame], 'received ' .. signame)
+        end)
+    end
+    for _, name in ipairs(hub.order) do
+        runner.start(hub, hub.services[name])
+    end
+    check_settled()
+    while not hub.done do
+        hub.finished:wait()
+    end
+    return hub.code
+end
+
+--- sup.shutdown([code]): stop every service in order; sup.run() then
+-- returns `code` (default 0)
+function M.shutdown(code)
+    hub.shutdown(code or 0, 'requested')
+end
+
+local function find(name)
+    local svc = type(name) == 'string' and hub.services[name]
+    if not svc then
+        return nil, ("no service '%s'"):format(tostring(name))
+    end
+    return svc
+end
+
+--- sup.start(name) -> true, or nil and why: start a stopped, exited or
+-- failed service (its restart count and backoff start afresh)
+function M.start(name)
+    local svc, err = find(name)
+    if not svc then
+        return nil, err
+    elseif hub.stopping_all then
+        return nil, 'shutting down'
+    elseif not hub.running then
+        return nil, 'the services are not running yet (sup.run)'
+    elseif svc.runner then
+        return nil, 'already ' .. svc.state
+    end
+    runner.start(hub, svc)
+    return true
+end
+
+--- sup.stop(name) -> true, or nil and why: stop a service (no restart);
+-- waits until its process group is gone
+function M.stop(name)
+    local svc, err = find(name)
+    if not svc then
+        return nil, err
+    end
+    runner.stop(hub, svc, 'stop requested', math.huge)
+    return true
+end
+
+--- sup.restart(name) -> true, or nil and why
+function M.restart(name)
+    local ok, err = M.stop(name)
+    if not ok then
+        return nil, err
+    end
+    return M.start(name)
+end
+
+--- sup.signal(name, sig) -> true, or nil and why: a signal to the
+-- service's process group
+function M.signal(name, sig)
+    local svc, err = find(name)
+    if not svc then
+        return nil, err
+    elseif not svc.child then
+        return nil, 'not running'
+    end
+    return svc.child:signal(sig)
+end
+
+--- sup.status(name) -> a table (name, kind, state, why, since, pid,
+-- restarts, last_exit, ...), or nil and why
+function M.status(name)
+    local svc, err = find(name)
+    if not svc then
+        return nil, err
+    end
+    return status(svc)
+end
+
+--- sup.list() -> the status of every service, in the order declared
+function M.list()
+    local out = {}
+    for i, name in ipairs(hub.order) do
+        out[i] = status(hub.services[name])
+    end
+    return out
+end
+
+--- sup.remove(name) -> true, or nil and why: stop a service and forget it
+function M.remove(name)
+    local svc, err = find(name)
+    if not svc then
+        return nil, err
+    end
+    local dependents = dependents_of(name)
+    if #dependents > 0 then
+        return nil, ('%s depends on it'):format(table.concat(dependents, ', '))
+    end
+    runner.stop(hub, svc, 'removed', math.huge)
+    hub.services[name] = nil
+    for i, other in ipairs(hub.order) do
+        if other == name then
+            table.remove(hub.order, i)
+            break
+        end
+    end
+    return true
+end
+
+--- sup.on('state', fn): fn(event) after each state change, in order, in a
+-- task of its own; event = {service, state, previous, why, pid, time}
+function M.on(what, fn)
+    if what ~= 'state' then
+        task.raise(("bad argument #1 to 'on' ('state' expected, got %s)"):format(tostring(what)))
+    elseif type(fn) ~= 'function' then
+        task.raise(("bad argument #2 to 'on' (function expected, got %s)"):format(type(fn)))
+    end
+    local sub = { queue = {}, wake = latch() }
+    subscribers[#subscribers + 1] = sub
+    init.spawn(function()
+        while true do
+            local event = table.remove(sub.queue, 1)
+            if event then
+                local ok, err = xpcall(fn, task.traceback, event)
+                if not ok then
+                    init.log('error', 'supervise: error in a state handler: %s', err)
+                end
+            else
+                sub.wake:wait()
+            end
+        end
+    end)
+    return true
+end
+
+M.http, M.tcp, M.command = probes.http, probes.tcp, probes.command
+M.notify, M.output, M.delay = probes.notify, probes.output, probes.delay
+
+return task.guard_all(M)

@@ -1,0 +1,429 @@
+-- One service's life: wait for its dependencies, start it, wait until it is
+-- ready, watch its health, and when it exits decide between a restart after
+-- a backoff, giving up, or being done. `hub` is the library's shared state
+-- (supervise.lua): the services by name, `set` for state changes, and
+-- `shutdown` for critical failures.
+local init = require('init')
+local core = require('luasup.core')
+local probes = require('supervise.probes')
+
+local M = {}
+
+-- A service that dies within this many seconds of its start is restarted no
+-- sooner than this after that start, whatever its backoff says (s6's rule):
+-- a crash loop never spins the CPU.
+local MIN_INTERVAL = 1
+local POLL = 0.02 -- seconds between checks that a stopped service's process group is gone
+
+local SIGNAL_NAMES = {}
+for name, num in pairs(init.signal) do
+    local old = SIGNAL_NAMES[num]
+    if not (name == 'SIGIOT' or name == 'SIGCLD' or name == 'SIGPOLL' or name:find('RTMAX.'))
+        and (not old or #name < #old) then
+        SIGNAL_NAMES[num] = name
+    end
+end
+M.SIGNAL_NAMES = SIGNAL_NAMES
+
+-- What an exit was: {how = 'exit' | 'signal' | 'start', code = shell code,
+-- value = code or signal number, text = 'exit code 3', runtime = seconds}.
+local function exit_of(how, value, runtime)
+    if how == 'exit' then
+        return { how = how, value = value, code = value, text = 'exit code ' .. value, runtime = runtime }
+    end
+    return { how = how, value = value, code = 128 + value,
+        text = 'signal ' .. (SIGNAL_NAMES[value] or tostring(value)), runtime = runtime }
+end
+
+-- Whether any process of group `pgid` is left.
+local function group_alive(pgid)
+    return init.kill(-pgid, 0) == 0
+end
+
+-- Wait until group `pgid` is gone: `timeout` seconds, then SIGKILL and as
+-- long again (at least a second) for the kernel to finish it.
+local function reap_group(pgid, timeout)
+    local give_up = init.now() + timeout
+    local killed = false
+    while group_alive(pgid) do
+        if init.now() >= give_up then
+            if killed then
+                return false
+            end
+            init.kill(-pgid, 9)
+            killed, give_up = true, init.now() + math.max(timeout, 1)
+        end
+        init.sleep(POLL)
+    end
+    return true
+end
+
+-- Stop `child` (the service's current process): its stop signal to its
+-- group, then SIGKILL after `timeout`; returns once the whole group is gone.
+function M.stop_child(hub, svc, child, why, timeout)
+    local pid, s = child:pid(), svc.spec
+    if child:running() then
+        hub.set(svc, 'stopping', why, ('(pid %d): %s'):format(pid, why))
+        child:signal(s.stop.signal)
+        if s.stop.signal ~= 18 and s.stop.signal ~= 9 then
+            init.kill(-pid, 18) -- a stopped (SIGSTOP) service can then handle its stop signal
+        end
+        if not child:wait(timeout) then
+            init.log('warn', 'service %s: still running %g s after %s: sending SIGKILL', svc.name,
+                timeout, SIGNAL_NAMES[s.stop.signal] or s.stop.signal)
+            child:kill()
+            child:wait()
+        end
+    elseif group_alive(pid) then -- what it left behind in its group
+        init.kill(-pid, s.stop.signal)
+    end
+    reap_group(pid, timeout)
+end
+
+-- A hook (a function, or a command table) bounded by the hook timeout:
+-- true, or nil and why it failed.
+function M.hook(hub, svc, which, info, timeout)
+    local hook, box = svc.spec[which], {}
+    timeout = math.min(timeout or svc.spec.hook_timeout, svc.spec.hook_timeout)
+    local t
+    if type(hook) == 'function' then
+        t = init.spawn(hook, info)
+    else
+        t = init.spawn(function()
+            local opts, env = {}, {}
+            for k, v in pairs(hook) do opts[k] = v end
+            for k, v in pairs(hook.env or {}) do env[k] = v end
+            env.LUASUP_SERVICE, env.LUASUP_RESTARTS = svc.name, svc.restarts
+            if info and info.how then
+                env.LUASUP_EXIT_CODE, env.LUASUP_EXIT_TEXT = info.code, info.text
+                env.LUASUP_RUNTIME = ('%.3f'):format(info.runtime)
+            end
+            opts.env = env
+            box.child = init.exec(opts)
+            local code = box.child:code()
+            if code ~= 0 then
+                return false, ('%s exited %d'):format(tostring(hook[1]), code)
+            end
+            return true
+        end)
+    end
+    svc.hook = { task = t, box = box }
+    local finished = init.wait_any(t, timeout)
+    svc.hook = nil
+    if not finished then
+        t:cancel()
+        if box.child then box.child:kill() end
+        init.log('warn', 'service %s: %s hook still running after %g s: stopped', svc.name, which, timeout)
+        return nil, ('%s hook timed out after %g s'):format(which, timeout)
+    end
+    local ok, result, why = pcall(t.wait, t)
+    if not ok then
+        init.log('error', 'service %s: %s hook failed: %s', svc.name, which, tostring(result))
+        return nil, which .. ' hook failed'
+    elseif result == false then
+        return nil, ('%s hook: %s'):format(which, tostring(why or 'returned false'))
+    end
+    return true
+end
+
+-- init.exec's options for one start: the service's own, with its output
+-- watched for an output readiness probe.
+local function exec_options(svc)
+    local s = svc.spec
+    local opts = {}
+    for k, v in pairs(s.exec) do opts[k] = v end
+    for i, v in ipairs(s.cmd) do opts[i] = v end
+    if opts.stdout == nil and opts.stderr == nil and opts.prefix == nil then
+        opts.stdout, opts.stderr = 'inherit', 'inherit' -- like a program run directly
+    end
+    local r = s.ready
+    if r and r.probe.kind == 'output' then
+        for _, stream in ipairs(r.probe.stream and { r.probe.stream } or { 'stdout', 'stderr' }) do
+            local given, forward = opts[stream], nil
+            local write = stream == 'stdout' and core.print or core.print_err
+            if type(given) == 'function' then
+                forward = given
+            elseif given == 'inherit' or (given == nil and opts.prefix == nil) then
+                forward = function(line, continues) write(continues and line or line .. '\n') end
+            elseif given == nil then
+                local prefix = opts.prefix
+                forward = function(line) write(prefix .. line .. '\n') end
+            end
+            local pattern = r.probe.pattern
+            opts[stream] = function(line, continues)
+                if not svc.output_matched and line:find(pattern) then
+                    svc.output_matched = true
+                    svc.output_latch:fire()
+                end
+                if forward then forward(line, continues) end
+            end
+        end
+    end
+    return opts
+end
+
+-- Wait until `child` is ready: true and how, or nil and 'exited' / 'timeout'.
+local function await_ready(svc, child)
+    local r = svc.spec.ready
+    if not r then
+        return true, 'started'
+    elseif r.probe.kind == 'notify' then
+        local ok, why = child:ready(r.deadline)
+        return ok, ok and 'READY=1' or why
+    end
+    svc.ready_task = init.spawn(function()
+        if r.probe.kind == 'output' then
+            while not svc.output_matched do
+                svc.output_latch:wait()
+            end
+            return r.probe.text
+        end
+        if r.first then init.sleep(r.first) end
+        while true do
+            local ok, why = probes.run(r.probe, child, r.timeout)
+            if ok then
+                return why
+            end
+            svc.why = 'not ready: ' .. tostring(why)
+            init.sleep(r.every)
+        end
+    end)
+    local first = init.wait_any(svc.ready_task, child, r.deadline)
+    local t = svc.ready_task
+    svc.ready_task = nil
+    if first == t then
+        local ok, why = pcall(t.wait, t)
+        return ok or nil, ok and why or tostring(why)
+    end
+    t:cancel()
+    return nil, first == child and 'exited' or 'timeout'
+end
+
+-- Health probes, from readiness on: returns why once `failures` checks in
+-- a row have failed.
+local function watch_health(hub, svc, child)
+    local h = svc.spec.health
+    if h.initial_delay > 0 then init.sleep(h.initial_delay) end
+    local failures, successes = 0, 0
+    local tick = init.now()
+    while true do
+        local ok, why = probes.run(h.probe, child, h.timeout)
+        if ok then
+            successes = successes + 1
+            if failures > 0 and successes >= h.successes then
+                init.log('info', 'service %s: healthy again (%s)', svc.name, tostring(why))
+                failures = 0
+            end
+            if failures == 0 then svc.healthy = true end
+        else
+            successes, failures = 0, failures + 1
+            svc.healthy = false
+            init.log('warn', 'service %s: health check failed (%d of %d): %s', svc.name, failures,
+                h.failures, tostring(why))
+            if failures >= h.failures then
+                return ('health check failed %d times: %s'):format(failures, tostring(why))
+            end
+        end
+        tick = math.max(tick + h.every, init.now())
+        init.sleep(tick - init.now())
+    end
+end
+
+local function cancel(t)
+    if t then t:cancel() end
+end
+
+-- Start once and follow that run to its end: the exit (see exit_of), with
+-- `cause` set when luasup ended the run (health, readiness, run timeout).
+local function run_once(hub, svc)
+    local s = svc.spec
+    if s.pre_start then
+        local ok, why = M.hook(hub, svc, 'pre_start', { service = svc.name, restarts = svc.restarts })
+        if not ok then
+            return { how = 'start', code = 1, value = 1, text = why, runtime = 0 }
+        end
+    end
+    svc.output_matched = false
+    local ok, child = pcall(init.exec, exec_options(svc))
+    if not ok then
+        local why = tostring(child):gsub('^[^\n]-:%d+: ', '')
+        return { how = 'start', code = 127, value = 127, text = why, runtime = 0 }
+    end
+    local started = init.now()
+    svc.child, svc.pid, svc.started = child, child:pid(), started
+    hub.set(svc, 'starting', 'started', ('(pid %d)'):format(svc.pid))
+    local cause
+    if s.kind == 'service' then
+        local ready, why = await_ready(svc, child)
+        if ready then
+            svc.healthy = s.health == nil or nil
+            hub.set(svc, 'running', 'ready: ' .. tostring(why), ('(pid %d)'):format(svc.pid))
+        elseif why == 'timeout' then
+            cause = ('not ready within %g s'):format(s.ready.deadline)
+            M.stop_child(hub, svc, child, cause, s.stop.timeout)
+        end
+    end
+    if child:running() then
+        local waits = { child }
+        if s.health then
+            svc.health_task = init.spawn(watch_health, hub, svc, child)
+            waits[2] = svc.health_task
+        end
+        if s.timeout then
+            waits[#waits + 1] = math.max(0, s.timeout - (init.now() - started))
+        end
+        local first = init.wait_any(unpack(waits))
+        if first == nil then
+            cause = ('timed out after %g s'):format(s.timeout)
+        elseif first == svc.health_task then
+            cause = svc.health_task:wait()
+        end
+        cancel(svc.health_task)
+        svc.health_task = nil
+        if cause then
+            M.stop_child(hub, svc, child, cause, s.stop.timeout)
+        end
+    end
+    local _, how, value = child:wait()
+    if group_alive(svc.pid) then
+        M.stop_child(hub, svc, child, 'left processes in its group', s.stop.timeout)
+    end
+    local e = exit_of(how, value, init.now() - started)
+    e.cause = cause
+    svc.child, svc.pid = nil, nil
+    return e
+end
+
+-- The delay before restart number `attempt` of the sequence.
+local function backoff(b, attempt)
+    local delay = math.min(b.initial * b.factor ^ (attempt - 1), b.max)
+    if b.jitter > 0 then
+        delay = delay * (1 + b.jitter * (2 * math.random() - 1))
+    end
+    return delay
+end
+
+-- What follows an exit: a restart (true, after the backoff), or an end state.
+local function after_exit(hub, svc, e)
+    local s = svc.spec
+    local success = e.how == 'exit' and s.success[e.code] and not e.cause
+    local text = e.cause or e.text
+    svc.last_exit = { code = e.code, how = e.how, value = e.value, text = text, runtime = e.runtime,
+        time = init.now() }
+    if s.post_exit then
+        M.hook(hub, svc, 'post_exit', { service = svc.name, code = e.code, how = e.how,
+            value = e.value, text = text, runtime = e.runtime, restarts = svc.restarts })
+    end
+    local again = s.critical ~= 'exit' and (s.restart == 'always'
+        or (s.restart == 'on-failure' and not success)) and not (s.kind == 'oneshot' and success)
+    if not again then
+        if success then
+            hub.set(svc, s.kind == 'oneshot' and 'done' or 'exited', text, ('(%s)'):format(text))
+        else
+            hub.set(svc, 'failed', text, ': ' .. text)
+        end
+        if s.critical == 'exit' or (s.critical and not success) then
+            hub.shutdown(e.code, ('service %s %s'):format(svc.name, success and 'exited' or 'failed'))
+        end
+        return false
+    end
+    local now = init.now()
+    local exits = svc.exits
+    exits[#exits + 1] = now
+    if s.limit then
+        while exits[1] and exits[1] < now - s.limit.within do
+            table.remove(exits, 1)
+        end
+        if #exits > s.limit.burst then
+            local why = ('%d exits within %g s, the last %s'):format(#exits, s.limit.within, text)
+            hub.set(svc, 'failed', why, ': ' .. why)
+            if s.critical then
+                hub.shutdown(e.code, ('service %s failed'):format(svc.name))
+            end
+            return false
+        end
+    end
+    if e.runtime >= s.backoff.reset_after then
+        svc.attempt = 0
+    end
+    svc.attempt = svc.attempt + 1
+    local delay = math.max(backoff(s.backoff, svc.attempt), MIN_INTERVAL - e.runtime)
+    svc.restarts = svc.restarts + 1
+    local count = s.limit and ('restart %d of %d within %g s'):format(#exits, s.limit.burst, s.limit.within)
+        or ('restart %d'):format(svc.restarts)
+    hub.set(svc, 'backoff', ('restart in %.3g s after %s'):format(delay, text),
+        ('%.3g s after %s (%s)'):format(delay, text, count))
+    init.sleep(delay)
+    return true
+end
+
+-- Whether service `d` lets its dependents start.
+function M.satisfied(d)
+    return d.state == (d.spec.kind == 'oneshot' and 'done' or 'running')
+end
+
+local function wait_for_dependencies(hub, svc)
+    while true do
+        local missing, latches = {}, {}
+        for _, name in ipairs(svc.spec.after) do
+            local d = hub.services[name]
+            if not M.satisfied(d) then
+                missing[#missing + 1] = name
+                latches[#latches + 1] = d.changed:task()
+            end
+        end
+        if #missing == 0 then
+            return
+        end
+        local why = 'waiting for ' .. table.concat(missing, ', ')
+        hub.set(svc, 'waiting', why, 'for ' .. table.concat(missing, ', '))
+        init.wait_any(unpack(latches))
+    end
+end
+
+local function loop(hub, svc)
+    repeat
+        wait_for_dependencies(hub, svc)
+    until not after_exit(hub, svc, run_once(hub, svc))
+    svc.runner = nil
+end
+
+-- Start following `svc` in a task of its own (its runner).
+function M.start(hub, svc)
+    svc.exits, svc.attempt = {}, 0
+    svc.runner = init.spawn(loop, hub, svc)
+end
+
+-- Stop `svc` for good (no restart): its runner and probes end, its process
+-- group gets its stop signal, SIGKILL after its stop timeout (at most until
+-- `deadline`), and the post_exit hook runs.
+function M.stop(hub, svc, why, deadline)
+    cancel(svc.runner)
+    cancel(svc.ready_task)
+    cancel(svc.health_task)
+    if svc.hook then
+        cancel(svc.hook.task)
+        if svc.hook.box.child then svc.hook.box.child:kill() end
+    end
+    svc.runner, svc.ready_task, svc.health_task, svc.hook = nil, nil, nil, nil
+    local child = svc.child
+    if child then
+        local left = math.max(0, deadline - init.now())
+        M.stop_child(hub, svc, child, why, math.min(svc.spec.stop.timeout, left))
+        local _, how, value = child:wait()
+        local e = exit_of(how, value, init.now() - svc.started)
+        svc.child, svc.pid = nil, nil
+        svc.last_exit = { code = e.code, how = e.how, value = e.value, text = e.text,
+            runtime = e.runtime, time = init.now() }
+        if svc.spec.post_exit then
+            M.hook(hub, svc, 'post_exit', { service = svc.name, code = e.code, how = e.how,
+                value = e.value, text = e.text, runtime = e.runtime, restarts = svc.restarts },
+                math.max(0.001, deadline - init.now()))
+        end
+        hub.set(svc, 'stopped', why, ('(%s)'):format(e.text))
+    elseif not hub.settled(svc) then -- a failed or finished service keeps its state
+        hub.set(svc, 'stopped', why)
+    end
+end
+
+return M
