@@ -25,6 +25,9 @@ local subscribers = {}
 
 -- States in which a service has nothing more to do until someone starts it.
 local SETTLED = { exited = true, done = true, failed = true, stopped = true }
+-- Of those, the ones that end sup.run() once every service is in one: a
+-- service stopped on request may be started again (sup.start).
+local FINISHED = { exited = true, done = true, failed = true }
 
 function hub.settled(svc)
     return SETTLED[svc.state] or false
@@ -77,7 +80,7 @@ local function check_settled()
     local code = 0
     for _, name in ipairs(hub.order) do
         local svc = hub.services[name]
-        if not (SETTLED[svc.state] or blocked(svc)) then
+        if not (FINISHED[svc.state] or blocked(svc)) then
             return
         end
         if svc.state == 'failed' and code == 0 then
@@ -104,7 +107,7 @@ function hub.set(svc, state, why, line)
     svc.changed:fire()
     emit({ service = svc.name, state = state, previous = previous, why = why, pid = svc.pid,
         time = svc.since })
-    if SETTLED[state] then
+    if FINISHED[state] then
         check_settled()
     end
 end

@@ -224,8 +224,9 @@ local function watch_health(hub, svc, child)
                 return ('health check failed %d times: %s'):format(failures, tostring(why))
             end
         end
-        tick = math.max(tick + h.every, init.now())
-        init.sleep(tick - init.now())
+        local now = init.now()
+        tick = math.max(tick + h.every, now)
+        init.sleep(tick - now)
     end
 end
 
@@ -276,7 +277,8 @@ local function run_once(hub, svc)
         if first == nil then
             cause = ('timed out after %g s'):format(s.timeout)
         elseif first == svc.health_task then
-            cause = svc.health_task:wait()
+            local ok, why = pcall(svc.health_task.wait, svc.health_task)
+            cause = ok and why or 'health check error: ' .. tostring(why)
         end
         cancel(svc.health_task)
         svc.health_task = nil
