@@ -1,7 +1,8 @@
-"""The lua-language-server stub luasup/lua/meta/init.lua: it is valid Lua,
-it declares every function and method the running `init` module has (and
-nothing it lacks), its option classes list the options luasup checks, and
-it is installed with the package."""
+"""The lua-language-server stubs luasup/lua/meta/init.lua and
+meta/supervise.lua: they are valid Lua, declare every function and method
+the running `init` module and `supervise` library have (and nothing they
+lack), their option classes list the options luasup checks, and they are
+installed with the package."""
 
 import glob
 import os
@@ -204,6 +205,7 @@ def test_package_data_ships_the_stub():
     shipped = {os.path.relpath(path, PACKAGE)
                for pattern in patterns for path in glob.glob(os.path.join(PACKAGE, pattern))}
     assert STUB_IN_PACKAGE in shipped
+    assert os.path.join("lua", "meta", "supervise.lua") in shipped
 
 
 def test_documented_path_command_prints_the_stub_directory(tmp_path):
@@ -215,3 +217,116 @@ def test_documented_path_command_prints_the_stub_directory(tmp_path):
     assert os.path.isfile(os.path.join(out, "init.lua"))
     with open(os.path.join(REPO, "docs", "lua-api.md"), encoding="utf-8") as f:
         assert code.replace("'", '"') in f.read().replace("'", '"')
+
+
+# -- the supervise library's stub, luasup/lua/meta/supervise.lua --------------
+
+SUPERVISE_STUB = os.path.join(PACKAGE, "lua", "meta", "supervise.lua")
+
+SUPERVISE_INTROSPECT = """
+local sup = require('supervise')
+local function keys(kind, t)
+    local names = {}
+    for key in pairs(t) do names[#names + 1] = key end
+    table.sort(names)
+    print(kind .. '\\t' .. table.concat(names, ' '))
+end
+for name, value in pairs(sup) do print('sup', name, type(value)) end
+for name, fields in pairs(require('supervise.spec').DEFAULTS) do
+    if type(fields) == 'table' then keys(name, fields) end
+end
+sup.service('s', {cmd = {'sleep', '30'}})
+sup.on('state', function(event)
+    keys('event', event)
+    sup.shutdown()
+end)
+return sup.run()
+"""
+
+
+def supervise_stub_text():
+    with open(SUPERVISE_STUB, encoding="utf-8") as f:
+        return f.read()
+
+
+def live_supervise():
+    """({name: lua type} of require('supervise'), {'backoff': {field}, ...,
+    'event': {field}}) from a running luasup."""
+    result = run(["-e", SUPERVISE_INTROSPECT])
+    assert result.returncode == 0, result.stderr
+    module, tables = {}, {}
+    for line in result.stdout.splitlines():
+        if line.startswith("sup\t"):
+            _, name, lua_type = line.split("\t")
+            module[name] = lua_type
+        else:
+            kind, _, names = line.partition("\t")
+            tables.setdefault(kind, set(names.split()))
+    assert module and "event" in tables, result.stdout
+    return module, tables
+
+
+def test_supervise_stub_is_a_meta_file_that_compiles_and_runs_as_lua():
+    text = supervise_stub_text()
+    assert text.startswith("---@meta supervise\n")
+    lua = lupa.LuaRuntime()
+    module = lua.execute(text)
+    assert lua.eval("type")(module.service) == "function"
+    result = run(["--check", SUPERVISE_STUB])
+    assert (result.returncode, result.stderr) == (0, "")
+
+
+def test_supervise_stub_declares_exactly_the_library_functions():
+    module, _ = live_supervise()
+    declared, separators = stub_declarations(supervise_stub_text())
+    stub = declared.get("sup", {})
+    assert set(declared) == {"sup"}, sorted(declared)
+    assert sorted(set(module) - set(stub)) == [], "the library has these; declare them in the stub"
+    assert sorted(set(stub) - set(module)) == [], "the stub declares these; the library lacks them"
+    for name, lua_type in module.items():
+        assert lua_type == "function" and stub[name] == "function", name
+        assert separators[("sup", name)] == ".", name
+
+
+def test_supervise_stub_functions_have_descriptions():
+    lines = supervise_stub_text().splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("function "):
+            above = []
+            j = i - 1
+            while j >= 0 and lines[j].startswith("---"):
+                above.append(lines[j])
+                j -= 1
+            assert any(not l.startswith("---@") for l in above), "no description: " + line
+
+
+def test_supervise_spec_class_lists_the_options_the_library_checks():
+    text = supervise_stub_text()
+    # the exec options come with the parent class, checked above as luasup.ExecOptions
+    assert re.search(r"^---@class supervise\.Spec: luasup\.ExecOptions$", text, re.M)
+    own = spec_keys(read_source("supervise", "spec.lua"), "local OWN =")
+    fields = set(class_fields(text, r"supervise.Spec: luasup.ExecOptions"))
+    assert fields == own, (sorted(own - fields), sorted(fields - own))
+
+
+def test_supervise_option_tables_and_events_match_the_library():
+    text = supervise_stub_text()
+    _, live = live_supervise()
+    classes = {"backoff": "supervise.Backoff", "limit": "supervise.Limit",
+               "ready": "supervise.Ready", "health": "supervise.Health", "event": "supervise.Event"}
+    for kind, cls in classes.items():
+        expected = live[kind] | ({"probe"} if kind in ("ready", "health") else set())
+        fields = set(class_fields(text, cls))
+        assert fields == expected, (cls, sorted(expected - fields), sorted(fields - expected))
+
+
+def test_supervise_status_class_lists_the_status_fields():
+    # the status table is built in one constructor; its keys (those of the
+    # nested last_exit included) are the Status and LastExit fields
+    source = read_source("supervise.lua")
+    start = source.index("local function status(svc)")
+    body = source[start:source.index("\nend\n", start)]
+    keys = set(re.findall(r"(\w+) = ", body)) - {"last"}
+    text = supervise_stub_text()
+    fields = set(class_fields(text, "supervise.Status")) | set(class_fields(text, "supervise.LastExit"))
+    assert fields == keys, (sorted(keys - fields), sorted(fields - keys))
