@@ -343,9 +343,9 @@ local function after_exit(hub, svc, e)
         return false
     end
     local now = init.now()
-    local exits = svc.exits
-    exits[#exits + 1] = now
+    local exits = svc.exits -- exit times within the limit's window
     if s.limit then
+        exits[#exits + 1] = now
         while exits[1] and exits[1] < now - s.limit.within do
             table.remove(exits, 1)
         end
