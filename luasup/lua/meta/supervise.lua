@@ -18,7 +18,7 @@
 
 ---A service's state.
 ---@alias supervise.State
----| 'waiting'  # declared, or waiting for its dependencies
+---| 'waiting'  # waiting for its dependencies
 ---| 'starting' # its process runs but is not ready yet (a oneshot: running)
 ---| 'running'  # ready: dependents may start, health checks run
 ---| 'stopping' # its stop signal was sent
@@ -26,7 +26,7 @@
 ---| 'exited'   # a service that exited successfully and is not restarted
 ---| 'done'     # a oneshot that succeeded
 ---| 'failed'   # gave up: a failure not restarted, or the crash-loop limit
----| 'stopped'  # stopped by sup.stop, sup.remove or the ordered stop
+---| 'stopped'  # declared and not started yet, or stopped by sup.stop, sup.remove or the ordered stop
 
 ---A probe made by sup.http, sup.tcp, sup.command, sup.notify, sup.output or
 ---sup.delay.
@@ -96,8 +96,8 @@
 ---A hook: a function (fails if it raises or returns false, why), or an
 ---init.exec command table (fails if it exits non-zero; gets LUASUP_SERVICE,
 ---LUASUP_RESTARTS and, after an exit, LUASUP_EXIT_CODE, LUASUP_EXIT_TEXT,
----LUASUP_RUNTIME). A command hook's output is captured unless it sets
----stdout/stderr.
+---LUASUP_RUNTIME). A command hook's output goes where the service's would,
+---unless it sets stdout, stderr or prefix.
 ---@alias supervise.Hook async fun(info: table): (boolean?, string?)|luasup.ExecOptions
 
 ---A declaration for sup.service and sup.oneshot: the command (`cmd`, or the
@@ -182,9 +182,9 @@ function sup.run() end
 function sup.shutdown(code) end
 
 ---Starts a stopped, exited, done or failed service; its backoff and
----crash-loop window start afresh. `true`, or `nil` and why: "no service
----'x'", "already running", "shutting down", "the services are not running
----yet (sup.run)".
+---crash-loop window start afresh; its state changes when the caller next
+---waits. `true`, or `nil` and why: "no service 'x'", "already started",
+---"shutting down", "the services are not running yet (sup.run)".
 ---@param name string
 ---@return true? ok
 ---@return string? err
