@@ -159,10 +159,10 @@ def test_posthook_is_cut_off_at_its_timeout():
     assert "luasup: warning: service main: post_exit hook still running after 0.3 s: stopped\n" in result.stderr
 
 
-def _http(port, timeout=5):
+def _http(port, path="/", timeout=5):
     import socket
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as conn:
-        conn.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        conn.sendall(b"GET %s HTTP/1.0\r\n\r\n" % path.encode())
         data = b""
         while True:
             chunk = conn.recv(65536)
@@ -246,9 +246,9 @@ def test_health_check_restarts_a_service_after_three_failed_probes():
         stop(proc)
 
 
-def _http_ok(port):
+def _http_ok(port, path="/"):
     try:
-        return _http(port, timeout=1).startswith(b"HTTP/1.0 200")
+        return _http(port, path, timeout=1).startswith(b"HTTP/1.0 200")
     except OSError:
         return False
 
@@ -273,3 +273,54 @@ def test_reload_sends_one_sighup_per_burst_of_config_writes(tmp_path):
         assert proc.stderr.read().count("changed: sending SIGHUP to sh") == 2
     finally:
         stop(proc)
+
+
+def _index(lines, text):
+    return next(i for i, l in enumerate(lines) if text in l)
+
+
+def test_services_start_in_order_work_and_stop_in_reverse(tmp_path):
+    port = _free_port()
+    proc = start([example("services.lua"), str(tmp_path / "app"), str(port)])
+    try:
+        lines = _lines_until(proc.stderr, "service worker: running")
+        assert _index(lines, "service migrate: done (exit code 0)") < _index(lines, "service app: starting")
+        assert _index(lines, "service app: running") < _index(lines, "service worker: starting")
+        assert _http_ok(port, "/healthz")
+        (tmp_path / "app" / "queue" / "job1").write_text("")
+        assert read_line(proc.stdout) == "worker: did job1\n"
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=30) == 143
+        lines = proc.stderr.read().splitlines()
+        assert _index(lines, "service worker: stopped") < _index(lines, "service app: stopping")
+        assert "service app: stopped (signal SIGTERM)" in lines[-1]
+    finally:
+        stop(proc)
+
+
+def test_services_restart_the_app_when_its_health_check_fails(tmp_path):
+    port = _free_port()
+    proc = start([example("services.lua"), str(tmp_path / "app"), str(port)])
+    try:
+        app = _pid_of(_lines_until(proc.stderr, "service app: running")[-1])
+        (tmp_path / "app" / "healthz").unlink()  # now answered 404
+        lines = _lines_until(proc.stderr, "service app: stopping")
+        assert lines[-1].endswith("(pid %d): health check failed 3 times: HTTP 404\n" % app)
+        assert [l for l in lines if "health check failed (" in l][-1].endswith("(3 of 3): HTTP 404\n")
+        (tmp_path / "app" / "healthz").write_text("ok\n")
+        lines = _lines_until(proc.stderr, "service app: running")
+        assert _pid_of(lines[-1]) != app
+        assert not any("service worker" in l for l in lines)  # the worker kept running
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=30) == 143
+    finally:
+        stop(proc)
+
+
+def test_services_start_nothing_after_a_failed_migration(tmp_path):
+    (tmp_path / "file").write_text("")  # DIR cannot be made under a file
+    result = run([example("services.lua"), str(tmp_path / "file" / "app"), str(_free_port())])
+    assert result.returncode == 1
+    assert "luasup: warning: service migrate: failed: exit code 1\n" in result.stderr
+    assert "service app: starting" not in result.stderr
+    assert "service worker: starting" not in result.stderr
