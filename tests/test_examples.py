@@ -279,9 +279,10 @@ def _index(lines, text):
     return next(i for i, l in enumerate(lines) if text in l)
 
 
-def test_services_start_in_order_work_and_stop_in_reverse(tmp_path):
+@pytest.mark.parametrize("loop", LOOPS)
+def test_services_start_in_order_work_and_stop_in_reverse(tmp_path, loop):
     port = _free_port()
-    proc = start([example("services.lua"), str(tmp_path / "app"), str(port)])
+    proc = start([example("services.lua"), str(tmp_path / "app"), str(port)], loop=loop)
     try:
         lines = _lines_until(proc.stderr, "service worker: running")
         assert _index(lines, "service migrate: done (exit code 0)") < _index(lines, "service app: starting")
