@@ -235,10 +235,13 @@ for name, value in pairs(sup) do print('sup', name, type(value)) end
 for name, fields in pairs(require('supervise.spec').DEFAULTS) do
     if type(fields) == 'table' then keys(name, fields) end
 end
-sup.service('s', {cmd = {'sleep', '30'}})
+sup.service('s', {cmd = {'true'}, restart = 'never',
+    pre_start = function(info) keys('start_info', info) end,
+    post_exit = function(info) keys('exit_info', info) end})
+local first = true
 sup.on('state', function(event)
-    keys('event', event)
-    sup.shutdown()
+    if first then keys('event', event) end
+    first = false
 end)
 return sup.run()
 """
@@ -262,7 +265,7 @@ def live_supervise():
         else:
             kind, _, names = line.partition("\t")
             tables.setdefault(kind, set(names.split()))
-    assert module and "event" in tables, result.stdout
+    assert module and {"event", "start_info", "exit_info"} <= set(tables), result.stdout
     return module, tables
 
 
@@ -309,11 +312,12 @@ def test_supervise_spec_class_lists_the_options_the_library_checks():
     assert fields == own, (sorted(own - fields), sorted(fields - own))
 
 
-def test_supervise_option_tables_and_events_match_the_library():
+def test_supervise_option_tables_events_and_hook_tables_match_the_library():
     text = supervise_stub_text()
     _, live = live_supervise()
     classes = {"backoff": "supervise.Backoff", "limit": "supervise.Limit",
-               "ready": "supervise.Ready", "health": "supervise.Health", "event": "supervise.Event"}
+               "ready": "supervise.Ready", "health": "supervise.Health", "event": "supervise.Event",
+               "start_info": "supervise.StartInfo", "exit_info": "supervise.ExitInfo"}
     for kind, cls in classes.items():
         expected = live[kind] | ({"probe"} if kind in ("ready", "health") else set())
         fields = set(class_fields(text, cls))

@@ -37,7 +37,7 @@
 ---A custom probe: a true value (a string becomes the text of `why`) when
 ---the check passes, else `nil, why`. It runs in a task of its own and may
 ---wait; it is cut off 0.1 s after `timeout`.
----@alias supervise.ProbeFunction async fun(timeout: number): (any, string?)
+---@alias supervise.ProbeFunction async fun(timeout: number): any, string?
 
 ---@alias supervise.AnyProbe supervise.Probe|supervise.ProbeFunction
 
@@ -66,7 +66,7 @@
 
 ---Health (liveness) checks, from readiness on, with Kubernetes' defaults.
 ---@class supervise.Health
----@field probe supervise.Probe|supervise.ProbeFunction sup.http, sup.tcp, sup.command or a function.
+---@field probe supervise.AnyProbe sup.http, sup.tcp, sup.command or a function.
 ---@field every? number Seconds from the start of one check to the next (default 10; periodSeconds).
 ---@field timeout? number Seconds one check may take; a hung check is cut off (default 1; timeoutSeconds).
 ---@field failures? integer Failed checks in a row that restart the service (default 3; failureThreshold).
@@ -98,7 +98,8 @@
 ---LUASUP_RESTARTS and, after an exit, LUASUP_EXIT_CODE, LUASUP_EXIT_TEXT,
 ---LUASUP_RUNTIME). A command hook's output goes where the service's would,
 ---unless it sets stdout, stderr or prefix.
----@alias supervise.Hook async fun(info: table): (boolean?, string?)|luasup.ExecOptions
+---@alias supervise.HookFunction async fun(info: supervise.StartInfo|supervise.ExitInfo): boolean?, string?
+---@alias supervise.Hook supervise.HookFunction|luasup.ExecOptions
 
 ---A declaration for sup.service and sup.oneshot: the command (`cmd`, or the
 ---array part), the library's options, and every option of init.exec.
