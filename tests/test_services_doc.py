@@ -105,3 +105,62 @@ def test_lua_examples_compile(path, tmp_path):
         script.write_text(block)
         result = run(["--check", str(script)])
         assert (result.returncode, result.stderr) == (0, ""), block
+
+
+# Each mistake of the Errors table, as a call -> the message it documents.
+MISTAKES = [
+    ("sup.service('a b', {cmd = {'true'}})",
+     "bad argument #1 to 'service' (service name without spaces expected, got 'a b')"),
+    ("sup.service('a', {})", "bad argument #2 to 'service' (option 'cmd': a command expected, got nothing)"),
+    ("sup.service('a', {cmd = {'true'}, bogus = 1})", "bad argument #2 to 'service' (unknown option 'bogus')"),
+    ("sup.service('a', {cmd = {'true'}, ready = 'x'})",
+     "bad argument #2 to 'service' (option 'ready': table or function or number expected, got string)"),
+    ("sup.service('a', {cmd = {'true'}, backoff = {initial = -1}})",
+     "bad argument #2 to 'service' (option 'backoff.initial': non-negative finite number expected, got -1)"),
+    ("sup.service('a', {cmd = {'true'}, backoff = {jitter = 2}})",
+     "bad argument #2 to 'service' (option 'backoff.jitter': a fraction from 0 to 1 expected, got 2)"),
+    ("sup.service('a', {cmd = {'true'}, health = {probe = sup.tcp('h', 1), failures = 0}})",
+     "bad argument #2 to 'service' (option 'health.failures': integer >= 1 expected, got 0)"),
+    ("sup.service('a', {cmd = {'true'}, health = sup.notify()})",
+     "bad argument #2 to 'service' (option 'health.probe': a notify probe only tells readiness)"),
+    ("sup.service('a', {cmd = {'true'}, critical = 'yes'})",
+     "bad argument #2 to 'service' (option 'critical': true, false or 'exit' expected, got 'yes')"),
+    ("sup.service('a', {cmd = {'true'}, limit = true})",
+     "bad argument #2 to 'service' (option 'limit': a table or false expected, got true)"),
+    ("sup.service('a', {cmd = {'true'}, success = {256}})",
+     "bad argument #2 to 'service' (option 'success': exit codes 0-255 expected, got 256)"),
+    ("sup.service('a', {cmd = {'true'}, stop = {signal = 'NOPE'}})",
+     "bad argument #2 to 'service' (unknown signal 'NOPE')"),
+    ("sup.service('a', {cmd = {'true'}, pre_start = {1}})",
+     "bad argument #2 to 'service' (option 'pre_start': a function or a command table expected)"),
+    ("sup.oneshot('m', {cmd = {'true'}, ready = 1})",
+     "bad argument #2 to 'oneshot' (a oneshot is ready when it exits successfully: no 'ready' or 'health')"),
+    ("sup.service('a', {cmd = {'sleep', '9'}}); sup.service('a', {cmd = {'true'}})",
+     "service: a service named 'a' is already declared"),
+    ("sup.output('[')", "bad argument #1 to 'output' (bad pattern: malformed pattern (missing ']'))"),
+    ("sup.on('exit', print)", "bad argument #1 to 'on' ('state' expected, got exit)"),
+]
+
+# The mistakes that need sup.run() to be running: made from a task.
+MISTAKES_WHILE_RUNNING = [
+    ("sup.service('x', {cmd = {'true'}, after = 'nope'})", "service: service x: unknown dependency 'nope'"),
+    ("sup.run()", "run: the services are already running"),
+]
+
+
+def test_the_documented_errors_are_the_ones_raised():
+    doc = section(read(DOC), "Errors")
+    lines = ["local init = require('init')", "local sup = require('supervise')",
+             "local function try(f) local ok, err = pcall(f); print(ok and 'no error' or err) end"]
+    lines += ["try(function() %s end)" % call for call, _ in MISTAKES]
+    lines += ["init.spawn(function()"]
+    lines += ["    try(function() %s end)" % call for call, _ in MISTAKES_WHILE_RUNNING]
+    lines += ["    sup.shutdown()", "end)", "return sup.run()"]
+    result = run(["-e", "\n".join(lines)])
+    assert result.returncode == 0, result.stderr
+    raised = result.stdout.splitlines()
+    expected = [message for _, message in MISTAKES + MISTAKES_WHILE_RUNNING]
+    assert len(raised) == len(expected), result.stdout
+    for got, message in zip(raised, expected):
+        assert got.endswith(": " + message), (got, message)  # after the script's FILE:LINE
+        assert "`%s`" % message in doc, "not in the Errors table: " + message
