@@ -1,0 +1,190 @@
+"""supervise: restart policies and success codes, backoff (initial, factor,
+max, jitter, reset_after), the 1 s minimum between the starts of a service
+that dies at once, the crash-loop limit, and a restart loop that never
+spins the CPU."""
+
+import os
+import re
+
+import pytest
+
+from helpers import LOOPS, read_line, stop
+from helpers.supervision import state_lines, states, sup_run, sup_start
+
+# A service run by run: run N sleeps the Nth of the durations given and
+# exits 3, recording its own start and end; the run past the last duration
+# exits 0 at once. Arguments: a counter file, the durations ("1 1 0.5").
+RUNS = r"""
+n=$(( $(cat "$1" 2>/dev/null || echo 0) + 1 )); echo $n > "$1"
+echo "start $n $(date +%s.%N)"
+d=$(echo "$2" | awk -v n=$n '{print $n}')
+[ -z "$d" ] && exit 0
+sleep "$d"
+echo "end $n $(date +%s.%N)"
+exit 3
+"""
+
+
+def runs_service(options):
+    """Lua declaring service 's' over RUNS; `...` is (counter file, durations)."""
+    return """
+        local counter, durations = ...
+        sup.service('s', {cmd = {'sh', '-c', %s, 'sh', counter, durations},
+                          restart = 'on-failure', %s})
+        return sup.run()
+    """ % (lua_long(RUNS), options)
+
+
+def lua_long(text):
+    return "[==[" + text + "]==]"
+
+
+def records(stdout, what):
+    """{run number: time} of the `start`/`end` lines the runs printed."""
+    out = {}
+    for line in stdout.splitlines():
+        fields = line.split()
+        if len(fields) == 3 and fields[0] == what:
+            out[int(fields[1])] = float(fields[2])
+    return out
+
+
+def backoff_delays(stderr):
+    """The delays the backoff lines announce, in seconds."""
+    return [float(re.match(r"([0-9.]+) s after", rest).group(1))
+            for _, state, rest in state_lines(stderr) if state == "backoff"]
+
+
+def gaps(stdout):
+    """Seconds from each run's own end to the next run's own start."""
+    starts, ends = records(stdout, "start"), records(stdout, "end")
+    return [starts[n + 1] - ends[n] for n in sorted(ends)]
+
+
+# (restart, success, how the one run ends) -> the state after that exit,
+# luasup's exit code
+POLICIES = [
+    ("always", None, "exit 0", "backoff", 0),
+    ("always", None, "exit 3", "backoff", 0),
+    ("on-failure", None, "exit 0", "exited", 0),
+    ("on-failure", None, "exit 3", "backoff", 0),
+    ("on-failure", None, "kill -USR1 $$", "backoff", 0),
+    ("never", None, "exit 0", "exited", 0),
+    ("never", None, "exit 3", "failed", 3),
+    ("never", None, "kill -USR1 $$", "failed", 128 + 10),
+    ("on-failure", "{0, 3}", "exit 3", "exited", 0),
+    ("on-failure", "3", "exit 0", "backoff", 0),
+    ("never", "{3}", "exit 3", "exited", 0),
+    ("always", "{3}", "exit 3", "backoff", 0),
+]
+
+
+@pytest.mark.parametrize("restart,success,ends,after,code", POLICIES)
+def test_restart_policy_and_success_codes_decide_what_follows_an_exit(
+        restart, success, ends, after, code):
+    result = sup_run("""
+        sup.service('s', {cmd = {'sh', '-c', 'echo run; ' .. ...}, restart = '%s',
+                          success = %s, backoff = {initial = 0}})
+        sup.on('state', function(ev)
+            if ev.state == 'backoff' then sup.shutdown(0) end
+        end)
+        return sup.run()
+    """ % (restart, success or "nil"), ends)
+    assert states(result.stderr, "s")[:3] == ["starting", "running", after], result.stderr
+    assert result.stdout == "run\n"  # nothing restarted once the stop began
+    assert result.returncode == code, result.stderr
+
+
+def test_backoff_grows_by_its_factor_up_to_its_max_and_is_waited_out(tmp_path):
+    # Each run lasts 1 s, so the minimum interval between starts plays no part.
+    result = sup_run(runs_service("backoff = {initial = 0.1, factor = 3, max = 0.5}, limit = false"),
+                     tmp_path / "n", "1 1 1")
+    assert result.returncode == 0, result.stderr
+    assert backoff_delays(result.stderr) == [0.1, 0.3, 0.5]
+    for gap, delay in zip(gaps(result.stdout), [0.1, 0.3, 0.5]):
+        assert delay - 0.02 <= gap < delay + 1.5, (gap, delay)
+
+
+def test_a_run_longer_than_reset_after_starts_the_backoff_afresh(tmp_path):
+    result = sup_run(runs_service("backoff = {initial = 0.1, factor = 3, max = 10, reset_after = 1.5},"
+                                  " limit = false"),
+                     tmp_path / "n", "1 1 1.7")
+    assert result.returncode == 0, result.stderr
+    assert backoff_delays(result.stderr) == [0.1, 0.3, 0.1]
+    for gap, delay in zip(gaps(result.stdout), [0.1, 0.3, 0.1]):
+        assert delay - 0.02 <= gap < delay + 1.5, (gap, delay)
+
+
+def test_jitter_spreads_each_delay_within_its_fraction(tmp_path):
+    result = sup_run(runs_service("backoff = {initial = 0.4, factor = 1, jitter = 0.5}, limit = false"),
+                     tmp_path / "n", "1 1 1")
+    assert result.returncode == 0, result.stderr
+    delays = backoff_delays(result.stderr)
+    assert len(delays) == 3 and all(0.2 <= d <= 0.6 for d in delays), delays
+    assert len(set(delays)) > 1, delays  # three equal draws from a continuous range: broken jitter
+    for gap, delay in zip(gaps(result.stdout), delays):
+        assert delay - 0.02 <= gap < delay + 1.5, (gap, delay)
+
+
+def test_a_service_dying_at_once_starts_again_no_sooner_than_1_s_after_its_start(tmp_path):
+    result = sup_run(runs_service("backoff = {initial = 0}, limit = false"), tmp_path / "n", "0 0")
+    assert result.returncode == 0, result.stderr
+    starts = records(result.stdout, "start")
+    assert sorted(starts) == [1, 2, 3]
+    assert starts[2] - starts[1] >= 0.98 and starts[3] - starts[2] >= 0.98, starts
+    assert all(0.9 < d <= 1 for d in backoff_delays(result.stderr)), result.stderr
+
+
+def test_more_than_burst_exits_within_the_window_fail_the_service():
+    result = sup_run("""
+        sup.service('s', {cmd = {'sh', '-c', 'echo run; exit 3'}, backoff = {initial = 0},
+                          limit = {burst = 2, within = 60}})
+        return sup.run()
+    """)
+    lines = [(state, rest) for svc, state, rest in state_lines(result.stderr) if svc == "s"]
+    assert [state for state, _ in lines] == ["starting", "running", "backoff"] * 2 + [
+        "starting", "running", "failed"]
+    assert "(restart 1 of 2 within 60 s)" in lines[2][1]
+    assert "(restart 2 of 2 within 60 s)" in lines[5][1]
+    assert "luasup: warning: service s: failed: 3 exits within 60 s, the last exit code 3\n" \
+        in result.stderr
+    assert result.stdout == "run\n" * 3
+    # A non-critical service alone: nothing is left to run, luasup ends with its code.
+    assert result.returncode == 3
+
+
+@pytest.mark.parametrize("within,last_state,code", [(0.5, "exited", 0), (5, "failed", 3)])
+def test_exits_older_than_the_window_no_longer_count(tmp_path, within, last_state, code):
+    # Instant exits come 1 s apart (the minimum interval): never 2 within 0.5 s.
+    result = sup_run(runs_service("backoff = {initial = 0}, limit = {burst = 1, within = %s}" % within),
+                     tmp_path / "n", "0 0")
+    assert states(result.stderr, "s")[-1] == last_state, result.stderr
+    assert result.returncode == code, result.stderr
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_a_service_that_exits_at_once_forever_never_spins_the_cpu(loop):
+    proc = sup_start("""
+        sup.service('s', {cmd = {'sh', '-c', 'echo run $(date +%s.%N)'}, backoff = {initial = 0},
+                          limit = false})
+        return sup.run()
+    """, loop=loop)
+    try:
+        read_line(proc.stdout)
+        cpu0 = cpu_seconds(proc.pid)
+        times = [float(read_line(proc.stdout).split()[1]) for _ in range(3)]
+        cpu = cpu_seconds(proc.pid) - cpu0
+        wall = times[-1] - times[0]
+        assert wall >= 1.9  # one start a second at most
+        # Spinning through 3 restarts would burn about the whole interval.
+        assert cpu < 0.25 * wall, (cpu, wall)
+        proc.terminate()
+        assert proc.wait(timeout=30) == 143
+    finally:
+        stop(proc)
