@@ -73,7 +73,7 @@ end
 
 -- When no service has anything left to do, sup.run() ends: exit code 0, or
 -- the code of the first service that failed.
-local function check_settled()
+function hub.check_settled()
     if not hub.running or hub.stopping_all then
         return
     end
@@ -107,9 +107,6 @@ function hub.set(svc, state, why, line)
     svc.changed:fire()
     emit({ service = svc.name, state = state, previous = previous, why = why, pid = svc.pid,
         time = svc.since })
-    if FINISHED[state] then
-        check_settled()
-    end
 end
 
 local function dependents_of(name)
@@ -163,7 +160,7 @@ local function declare(fname, kind, name, options)
             task.raise(("%s: service %s: unknown dependency '%s'"):format(fname, name, dep))
         end
     end
-    local svc = { name = name, spec = s, state = 'waiting', why = 'not started', since = init.now(),
+    local svc = { name = name, spec = s, state = 'stopped', why = 'not started yet', since = init.now(),
         restarts = 0, exits = {}, attempt = 0, changed = latch(), output_latch = latch() }
     hub.services[name] = svc
     hub.order[#hub.order + 1] = name
@@ -238,7 +235,7 @@ function M.run()
     for _, name in ipairs(hub.order) do
         runner.start(hub, hub.services[name])
     end
-    check_settled()
+    hub.check_settled()
     while not hub.done do
         hub.finished:wait()
     end

@@ -388,6 +388,7 @@ local function loop(hub, svc)
         wait_for_dependencies(hub, svc)
     until not after_exit(hub, svc, run_once(hub, svc))
     svc.runner = nil
+    hub.check_settled() -- after a critical service's shutdown, so that its reason is the one given
 end
 
 -- Start following `svc` in a task of its own (its runner).
