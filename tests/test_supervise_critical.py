@@ -110,7 +110,7 @@ def test_a_oneshot_cut_off_at_its_timeout_fails_with_the_code_of_its_stop_signal
                           ("failed", "timed out after 0.3 s")]
 
 
-@pytest.mark.xfail(reason="BUGS.md #2", strict=True)
+@pytest.mark.xfail(reason="BUGS.md T1", strict=True)
 def test_a_critical_failure_never_exits_0():
     result = sup_run(STEADY + """
         sup.oneshot('migrate', {cmd = {'sh', '-c', 'trap "exit 0" TERM; sleep 3600 & wait'},
@@ -121,7 +121,7 @@ def test_a_critical_failure_never_exits_0():
     assert result.returncode != 0
 
 
-@pytest.mark.xfail(reason="BUGS.md #2", strict=True)
+@pytest.mark.xfail(reason="BUGS.md T1", strict=True)
 def test_a_critical_service_that_gives_up_on_a_loop_of_clean_exits_does_not_exit_0():
     result = sup_run(STEADY + """
         sup.service('z', {cmd = {'true'}, critical = true, backoff = {initial = 0},
