@@ -72,7 +72,7 @@ def test_a_failing_oneshot_is_critical_by_default_and_its_dependents_never_start
     assert result.returncode == 5, result.stderr
     assert "app started" not in result.stdout
     assert states(result.stderr, "migrate") == ["starting", "failed"]
-    assert "starting" not in states(result.stderr, "app")
+    assert states(result.stderr, "app") == ["waiting", "stopped"]
     assert "luasup: supervise: stopping all services (service migrate failed)\n" in result.stderr
     assert states(result.stderr, "steady")[-1] == "stopped"
 
