@@ -217,3 +217,55 @@ def test_list_add_and_remove_while_running():
         "true\tfalse"]
     assert states(result.stderr, "app")[-2:] == ["stopping", "stopped"]
     assert "service app: stopping (pid" in result.stderr and "): removed" in result.stderr
+
+
+def test_stop_during_backoff_cancels_the_restart():
+    result = control("""
+        sup.service('b', {cmd = {'sh', '-c', 'echo run; exit 3'}, backoff = {initial = 0.3}})
+        control(function()
+            local st = until_state('b', 'backoff')
+            print('stop', sup.stop('b'), sup.status('b').state)
+            -- the restart was due at most 1 s after the start (the minimum interval)
+            while init.now() < st.since + 1.5 do init.sleep(0.05) end
+            print(sup.status('b').state)
+        end)
+    """)
+    assert result.stdout.splitlines() == ["run", "stop\ttrue\tstopped", "stopped"]
+    assert states(result.stderr, "b") == ["starting", "running", "backoff", "stopped"]
+
+
+def test_a_critical_service_stopped_on_request_gets_its_stop_signal_and_ends_nothing():
+    result = control("""
+        sup.service('c', {cmd = {'sh', '-c', 'trap "echo got INT; exit 0" INT; while :; do sleep 0.05; done'},
+                          critical = true, stop = 'INT'})
+        sup.service('other', {cmd = {'sleep', '3600'}})
+        control(function()
+            until_state('c', 'running')
+            print('stop', sup.stop('c'))
+            print(sup.status('c').state, sup.status('other').state)
+        end)
+    """)
+    assert result.stdout.splitlines() == ["got INT", "stop\ttrue", "stopped\trunning"]
+    assert "luasup: service c: stopped (exit code 0)\n" in result.stderr
+    assert "luasup: supervise: stopping all services (requested)\n" in result.stderr
+
+
+def test_restarting_a_failed_service_gives_it_a_fresh_crash_loop_window():
+    result = control("""
+        sup.service('b', {cmd = {'sh', '-c', 'exit 3'}, backoff = {initial = 0},
+                          limit = {burst = 0, within = 60}})
+        sup.service('other', {cmd = {'sleep', '3600'}})
+        control(function()
+            local first = until_state('b', 'failed')
+            print('restart', sup.restart('b'))
+            local deadline = init.now() + 20
+            repeat
+                init.sleep(0.02)
+                local st = sup.status('b')
+            until (st.state == 'failed' and st.since > first.since) or init.now() > deadline
+            print(sup.status('b').why)
+        end)
+    """)
+    assert result.stdout.splitlines() == [
+        "restart\ttrue", "1 exits within 60 s, the last exit code 3"]
+    assert states(result.stderr, "b") == ["starting", "running", "failed"] * 2
