@@ -84,7 +84,7 @@ function hub.check_settled()
             return
         end
         if svc.state == 'failed' and code == 0 then
-            code = svc.last_exit and svc.last_exit.code or 1
+            code = svc.fail_code or 1
         end
     end
     hub.shutdown(code, 'no service left to run')
@@ -94,7 +94,7 @@ end
 -- for whoever waits on this service. `line` follows the state in the log.
 function hub.set(svc, state, why, line)
     svc.why = why
-    if svc.state == state then
+    if svc.state == state and state ~= 'backoff' then -- each restart is news: a start can fail before 'starting'
         return
     end
     local previous = svc.state
@@ -257,7 +257,8 @@ local function find(name)
 end
 
 --- sup.start(name) -> true, or nil and why: start a stopped, exited or
--- failed service (its restart count and backoff start afresh)
+-- failed service (its crash-loop window and backoff sequence start afresh);
+-- its state changes once the start has begun, when the caller next waits
 function M.start(name)
     local svc, err = find(name)
     if not svc then
@@ -267,7 +268,7 @@ function M.start(name)
     elseif not hub.running then
         return nil, 'the services are not running yet (sup.run)'
     elseif svc.runner then
-        return nil, 'already ' .. svc.state
+        return nil, 'already started'
     end
     runner.start(hub, svc)
     return true
