@@ -87,7 +87,7 @@ def test_start_and_stop_refuse_what_cannot_be_done():
     """)
     assert result.stdout.splitlines() == [
         "before run\tnil\tno service 's'",
-        "running\tnil\talready running",
+        "running\tnil\talready started",
         "unknown\tnil\tno service 'nope'",
         "unknown\tnil\tno service 'nope'",
         "unknown\tnil\tno service 'nope'",

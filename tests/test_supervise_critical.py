@@ -110,7 +110,6 @@ def test_a_oneshot_cut_off_at_its_timeout_fails_with_the_code_of_its_stop_signal
                           ("failed", "timed out after 0.3 s")]
 
 
-@pytest.mark.xfail(reason="BUGS.md T1", strict=True)
 def test_a_critical_failure_never_exits_0():
     result = sup_run(STEADY + """
         sup.oneshot('migrate', {cmd = {'sh', '-c', 'trap "exit 0" TERM; sleep 3600 & wait'},
@@ -118,10 +117,9 @@ def test_a_critical_failure_never_exits_0():
         return sup.run()
     """, pidns=True)
     assert "service migrate: failed: timed out after 0.3 s" in result.stderr
-    assert result.returncode != 0
+    assert result.returncode == 1, result.stderr
 
 
-@pytest.mark.xfail(reason="BUGS.md T1", strict=True)
 def test_a_critical_service_that_gives_up_on_a_loop_of_clean_exits_does_not_exit_0():
     result = sup_run(STEADY + """
         sup.service('z', {cmd = {'true'}, critical = true, backoff = {initial = 0},
@@ -129,4 +127,4 @@ def test_a_critical_service_that_gives_up_on_a_loop_of_clean_exits_does_not_exit
         return sup.run()
     """, pidns=True)
     assert "service z: failed: 2 exits within 60 s" in result.stderr
-    assert result.returncode != 0
+    assert result.returncode == 1, result.stderr

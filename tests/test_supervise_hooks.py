@@ -12,8 +12,8 @@ from helpers.supervision import read_until, state_lines, states, sup_run, sup_st
 
 FAILING_PRE_START = {
     "function": ("function(info) print('pre_start', info.service, info.restarts) "
-                 "return false, 'db down' end", "pre_start hook: db down"),
-    "command": ("{'sh', '-c', 'exit 1'}", "pre_start hook: sh exited 1"),
+                 "return false, 'db down' end", "pre_start hook failed: db down"),
+    "command": ("{'sh', '-c', 'exit 1'}", "pre_start hook failed: sh exited 1"),
 }
 
 
@@ -22,15 +22,17 @@ def test_a_failing_pre_start_is_a_failed_start_counted_toward_the_limit(kind):
     hook, why = FAILING_PRE_START[kind]
     result = sup_run("""
         sup.service('s', {cmd = {'sh', '-c', 'echo service ran'}, pre_start = %s,
-                          backoff = {initial = 0}, limit = {burst = 1, within = 60}})
+                          backoff = {initial = 0}, limit = {burst = 2, within = 60}})
         return sup.run()
     """ % hook)
     assert "service ran" not in result.stdout  # the command never starts
     if kind == "function":
-        assert result.stdout == "pre_start\ts\t0\npre_start\ts\t1\n"
+        assert result.stdout == "pre_start\ts\t0\npre_start\ts\t1\npre_start\ts\t2\n"
     lines = [(state, rest) for svc, state, rest in state_lines(result.stderr) if svc == "s"]
-    assert lines[0] == ("backoff", "1 s after %s (restart 1 of 1 within 60 s)" % why)
-    assert lines[-1] == ("failed", "2 exits within 60 s, the last %s" % why)
+    # the minimum interval between starts holds for a start that failed at once
+    assert lines == [("backoff", "1 s after %s (restart 1 of 2 within 60 s)" % why),
+                     ("backoff", "1 s after %s (restart 2 of 2 within 60 s)" % why),
+                     ("failed", "3 exits within 60 s, the last %s" % why)]
     assert result.returncode == 1, result.stderr
 
 
