@@ -128,3 +128,17 @@ def test_a_critical_service_that_gives_up_on_a_loop_of_clean_exits_does_not_exit
     """, pidns=True)
     assert "service z: failed: 2 exits within 60 s" in result.stderr
     assert result.returncode == 1, result.stderr
+
+
+@pytest.mark.parametrize("cmd,code", [
+    ("/nonexistent/program", 127),
+    pytest.param("/etc/hostname", 126, marks=pytest.mark.xfail(reason="BUGS.md T3", strict=True)),
+])
+def test_a_critical_service_that_cannot_be_spawned_ends_the_container_as_a_shell_would(cmd, code):
+    result = sup_run(STEADY + """
+        sup.service('api', {cmd = {...}, critical = true, limit = {burst = 0, within = 60}})
+        return sup.run()
+    """, cmd, pidns=True)
+    assert re.search(r"service api: failed: .*unable to spawn %s: " % re.escape(cmd), result.stderr)
+    assert states(result.stderr, "steady")[-1] == "stopped"
+    assert result.returncode == code
