@@ -4,7 +4,6 @@ at its first exit; a non-critical failure leaves the rest running; oneshots
 are critical by default and may be cut off at their timeout. Run as PID 1
 of a fresh PID namespace: the code is the container's exit status."""
 
-import os
 import re
 
 import pytest
