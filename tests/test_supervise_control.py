@@ -4,6 +4,8 @@ its steps in a task beside sup.run() and prints what it sees."""
 
 import re
 
+import pytest
+
 from helpers.supervision import states, sup_run
 
 # `control(fn)`: run fn beside the services, then stop everything (exit 0,
@@ -269,3 +271,32 @@ def test_restarting_a_failed_service_gives_it_a_fresh_crash_loop_window():
     assert result.stdout.splitlines() == [
         "restart\ttrue", "1 exits within 60 s, the last exit code 3"]
     assert states(result.stderr, "b") == ["starting", "running", "failed"] * 2
+
+
+def test_shutdown_stops_everything_and_run_returns_its_code():
+    result = sup_run("""
+        sup.service('s', {cmd = {'sleep', '3600'}})
+        sup.on('state', function(ev) if ev.state == 'running' then sup.shutdown(5) end end)
+        return sup.run()
+    """)
+    assert result.returncode == 5, result.stderr
+    assert "luasup: supervise: stopping all services (requested)\n" in result.stderr
+    assert states(result.stderr, "s")[-1] == "stopped"
+
+
+@pytest.mark.xfail(reason="BUGS.md T4", strict=True)
+def test_caller_mistakes_in_the_runtime_api_raise_with_the_caller_s_argument_number():
+    result = control("""
+        sup.service('s', {cmd = {'sleep', '3600'}})
+        control(function()
+            until_state('s', 'running')
+            for _, call in ipairs({{sup.signal, 's', 'NOPE'}, {sup.stop}, {sup.status, 3}}) do
+                local ok, err = pcall(unpack(call))
+                print(ok and 'no error' or err:match(':%d+: (.*)'))
+            end
+        end)
+    """)
+    assert result.stdout.splitlines() == [
+        "bad argument #2 to 'signal' (unknown signal 'NOPE')",
+        "bad argument #1 to 'stop' (string expected, got no value)",
+        "bad argument #1 to 'status' (string expected, got number)"]
