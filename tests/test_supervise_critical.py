@@ -141,3 +141,23 @@ def test_a_critical_service_that_cannot_be_spawned_ends_the_container_as_a_shell
     assert re.search(r"service api: failed: .*unable to spawn %s: " % re.escape(cmd), result.stderr)
     assert states(result.stderr, "steady")[-1] == "stopped"
     assert result.returncode == code
+
+
+def test_a_critical_failure_stops_the_rest_dependents_first(tmp_path):
+    log, flag = tmp_path / "stops", tmp_path / "worker-up"
+    result = sup_run("""
+        local log, flag = ...
+        local function records(name, extra)
+            return {'sh', '-c', ('trap "echo %s >> %s; exit 0" TERM; %s while :; do sleep 0.05; done')
+                :format(name, log, extra or '')}
+        end
+        sup.service('db', {cmd = records('db')})
+        -- api gives up once worker, which depends on it, is up and trapping TERM
+        sup.service('api', {cmd = {'sh', '-c', ('while [ ! -e %s ]; do sleep 0.02; done; exit 7'):format(flag)},
+                            after = 'db', critical = true, limit = {burst = 0, within = 60}})
+        sup.service('worker', {cmd = records('worker', 'touch ' .. flag .. ';'), after = 'api'})
+        return sup.run()
+    """, log, flag, pidns=True)
+    assert result.returncode == 7, result.stderr
+    assert log.read_text().split() == ["worker", "db"]
+    assert "luasup: supervise: stopping all services (service api failed)\n" in result.stderr
