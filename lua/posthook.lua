@@ -14,7 +14,6 @@ if not split or split == 1 or split == #args then
     error('usage: luasup posthook.lua HOOK_CMD -- CMD [ARGS...]', 0)
 end
 local hook = { unpack(args, 1, split - 1) }
-hook.stdout, hook.stderr = 'inherit', 'inherit'
 
 -- a oneshot: it runs once, and luasup exits with its code
 sup.oneshot('main', {
