@@ -188,3 +188,20 @@ def test_a_service_that_exits_at_once_forever_never_spins_the_cpu(loop):
         assert proc.wait(timeout=30) == 143
     finally:
         stop(proc)
+
+
+@pytest.mark.parametrize("restart", ["on-failure", "always"])
+def test_a_retried_oneshot_is_done_at_its_first_success_and_only_then_lets_dependents_start(
+        tmp_path, restart):
+    result = sup_run("""
+        local counter, durations = ...
+        sup.oneshot('m', {cmd = {'sh', '-c', %s, 'sh', counter, durations}, restart = '%s',
+                          success = {0, 2}, backoff = {initial = 0}})
+        sup.service('app', {cmd = {'sh', '-c', 'echo app started'}, after = 'm', restart = 'never'})
+        return sup.run()
+    """ % (lua_long(RUNS.replace("exit 0", "exit 2")), restart), tmp_path / "n", "0")
+    assert result.returncode == 0, result.stderr
+    assert states(result.stderr, "m") == ["starting", "backoff", "starting", "done"]
+    assert "luasup: service m: done (exit code 2)\n" in result.stderr
+    assert result.stdout.splitlines()[-1] == "app started"
+    assert states(result.stderr, "app") == ["waiting", "starting", "running", "exited"]
