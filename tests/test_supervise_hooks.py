@@ -139,3 +139,19 @@ def test_post_exit_runs_during_the_ordered_stop_and_is_bounded_by_the_grace_peri
         assert states(err, "calm")[-1] == states(err, "hung")[-1] == "stopped"
     finally:
         stop(proc)
+
+
+@pytest.mark.parametrize("which,runs", [("pre_start", 0), ("post_exit", 2)])
+def test_a_hook_function_s_error_is_logged_with_its_line_and_the_service_carries_on(which, runs):
+    result = sup_run("""
+        sup.service('s', {cmd = {'sh', '-c', 'echo run; exit 3'}, limit = {burst = 1, within = 60},
+                          backoff = {initial = 0},
+                          %s = function() error('hook trouble') end})
+        return sup.run()
+    """ % which)
+    assert result.stdout == "run\n" * runs
+    errors = re.findall(r"luasup: error: service s: %s hook failed: \(command line\):\d+: hook trouble"
+                        % which, result.stderr)
+    assert len(errors) == 2, result.stderr
+    assert states(result.stderr, "s")[-1] == "failed"  # after its restart, as without the hook
+    assert "Traceback" not in result.stderr
