@@ -300,3 +300,34 @@ def test_caller_mistakes_in_the_runtime_api_raise_with_the_caller_s_argument_num
         "bad argument #2 to 'signal' (unknown signal 'NOPE')",
         "bad argument #1 to 'stop' (string expected, got no value)",
         "bad argument #1 to 'status' (string expected, got number)"]
+
+
+def test_a_thousand_restarts_keep_the_lua_heap_flat():
+    # Restarts on request: a crash loop is held to one start a second.
+    result = control("""
+        local hooks = 0
+        sup.service('s', {cmd = {'sleep', '3600'}, post_exit = function() hooks = hooks + 1 end})
+        sup.on('state', function() end)
+        local function restarts(n)
+            for _ = 1, n do
+                assert(sup.restart('s'))
+                while sup.status('s').state ~= 'running' do init.sleep(0.001) end
+            end
+            init.sleep(0.05) -- the last hook and handler calls end
+            collectgarbage()
+            collectgarbage()
+            local refs = 0
+            for _ in pairs(debug.getregistry().LUPA_PYTHON_REFERENCES_TABLE) do refs = refs + 1 end
+            return refs, collectgarbage('count')
+        end
+        control(function()
+            until_state('s', 'running')
+            local refs, kbytes = restarts(200)
+            local refs2, kbytes2 = restarts(1000)
+            print(hooks, refs2 - refs, kbytes2 - kbytes)
+        end)
+    """, timeout=120)
+    hooks, grown_refs, grown_kbytes = result.stdout.split()
+    assert int(hooks) == 1200
+    assert int(grown_refs) < 20
+    assert float(grown_kbytes) < 50
