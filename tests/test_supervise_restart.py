@@ -55,10 +55,14 @@ def backoff_delays(stderr):
             for _, state, rest in state_lines(stderr) if state == "backoff"]
 
 
-def gaps(stdout):
-    """Seconds from each run's own end to the next run's own start."""
+def assert_waited(stdout, delays):
+    """Each run started again after its delay, from its own end to the next
+    run's own start (a timer may fire a hair early; a loaded machine late)."""
     starts, ends = records(stdout, "start"), records(stdout, "end")
-    return [starts[n + 1] - ends[n] for n in sorted(ends)]
+    gaps = [starts[n + 1] - ends[n] for n in sorted(ends)]
+    assert len(gaps) == len(delays), (gaps, delays)
+    for gap, delay in zip(gaps, delays):
+        assert delay - 0.02 <= gap < delay + 1.5, (gap, delay)
 
 
 # (restart, success, how the one run ends) -> the state after that exit,
@@ -101,8 +105,7 @@ def test_backoff_grows_by_its_factor_up_to_its_max_and_is_waited_out(tmp_path):
                      tmp_path / "n", "1 1 1")
     assert result.returncode == 0, result.stderr
     assert backoff_delays(result.stderr) == [0.1, 0.3, 0.5]
-    for gap, delay in zip(gaps(result.stdout), [0.1, 0.3, 0.5]):
-        assert delay - 0.02 <= gap < delay + 1.5, (gap, delay)
+    assert_waited(result.stdout, [0.1, 0.3, 0.5])
 
 
 def test_a_run_longer_than_reset_after_starts_the_backoff_afresh(tmp_path):
@@ -111,8 +114,7 @@ def test_a_run_longer_than_reset_after_starts_the_backoff_afresh(tmp_path):
                      tmp_path / "n", "1 1 1.7")
     assert result.returncode == 0, result.stderr
     assert backoff_delays(result.stderr) == [0.1, 0.3, 0.1]
-    for gap, delay in zip(gaps(result.stdout), [0.1, 0.3, 0.1]):
-        assert delay - 0.02 <= gap < delay + 1.5, (gap, delay)
+    assert_waited(result.stdout, [0.1, 0.3, 0.1])
 
 
 def test_jitter_spreads_each_delay_within_its_fraction(tmp_path):
@@ -122,8 +124,7 @@ def test_jitter_spreads_each_delay_within_its_fraction(tmp_path):
     delays = backoff_delays(result.stderr)
     assert len(delays) == 3 and all(0.2 <= d <= 0.6 for d in delays), delays
     assert len(set(delays)) > 1, delays  # three equal draws from a continuous range: broken jitter
-    for gap, delay in zip(gaps(result.stdout), delays):
-        assert delay - 0.02 <= gap < delay + 1.5, (gap, delay)
+    assert_waited(result.stdout, delays)
 
 
 def test_a_service_dying_at_once_starts_again_no_sooner_than_1_s_after_its_start(tmp_path):
@@ -131,7 +132,8 @@ def test_a_service_dying_at_once_starts_again_no_sooner_than_1_s_after_its_start
     assert result.returncode == 0, result.stderr
     starts = records(result.stdout, "start")
     assert sorted(starts) == [1, 2, 3]
-    assert starts[2] - starts[1] >= 0.98 and starts[3] - starts[2] >= 0.98, starts
+    # each start records itself a little after luasup spawned it: allow for that
+    assert starts[2] - starts[1] >= 0.9 and starts[3] - starts[2] >= 0.9, starts
     assert all(0.9 < d <= 1 for d in backoff_delays(result.stderr)), result.stderr
 
 
@@ -181,7 +183,7 @@ def test_a_service_that_exits_at_once_forever_never_spins_the_cpu(loop):
         times = [float(read_line(proc.stdout).split()[1]) for _ in range(3)]
         cpu = cpu_seconds(proc.pid) - cpu0
         wall = times[-1] - times[0]
-        assert wall >= 1.9  # one start a second at most
+        assert wall >= 1.8  # one start a second at most
         # Spinning through 3 restarts would burn about the whole interval.
         assert cpu < 0.25 * wall, (cpu, wall)
         proc.terminate()
