@@ -207,3 +207,20 @@ def test_a_retried_oneshot_is_done_at_its_first_success_and_only_then_lets_depen
     assert "luasup: service m: done (exit code 2)\n" in result.stderr
     assert result.stdout.splitlines()[-1] == "app started"
     assert states(result.stderr, "app") == ["waiting", "starting", "running", "exited"]
+
+
+@pytest.mark.parametrize("leftover", ["sleep 3600", "trap '' TERM; exec sleep 3600"])
+def test_what_a_run_leaves_in_its_group_is_gone_before_the_next_start(tmp_path, leftover):
+    # Each run checks on the process the previous run left behind, then
+    # leaves one of its own (one that ignores SIGTERM: SIGKILL at the stop timeout).
+    result = sup_run("""
+        local pidfile, leftover = ...
+        sup.service('s', {cmd = {'sh', '-c', [[
+            if [ -e "$0" ]; then kill -0 "$(cat "$0")" 2>/dev/null && echo alive || echo gone; fi
+            sh -c "$1" & echo $! > "$0"; exit 3]], pidfile, leftover},
+            restart = 'on-failure', backoff = {initial = 0}, stop = {timeout = 0.3},
+            limit = {burst = 1, within = 60}})
+        return sup.run()
+    """, tmp_path / "left.pid", leftover)
+    assert result.stdout == "gone\n", result.stderr
+    assert result.returncode == 3
