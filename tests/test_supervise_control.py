@@ -331,3 +331,20 @@ def test_a_thousand_restarts_keep_the_lua_heap_flat():
     assert int(hooks) == 1200
     assert int(grown_refs) < 20
     assert float(grown_kbytes) < 50
+
+
+@pytest.mark.xfail(reason="BUGS.md T6", strict=True)
+def test_status_tells_an_exit_code_from_a_signal():
+    result = control("""
+        sup.service('code', {cmd = {'sh', '-c', 'exit 138'}, restart = 'never', critical = false})
+        sup.service('signal', {cmd = {'sh', '-c', 'kill -USR1 $$'}, restart = 'never', critical = false})
+        sup.service('keep', {cmd = {'sleep', '3600'}})
+        control(function()
+            for _, name in ipairs({'code', 'signal'}) do
+                local e = until_state(name, 'failed').last_exit
+                print(name, e.code, e.how, e.value, e.text)
+            end
+        end)
+    """)
+    assert result.stdout.splitlines() == ["code\t138\texit\t138\texit code 138",
+                                          "signal\t138\tsignal\t10\tsignal SIGUSR1"]
