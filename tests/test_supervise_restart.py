@@ -224,3 +224,38 @@ def test_what_a_run_leaves_in_its_group_is_gone_before_the_next_start(tmp_path, 
     """, tmp_path / "left.pid", leftover)
     assert result.stdout == "gone\n", result.stderr
     assert result.returncode == 3
+
+
+@pytest.mark.xfail(reason="BUGS.md T7", strict=True)
+def test_a_long_backoff_is_logged_in_plain_seconds():
+    result = sup_run("""
+        sup.service('s', {cmd = {'sh', '-c', 'exit 3'}, backoff = {initial = 1234, max = 3600}})
+        sup.on('state', function(ev)
+            if ev.state == 'backoff' then print(ev.why); sup.shutdown(0) end
+        end)
+        return sup.run()
+    """)
+    assert "luasup: service s: backoff 1234 s after exit code 3 (restart 1 of 5 within 60 s)\n" \
+        in result.stderr
+    assert result.stdout == "restart in 1234 s after exit code 3\n"
+
+
+@pytest.mark.xfail(reason="BUGS.md T7", strict=True)
+def test_jitter_never_takes_a_delay_past_max():
+    # 12 services draw one delay each: all 12 below max by chance is 1 in 4096
+    result = sup_run("""
+        local drawn = 0
+        for i = 1, 12 do
+            sup.service('s' .. i, {cmd = {'sh', '-c', 'exit 3'},
+                                   backoff = {initial = 100, max = 100, jitter = 0.5}})
+        end
+        sup.on('state', function(ev)
+            if ev.state == 'backoff' then
+                drawn = drawn + 1
+                if drawn == 12 then sup.shutdown(0) end
+            end
+        end)
+        return sup.run()
+    """)
+    delays = backoff_delays(result.stderr)
+    assert len(delays) == 12 and all(50 <= d <= 100 for d in delays), delays
