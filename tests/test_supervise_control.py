@@ -348,3 +348,20 @@ def test_status_tells_an_exit_code_from_a_signal():
     """)
     assert result.stdout.splitlines() == ["code\t138\texit\t138\texit code 138",
                                           "signal\t138\tsignal\t10\tsignal SIGUSR1"]
+
+
+@pytest.mark.xfail(reason="BUGS.md T8", strict=True)
+def test_a_second_stop_while_one_is_in_progress_waits_for_it():
+    result = control("""
+        local hooks = 0
+        sup.service('s', {cmd = {'sh', '-c', 'trap "echo TERM; sleep 0.3; exit 0" TERM; while :; do sleep 0.05; done'},
+                          post_exit = function() hooks = hooks + 1 end})
+        control(function()
+            until_state('s', 'running')
+            local first = init.spawn(sup.stop, 's')
+            print('second', sup.stop('s'), sup.status('s').state)
+            first:wait()
+            print('hooks', hooks)
+        end)
+    """)
+    assert result.stdout.splitlines() == ["TERM", "second\ttrue\tstopped", "hooks\t1"]
