@@ -2,9 +2,10 @@
 every sup.on('state') subscriber, in the same order; a subscriber that
 fails or blocks hurts neither the services nor the other subscribers."""
 
+import json
 import re
 
-from helpers import stop
+from helpers import env_for, stop
 from helpers.supervision import read_until, state_lines, sup_run, sup_start
 
 # A oneshot, a service waiting for it, and a service that fails once then
@@ -117,3 +118,22 @@ def test_on_takes_only_state_events_and_a_function():
     assert result.returncode == 1
     assert "bad argument #2 to 'on' (function expected, got string)" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+FAILING = """
+    sup.service('s', {cmd = {'sh', '-c', 'exit 3'}, limit = {burst = 0, within = 60}})
+    return sup.run()
+"""
+
+
+def test_state_lines_follow_the_log_level_and_format():
+    quiet = sup_run(FAILING, env=env_for(LUASUP_LOG_LEVEL="warn"))
+    assert quiet.stderr == "luasup: warning: service s: failed: 1 exits within 60 s, the last exit code 3\n"
+    as_json = sup_run(FAILING, env=env_for(LUASUP_LOG_FORMAT="json"))
+    records = [json.loads(line) for line in as_json.stderr.splitlines()]
+    pid = re.search(r"\(pid (\d+)\)", records[0]["msg"]).group(1)
+    assert [(r["level"], r["msg"]) for r in records if r["msg"].startswith("service s:")] == [
+        ("info", "service s: starting (pid %s)" % pid),
+        ("info", "service s: running (pid %s)" % pid),
+        ("warn", "service s: failed: 1 exits within 60 s, the last exit code 3")]
+    assert quiet.returncode == as_json.returncode == 3
