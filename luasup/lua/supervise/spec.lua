@@ -91,7 +91,8 @@ local function ready_of(fname, value)
     elseif type(value) == 'function' or getmetatable(value) == probes.Probe then
         value = { probe = value }
     end
-    local r = fields(fname, 'ready', value, M.DEFAULTS.ready, { probe = 'any' })
+    local r = fields(fname, 'ready', value, M.DEFAULTS.ready,
+        { probe = 'any', every = { 0.001 }, timeout = { 0.001 }, deadline = { 0 } })
     r.probe = probe_of(fname, 'ready.probe', value.probe)
     if r.probe.kind == 'delay' then
         local seconds = tonumber(r.probe.text:match('^[^ ]+'))
@@ -199,6 +200,12 @@ function M.check(fname, kind, name, spec, grace)
     s.ready = ready_of(fname, spec.ready)
     if s.ready and s.ready.probe.kind == 'notify' then
         s.exec.notify = true
+    elseif s.ready and s.ready.probe.kind == 'output' then
+        for _, stream in ipairs(s.ready.probe.stream and { s.ready.probe.stream } or { 'stdout', 'stderr' }) do
+            if type(spec[stream]) == 'string' and spec[stream]:find('/') then
+                fail(fname, ("option 'ready': sup.output cannot watch %s written to a file; watch the other stream or use a function"):format(stream))
+            end
+        end
     end
     s.health = health_of(fname, spec.health)
     s.stop = stop_of(fname, spec.stop, grace)
