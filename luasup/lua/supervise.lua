@@ -152,7 +152,7 @@ function hub.shutdown(code, why)
 end
 
 local function declare(fname, kind, name, options)
-    local s = spec.check(fname, kind, name, options, init.shutdown_grace())
+    local s = spec.check(fname, kind, name, options)
     if hub.services[name] then
         task.raise(("%s: a service named '%s' is already declared"):format(fname, name))
     end

@@ -46,6 +46,11 @@ local function exit_of(how, value, runtime)
         text = 'signal ' .. (SIGNAL_NAMES[value] or tostring(value)), runtime = runtime }
 end
 
+-- A service's stop timeout: its own, or the grace period in force.
+local function stop_timeout(s)
+    return s.stop.timeout or init.shutdown_grace()
+end
+
 -- Whether any process of group `pgid` is left.
 local function group_alive(pgid)
     return init.kill(-pgid, 0) == 0
@@ -299,7 +304,7 @@ local function run_once(hub, svc)
             hub.set(svc, 'running', 'ready: ' .. tostring(why), ('(pid %d)'):format(svc.pid))
         elseif why == 'timeout' then
             cause = ('not ready within %g s'):format(s.ready.deadline)
-            M.stop_child(hub, svc, child, cause, s.stop.timeout)
+            M.stop_child(hub, svc, child, cause, stop_timeout(s))
         end
     end
     if child:running() then
@@ -320,12 +325,12 @@ local function run_once(hub, svc)
         end
         stop_probes(svc)
         if cause then
-            M.stop_child(hub, svc, child, cause, s.stop.timeout)
+            M.stop_child(hub, svc, child, cause, stop_timeout(s))
         end
     end
     local _, how, value = child:wait()
     if group_alive(svc.pid) then
-        M.stop_child(hub, svc, child, 'left processes in its group', s.stop.timeout)
+        M.stop_child(hub, svc, child, 'left processes in its group', stop_timeout(s))
     end
     local e = exit_of(how, value, init.now() - started)
     e.cause = cause
@@ -458,7 +463,7 @@ local function stop_now(hub, svc, why, deadline)
     local child = svc.child
     if child then
         local left = math.max(0, deadline - init.now())
-        M.stop_child(hub, svc, child, why, math.min(svc.spec.stop.timeout, left))
+        M.stop_child(hub, svc, child, why, math.min(stop_timeout(svc.spec), left))
         local _, how, value = child:wait()
         local e = exit_of(how, value, init.now() - svc.started)
         svc.child, svc.pid = nil, nil

@@ -117,12 +117,12 @@ local function health_of(fname, value)
     return h
 end
 
-local function stop_of(fname, value, grace)
+local function stop_of(fname, value)
     if type(value) == 'string' then
         value = { signal = value }
     end
     value = value or {}
-    local out = { signal = 15, timeout = grace }
+    local out = { signal = 15 } -- timeout nil: the grace period in force when it stops
     for k, v in pairs(value) do
         if k == 'signal' then
             out.signal = args.signal(2, fname, v)
@@ -144,9 +144,8 @@ end
 
 local POLICIES = { always = true, ['on-failure'] = true, never = true }
 
--- Check `spec` for sup.service (kind 'service') or sup.oneshot; `grace` is
--- the default stop timeout.
-function M.check(fname, kind, name, spec, grace)
+-- Check `spec` for sup.service (kind 'service') or sup.oneshot.
+function M.check(fname, kind, name, spec)
     args.check(1, fname, name, 'string')
     if name == '' or name:find('[%s%c]') then
         args.argerror(1, fname, ("service name without spaces expected, got '%s'"):format(name))
@@ -208,7 +207,7 @@ function M.check(fname, kind, name, spec, grace)
         end
     end
     s.health = health_of(fname, spec.health)
-    s.stop = stop_of(fname, spec.stop, grace)
+    s.stop = stop_of(fname, spec.stop)
     s.timeout = spec.timeout and number(fname, 'timeout', spec.timeout, 0.001)
     s.pre_start = spec.pre_start and hook_of(fname, 'pre_start', spec.pre_start)
     s.post_exit = spec.post_exit and hook_of(fname, 'post_exit', spec.post_exit)
