@@ -32,7 +32,7 @@ def test_a_failing_pre_start_is_a_failed_start_counted_toward_the_limit(kind):
     # the minimum interval between starts holds for a start that failed at once
     assert lines == [("backoff", "1 s after %s (restart 1 of 2 within 60 s)" % why),
                      ("backoff", "1 s after %s (restart 2 of 2 within 60 s)" % why),
-                     ("failed", "3 exits within 60 s, the last %s" % why)]
+                     ("failed", "3 exits within 60 s; last: %s" % why)]
     assert result.returncode == 1, result.stderr
 
 
@@ -90,7 +90,7 @@ def test_a_hung_pre_start_function_is_cut_off_at_hook_timeout_and_fails_the_star
     """)
     assert "luasup: warning: service s: pre_start hook still running after 0.3 s: stopped\n" \
         in result.stderr
-    assert "service s: failed: 1 exits within 60 s, the last pre_start hook timed out after 0.3 s" \
+    assert "service s: failed: 1 exit within 60 s; last: pre_start hook timed out after 0.3 s" \
         in result.stderr
     assert result.stdout == ""
     assert result.returncode == 1

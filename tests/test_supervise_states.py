@@ -128,12 +128,12 @@ FAILING = """
 
 def test_state_lines_follow_the_log_level_and_format():
     quiet = sup_run(FAILING, env=env_for(LUASUP_LOG_LEVEL="warn"))
-    assert quiet.stderr == "luasup: warning: service s: failed: 1 exits within 60 s, the last exit code 3\n"
+    assert quiet.stderr == "luasup: warning: service s: failed: 1 exit within 60 s; last: exit code 3\n"
     as_json = sup_run(FAILING, env=env_for(LUASUP_LOG_FORMAT="json"))
     records = [json.loads(line) for line in as_json.stderr.splitlines()]
     pid = re.search(r"\(pid (\d+)\)", records[0]["msg"]).group(1)
     assert [(r["level"], r["msg"]) for r in records if r["msg"].startswith("service s:")] == [
         ("info", "service s: starting (pid %s)" % pid),
         ("info", "service s: running (pid %s)" % pid),
-        ("warn", "service s: failed: 1 exits within 60 s, the last exit code 3")]
+        ("warn", "service s: failed: 1 exit within 60 s; last: exit code 3")]
     assert quiet.returncode == as_json.returncode == 3
