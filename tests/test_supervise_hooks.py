@@ -155,3 +155,20 @@ def test_a_hook_function_s_error_is_logged_with_its_line_and_the_service_carries
     assert len(errors) == 2, result.stderr
     assert states(result.stderr, "s")[-1] == "failed"  # after its restart, as without the hook
     assert "Traceback" not in result.stderr
+
+
+def test_a_command_post_exit_runs_during_the_ordered_stop(tmp_path):
+    out = tmp_path / "post_exit"
+    proc = sup_start("""
+        sup.service('s', {cmd = {'sleep', '3600'},
+                          post_exit = {'sh', '-c', 'echo "$LUASUP_EXIT_TEXT" > "$0"', ...}})
+        sup.on('state', function(ev) if ev.state == 'running' then print('up') end end)
+        return sup.run()
+    """, out)
+    try:
+        read_until(proc.stdout, lambda l: l == "up")
+        proc.terminate()
+        assert proc.wait(timeout=30) == 143
+        assert out.read_text() == "signal SIGTERM\n"
+    finally:
+        stop(proc)
