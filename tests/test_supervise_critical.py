@@ -170,3 +170,17 @@ def test_a_critical_failure_stops_the_rest_dependents_first(tmp_path):
     assert result.returncode == 7, result.stderr
     assert log.read_text().split() == ["worker", "db"]
     assert "luasup: supervise: stopping all services (service api failed)\n" in result.stderr
+
+
+@pytest.mark.parametrize("code", [0, 3])
+def test_a_oneshot_with_critical_exit_ends_the_container_with_its_code_once_it_ran(code):
+    # A job that needs a service beside it: run the job, then stop everything.
+    result = sup_run(STEADY + """
+        sup.oneshot('job', {cmd = {'sh', '-c', 'exit ' .. ...}, critical = 'exit', after = 'steady'})
+        return sup.run()
+    """, code, pidns=True)
+    assert result.returncode == code, result.stderr
+    order = [(svc, state) for svc, state, _ in state_lines(result.stderr)]
+    assert order.index(("steady", "running")) < order.index(("job", "starting"))
+    assert states(result.stderr, "job")[-1] == ("done" if code == 0 else "failed")
+    assert states(result.stderr, "steady")[-1] == "stopped"
