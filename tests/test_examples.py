@@ -72,7 +72,7 @@ def test_restart_backs_off_and_gives_up_after_a_burst_of_exits(stable, delays):
     backoffs = re.findall(r"service sh: backoff (.*) after exit code 3 \(restart (\d) of 2 within 60 s\)",
                           result.stderr)
     assert backoffs == [(delays[0], "1"), (delays[1], "2")]
-    assert "luasup: warning: service sh: failed: 3 exits within 60 s, the last exit code 3\n" in result.stderr
+    assert "luasup: warning: service sh: failed: 3 exits within 60 s; last: exit code 3\n" in result.stderr
 
 
 def test_restart_needs_a_command():

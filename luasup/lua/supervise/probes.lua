@@ -11,8 +11,10 @@ local Probe = {}
 Probe.__index = Probe
 M.Probe = Probe
 
-local function probe(kind, text, check)
-    return setmetatable({ kind = kind, text = text, check = check }, Probe)
+-- `bounded`: the check keeps to its timeout by itself, so it can run in
+-- the prober's own task (a task and a timer less per check).
+local function probe(kind, text, check, bounded)
+    return setmetatable({ kind = kind, text = text, check = check, bounded = bounded }, Probe)
 end
 
 --- sup.http(url [, {headers = {...}}]): an HTTP GET answered 200-399
@@ -30,7 +32,7 @@ function M.http(url, opts)
             return true, 'HTTP ' .. status
         end
         return nil, 'HTTP ' .. status
-    end)
+    end, true)
 end
 
 --- sup.tcp(host, port): a TCP connection is accepted
@@ -45,7 +47,7 @@ function M.tcp(host, port)
             return true, 'port ' .. port .. ' open'
         end
         return nil, err
-    end)
+    end, true)
 end
 
 --- sup.command{cmd, ...}: a command exits 0 (killed at the probe's timeout)
@@ -55,7 +57,7 @@ function M.command(cmd, ...)
     end
     local argv = type(cmd) == 'table' and cmd or { cmd, ... }
     local text = type(argv[1]) == 'string' and argv[1] or '?'
-    return probe('command', text, function(_, timeout)
+    return probe('command', text, function(_, timeout, slot)
         local opts = {}
         for k, v in pairs(argv) do
             opts[k] = v
@@ -66,7 +68,9 @@ function M.command(cmd, ...)
         if not ok then
             return nil, tostring(child):gsub('^[^:]*:%d+: ', '')
         end
+        slot.child = child -- killed if the check is aborted
         local done, how, value = child:wait(timeout)
+        slot.child = nil
         if not done then
             child:kill()
             child:wait()
@@ -77,7 +81,7 @@ function M.command(cmd, ...)
             return nil, ('%s exited %d'):format(text, value)
         end
         return nil, ('%s killed by signal %d'):format(text, value)
-    end)
+    end, true)
 end
 
 --- sup.notify(): the service reports READY=1 (sd_notify); readiness only
@@ -106,7 +110,7 @@ function M.delay(seconds)
     args.seconds(1, 'delay', seconds)
     return probe('delay', ('%g s after start'):format(seconds), function()
         return true, ('up %g s'):format(seconds)
-    end)
+    end, true)
 end
 
 -- A plain function is a custom probe: fn(timeout) -> truthy, or nil and why.
@@ -124,11 +128,18 @@ function M.from(value)
     end
 end
 
--- Run one check in a task of its own, cut off at `timeout`.
-function M.run(p, child, timeout)
-    local t = init.spawn(p.check, child, timeout)
+-- Run one check in a task of its own, cut off at `timeout`. `slot` (one
+-- per service) holds the check in flight, for abort().
+function M.run(p, child, timeout, slot)
+    if p.bounded then
+        return p.check(child, timeout, slot)
+    end
+    local t = init.spawn(p.check, child, timeout, slot)
+    slot.task = t
     local first = init.wait_any(t, timeout + 0.1) -- built-in checks bound themselves; this cuts off the rest
+    slot.task = nil
     if not first then
+        M.abort(slot)
         t:cancel()
         return nil, ('no answer within %g s'):format(timeout)
     end
@@ -137,6 +148,19 @@ function M.run(p, child, timeout)
         return nil, 'probe error: ' .. tostring(passed)
     end
     return passed, why
+end
+
+-- End the check in flight, its command included (a stopped service
+-- leaves nothing running behind it).
+function M.abort(slot)
+    if slot.task then
+        slot.task:cancel()
+        slot.task = nil
+    end
+    if slot.child then
+        slot.child:kill()
+        slot.child = nil
+    end
 end
 
 return M

@@ -34,9 +34,10 @@ local function number(fname, option, value, low, integer)
     if type(value) ~= 'number' then
         fail(fname, ("option '%s': number expected, got %s"):format(option, type(value)))
     elseif not (value >= low and value < math.huge) or (integer and value % 1 ~= 0) then
-        fail(fname, ("option '%s': %s expected, got %s"):format(option,
-            integer and ('integer >= %d'):format(low) or (low > 0 and 'positive finite number'
-                or 'non-negative finite number'), tostring(value)))
+        local want = integer and ('integer >= %d'):format(low)
+            or low >= 1 and ('number >= %g'):format(low)
+            or low > 0 and 'positive finite number' or 'non-negative finite number'
+        fail(fname, ("option '%s': %s expected, got %s"):format(option, want, tostring(value)))
     end
     return value
 end
@@ -91,7 +92,8 @@ local function ready_of(fname, value)
     elseif type(value) == 'function' or getmetatable(value) == probes.Probe then
         value = { probe = value }
     end
-    local r = fields(fname, 'ready', value, M.DEFAULTS.ready, { probe = 'any' })
+    local r = fields(fname, 'ready', value, M.DEFAULTS.ready,
+        { probe = 'any', every = { 0.001 }, timeout = { 0.001 }, deadline = { 0 } })
     r.probe = probe_of(fname, 'ready.probe', value.probe)
     if r.probe.kind == 'delay' then
         local seconds = tonumber(r.probe.text:match('^[^ ]+'))
@@ -116,15 +118,19 @@ local function health_of(fname, value)
     return h
 end
 
-local function stop_of(fname, value, grace)
+local function stop_of(fname, value)
     if type(value) == 'string' then
         value = { signal = value }
     end
     value = value or {}
-    local out = { signal = 15, timeout = grace }
+    local out = { signal = 15 } -- timeout nil: the grace period in force when it stops
     for k, v in pairs(value) do
         if k == 'signal' then
-            out.signal = args.signal(2, fname, v)
+            local ok, signo = pcall(args.signal, 2, fname, v)
+            if not ok then -- the same words, with the option named
+                fail(fname, "option 'stop.signal': " .. tostring(signo):match("%(([^()]*)%)$"))
+            end
+            out.signal = signo
         elseif k == 'timeout' then
             out.timeout = number(fname, 'stop.timeout', v, 0)
         else
@@ -143,9 +149,8 @@ end
 
 local POLICIES = { always = true, ['on-failure'] = true, never = true }
 
--- Check `spec` for sup.service (kind 'service') or sup.oneshot; `grace` is
--- the default stop timeout.
-function M.check(fname, kind, name, spec, grace)
+-- Check `spec` for sup.service (kind 'service') or sup.oneshot.
+function M.check(fname, kind, name, spec)
     args.check(1, fname, name, 'string')
     if name == '' or name:find('[%s%c]') then
         args.argerror(1, fname, ("service name without spaces expected, got '%s'"):format(name))
@@ -181,7 +186,11 @@ function M.check(fname, kind, name, spec, grace)
     end
     s.success = {} -- exit code -> true
     for _, code in ipairs(type(spec.success) == 'number' and { spec.success } or spec.success or { 0 }) do
-        s.success[args.integer(2, fname, code, 0, 255, "option 'success': exit codes 0-255")] = true
+        if type(code) ~= 'number' or code % 1 ~= 0 or code < 0 or code > 255 then
+            fail(fname, ("option 'success': exit codes 0-255 expected, got %s"):format(
+                type(code) == 'number' and tostring(code) or type(code)))
+        end
+        s.success[code] = true
     end
     s.backoff = fields(fname, 'backoff', spec.backoff, M.DEFAULTS.backoff,
         { initial = { 0 }, factor = { 1 }, max = { 0 }, jitter = { 0 }, reset_after = { 0 } })
@@ -199,9 +208,15 @@ function M.check(fname, kind, name, spec, grace)
     s.ready = ready_of(fname, spec.ready)
     if s.ready and s.ready.probe.kind == 'notify' then
         s.exec.notify = true
+    elseif s.ready and s.ready.probe.kind == 'output' then
+        for _, stream in ipairs(s.ready.probe.stream and { s.ready.probe.stream } or { 'stdout', 'stderr' }) do
+            if type(spec[stream]) == 'string' and spec[stream]:find('/') then
+                fail(fname, ("option 'ready': sup.output cannot watch %s written to a file; watch the other stream or use a function"):format(stream))
+            end
+        end
     end
     s.health = health_of(fname, spec.health)
-    s.stop = stop_of(fname, spec.stop, grace)
+    s.stop = stop_of(fname, spec.stop)
     s.timeout = spec.timeout and number(fname, 'timeout', spec.timeout, 0.001)
     s.pre_start = spec.pre_start and hook_of(fname, 'pre_start', spec.pre_start)
     s.post_exit = spec.post_exit and hook_of(fname, 'post_exit', spec.post_exit)
