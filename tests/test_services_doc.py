@@ -130,7 +130,14 @@ MISTAKES = [
     ("sup.service('a', {cmd = {'true'}, success = {256}})",
      "bad argument #2 to 'service' (option 'success': exit codes 0-255 expected, got 256)"),
     ("sup.service('a', {cmd = {'true'}, stop = {signal = 'NOPE'}})",
-     "bad argument #2 to 'service' (unknown signal 'NOPE')"),
+     "bad argument #2 to 'service' (option 'stop.signal': unknown signal 'NOPE')"),
+    ("sup.service('a', {cmd = {'true'}, backoff = {factor = 0.5}})",
+     "bad argument #2 to 'service' (option 'backoff.factor': number >= 1 expected, got 0.5)"),
+    ("sup.service('a', {cmd = {'true'}, ready = {probe = sup.tcp('h', 1), every = 0}})",
+     "bad argument #2 to 'service' (option 'ready.every': positive finite number expected, got 0)"),
+    ("sup.service('a', {cmd = {'true'}, stdout = '/var/log/a.log', ready = sup.output('x')})",
+     "bad argument #2 to 'service' (option 'ready': sup.output cannot watch stdout written to a file;"
+     " watch the other stream or use a function)"),
     ("sup.service('a', {cmd = {'true'}, pre_start = {1}})",
      "bad argument #2 to 'service' (option 'pre_start': a function or a command table expected)"),
     ("sup.oneshot('m', {cmd = {'true'}, ready = 1})",
@@ -139,6 +146,8 @@ MISTAKES = [
      "service: a service named 'a' is already declared"),
     ("sup.output('[')", "bad argument #1 to 'output' (bad pattern: malformed pattern (missing ']'))"),
     ("sup.on('exit', print)", "bad argument #1 to 'on' ('state' expected, got exit)"),
+    ("sup.stop()", "bad argument #1 to 'stop' (string expected, got nil)"),
+    ("sup.signal('web', 'NOPE')", "bad argument #2 to 'signal' (unknown signal 'NOPE')"),
 ]
 
 # The mistakes that need sup.run() to be running: made from a task.

@@ -7,8 +7,9 @@
 --
 -- Declarations (sup.service, sup.oneshot, the probes) check their
 -- arguments at once and raise "FILE:LINE: bad argument #N to 'NAME' (...)"
--- at the script's line. Control calls (sup.start, sup.stop, ...) return
--- `nil, why` for a service that is not there or not in a state for it.
+-- at the script's line. Control calls (sup.start, sup.stop, ...) raise for
+-- a name that is not a string, and return `nil, why` for a service that is
+-- not there or not in a state for it.
 
 ---A restart policy.
 ---@alias supervise.Restart
@@ -76,7 +77,7 @@
 ---How a service is stopped.
 ---@class supervise.Stop
 ---@field signal? luasup.Signal Sent to its process group (default 'TERM').
----@field timeout? number Seconds before SIGKILL (default: the grace period, LUASUP_GRACE_MS).
+---@field timeout? number Seconds before SIGKILL (default: the grace period in force when it stops, LUASUP_GRACE_MS).
 
 ---What a pre_start hook gets.
 ---@class supervise.StartInfo
@@ -122,7 +123,9 @@
 
 ---An exit as sup.status reports it.
 ---@class supervise.LastExit
----@field code integer The exit code as a shell gives it (128 + N for signal N; 127: could not start).
+---@field code integer The exit code as a shell gives it (128 + N for signal N; 127 or 126: could not start).
+---@field how 'exit'|'signal'|'start' An exit, a signal, or a start that failed.
+---@field value integer The exit code or the signal number.
 ---@field text string E.g. 'exit code 3', 'signal SIGTERM', 'health check failed 3 times: HTTP 500'.
 ---@field runtime number Seconds it ran.
 ---@field time number When, on the init.now() clock.
@@ -207,7 +210,7 @@ function sup.stop(name) end
 function sup.restart(name) end
 
 ---Sends a signal to the service's process group. `true`, or `nil` and
----"no service 'x'" or "not running".
+---"no service 'x'" or "not running". A bad signal is an argument error.
 ---@param name string
 ---@param sig luasup.Signal
 ---@return true? ok
@@ -265,7 +268,8 @@ function sup.command(cmd, ...) end
 function sup.notify() end
 
 ---Readiness only: a line of the service's output matches the Lua pattern,
----on `stream` ('stdout', 'stderr', or nil for either).
+---on `stream` ('stdout', 'stderr', or nil for either; not a stream the
+---service writes to a file).
 ---@param pattern string
 ---@param stream? 'stdout'|'stderr'
 ---@return supervise.Probe
