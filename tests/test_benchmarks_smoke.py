@@ -12,7 +12,7 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUN = os.path.join(REPO, "benchmarks", "run.py")
 METRICS = ["signal_latency", "reaping", "exit_codes", "relay", "idle", "memory",
-           "startup", "spawn_rate", "scale"]
+           "startup", "spawn_rate", "scale", "restart_latency", "services"]
 
 
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="the C helpers need gcc")
