@@ -25,13 +25,17 @@ PROBE_EVERY = 1  # s
 
 
 def _luasup_source(count, health):
+    # Probes spread evenly over their period, as services started at
+    # different times would have them: probes due at the same instant
+    # share one wake-up and would hide what each costs.
     return ("local sup = require('supervise')\n"
             "for i = 1, %d do\n"
             "    sup.service('s' .. i, {cmd = {%s}%s})\n"
             "end\n"
             "return sup.run()\n") % (count, ", ".join(map(subjects.lua_string, SLEEP)),
-                                     health and ", health = {probe = %s, every = %g}"
-                                     % (health, PROBE_EVERY) or "")
+                                     health and ", health = {probe = %s, every = %g, "
+                                     "initial_delay = (i - 1) * %g / %d}"
+                                     % (health, PROBE_EVERY, PROBE_EVERY, count) or "")
 
 
 def _s6(ctx, count):
@@ -111,7 +115,8 @@ def _once(ctx, argv, env, count, window, listener):
         except procs.Timeout as e:
             raise procs.Timeout("%s %s" % (e, sup.stderr_tail())) from None
         up = time.monotonic() - start
-        time.sleep(ctx.pick(1, 0.2))  # let start-up work (imports, GC, first probes) finish
+        # let start-up work (imports, GC) finish and every probe begin
+        time.sleep(ctx.pick(1, 0.2) + PROBE_EVERY)
         own, services = _split(sup.pid)
         pss = sum(procstat.memory(p)["pss"] for p in own) / 1024
         before, accepted = _sched(own), listener.accepted
