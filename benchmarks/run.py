@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Run luasup's benchmarks beside tini, dumb-init, catatonit and
-supervisord, print the tables and write the numbers as JSON.
+"""Run luasup's benchmarks beside tini, dumb-init, catatonit, supervisord,
+s6 and runit, print the tables and write the numbers as JSON.
 
     python3 benchmarks/run.py [--quick] [--only NAME[,NAME...]] [--json FILE]
 
