@@ -91,6 +91,7 @@ if opts.exit is not None:
     os._exit(opts.exit)
 if opts.group_helper is not None and os.fork() == 0:
     on_term(opts.name + "-helper", opts.group_helper, False)
+    record("start", opts.name + "-helper")
     time.sleep(LIFETIME)
     os._exit(0)
 on_term(opts.name, opts.linger, opts.ignore_term)

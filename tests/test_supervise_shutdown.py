@@ -1,0 +1,179 @@
+"""supervise: the ordered stop, with luasup as PID 1 of a fresh PID
+namespace. On SIGTERM/SIGINT each service stops once everything that
+depends on it has stopped (the services' own records prove the order),
+with its own stop signal and timeout, the whole within LUASUP_GRACE_MS;
+a service counts as stopped once its whole process group is gone, and
+nothing is restarted once the stop has begun."""
+
+import os
+import signal
+import time
+
+import pytest
+
+from helpers import DEADLINE, env_for, luasup_pid, read_line, start, stop, wait_until
+from helpers.services import fake, first, read_records, started, state_lines
+
+UP = "ready = sup.output('^up$')"  # the fake service has its TERM handler in place
+
+
+def fake_up(name, records, *options):
+    """A fake service that says `up` once ready (see UP)."""
+    return fake(name, records, "--say", "up", *options)
+
+
+def script(services):
+    """Declare `services` (Lua lines), run, print 'all running' once every
+    service with a ready probe is."""
+    return """
+        local sup = require('supervise')
+        %s
+        local waiting = {}  -- the services yet to be running
+        for _, s in ipairs(sup.list()) do waiting[s.name] = true end
+        sup.on('state', function(ev)
+            if ev.state == 'running' and waiting[ev.service] then
+                waiting[ev.service] = nil
+                if next(waiting) == nil then print('all running') end
+            end
+        end)
+        return sup.run()
+    """ % "\n".join(services)
+
+
+def start_pid1(lua, grace_ms=20000, loop="uvloop"):
+    proc = start(["-e", lua], pidns=True, env=env_for(loop, LUASUP_GRACE_MS=grace_ms))
+    return proc, luasup_pid(proc, True)
+
+
+def stop_all(proc, host, signo=signal.SIGTERM):
+    """Wait until everything runs, send `signo`; (exit code, seconds it took)."""
+    while read_line(proc.stdout) != "all running\n":
+        pass  # the services' own `up` lines
+    sent = time.monotonic()
+    os.kill(host, signo)
+    code = proc.wait(timeout=DEADLINE)
+    return code, time.monotonic() - sent
+
+
+def position(records, name, event):
+    return records.index(first(records, name, event))
+
+
+@pytest.mark.parametrize("loop, signo", [("uvloop", signal.SIGTERM), ("asyncio", signal.SIGINT)])
+def test_services_stop_in_reverse_dependency_order(tmp_path, loop, signo):
+    records = tmp_path / "records"
+    after = {"db": [], "cache": [], "api": ["db", "cache"], "worker": ["api"], "admin": ["db"]}
+    lua = script(["sup.service('%s', {cmd = %s, after = {%s}, %s})" % (
+        name, fake_up(name, records, "--linger", 0.3), ", ".join("'%s'" % d for d in deps), UP)
+        for name, deps in after.items()])
+    proc, host = start_pid1(lua, loop=loop)
+    try:
+        code, _ = stop_all(proc, host, signo)
+        assert code == 128 + signo
+    finally:
+        stop(proc)
+    got = read_records(records)
+    assert sorted((r.name, r.event) for r in got) == sorted(
+        (name, event) for name in after for event in ("start", "term", "exit"))
+    for name, deps in after.items():
+        for dep in deps:
+            # the dependency was asked to stop only after its dependent had gone
+            assert position(got, name, "exit") < position(got, dep, "term"), (name, dep)
+    # services that nothing depends on stop together, not one after another
+    assert max(position(got, n, "term") for n in ("worker", "admin")) < min(
+        position(got, n, "exit") for n in ("worker", "admin"))
+    err = proc.stderr.read()
+    assert "luasup: supervise: stopping all services (received %s)" % signal.Signals(signo).name in err
+
+
+def test_a_service_ignoring_sigterm_is_killed_at_its_stop_timeout_while_others_stop_on_time(tmp_path):
+    records = tmp_path / "records"
+    lua = script([
+        "sup.service('stubborn', {cmd = %s, stop = {timeout = 2}, %s})"
+        % (fake_up("stubborn", records, "--ignore-term"), UP),
+        "sup.service('db', {cmd = %s, %s})" % (fake_up("db", records, "--linger", 0.2), UP),
+        "sup.service('api', {cmd = %s, after = 'db', %s})" % (fake_up("api", records, "--linger", 0.2), UP),
+    ])
+    proc, host = start_pid1(lua, grace_ms=20000)
+    try:
+        code, took = stop_all(proc, host)
+        assert code == 143
+    finally:
+        stop(proc)
+    got = read_records(records)
+    term = first(got, "stubborn", "term")
+    # the others were done before the stubborn one's timeout ran out
+    assert first(got, "db", "exit").time < term.time + 2
+    assert ("stubborn", "exit") not in [(r.name, r.event) for r in got]
+    # killed at its 2 s, far from the 20 s grace period
+    assert 2 <= took < 15, took
+    err = proc.stderr.read()
+    assert ("luasup: warning: service stubborn: still running 2 s after SIGTERM: sending SIGKILL"
+            in err.splitlines())
+    assert ("stubborn", "stopped (signal SIGKILL)") in state_lines(err)
+
+
+def test_the_whole_stop_fits_in_the_grace_period_whatever_the_stop_timeouts(tmp_path):
+    records = tmp_path / "records"
+    lua = script([
+        "sup.service('db', {cmd = %s, %s})" % (fake_up("db", records), UP),
+        "sup.service('api', {cmd = %s, after = 'db', stop = {timeout = 30}, %s})"
+        % (fake_up("api", records, "--ignore-term"), UP),
+    ])
+    proc, host = start_pid1(lua, grace_ms=1500)
+    try:
+        code, took = stop_all(proc, host)
+        assert code == 143
+    finally:
+        stop(proc)
+    assert 1.5 <= took < 10, took  # the grace period, not api's 30 s
+    stops = [(svc, rest.split()[0]) for svc, rest in state_lines(proc.stderr.read())
+             if rest.startswith(("stopping", "stopped"))]
+    assert stops == [("api", "stopping"), ("api", "stopped"), ("db", "stopping"), ("db", "stopped")]
+
+
+def test_a_service_is_stopped_only_once_its_whole_process_group_is_gone(tmp_path):
+    records = tmp_path / "records"
+    lua = script([
+        "sup.service('db', {cmd = %s, %s})" % (fake_up("db", records), UP),
+        "sup.service('app', {cmd = %s, after = 'db', %s})"
+        % (fake_up("app", records, "--group-helper", 0.5), UP),
+    ])
+    proc, host = start_pid1(lua)
+    try:
+        wait_until(lambda: "app-helper" in started(records), what="app's helper")
+        code, _ = stop_all(proc, host)
+        assert code == 143
+    finally:
+        stop(proc)
+    got = read_records(records)
+    # app's own process went at once, the rest of its group half a second later
+    assert position(got, "app", "exit") < position(got, "app-helper", "exit")
+    assert position(got, "app-helper", "exit") < position(got, "db", "term")
+
+
+def test_nothing_is_restarted_once_the_stop_has_begun(tmp_path):
+    records = tmp_path / "records"
+    lua = script([
+        # exits at once, over and over: in backoff or just started at the signal
+        "sup.service('crasher', {cmd = %s, backoff = {initial = 0}, limit = false, ready = 0})"
+        % fake("crasher", records, "--exit", 1),
+        # exits on SIGTERM with code 0, which `always` would restart
+        "sup.service('server', {cmd = %s, %s})" % (fake_up("server", records), UP),
+        "sup.service('worker', {cmd = %s, after = 'server', restart = 'on-failure', %s})"
+        % (fake_up("worker", records, "--ignore-term"), UP),
+    ]).replace("waiting[s.name] = true", "waiting[s.name] = s.name ~= 'crasher' or nil")
+    proc, host = start_pid1(lua, grace_ms=3000)
+    try:
+        wait_until(lambda: [r.event for r in read_records(records) if r.name == "crasher"].count(
+            "start") >= 2, what="crasher restarted")
+        code, _ = stop_all(proc, host)
+        assert code == 143
+    finally:
+        stop(proc)
+    err = proc.stderr.read()
+    after_stop = err[err.index("luasup: supervise: stopping all services"):]
+    assert "starting" not in after_stop
+    assert "backoff" not in after_stop
+    starts = [r.name for r in read_records(records) if r.event == "start"]
+    assert (starts.count("server"), starts.count("worker")) == (1, 1)
