@@ -44,6 +44,7 @@ class Api:
         # add up in a restart loop. Lua gives the number back once it has
         # dropped the child (release_children).
         self._children = {}  # handle -> Child
+        self._tasks = {}  # handle -> asyncio.Task, likewise (a handle names one or the other)
         self._readers = {}  # handle -> the ChunkQueue of its stdout (io.popen)
         self._handles = itertools.count(1)
         # Lua's io library opens files without close-on-exec. Rather than
@@ -73,12 +74,12 @@ class Api:
             b"pipe_reader": self.pipe_reader,
             b"close_pipe": self.close_pipe,
             b"close_stdin": lambda handle: self._children[handle].close_stdin(),
-            b"release_children": self.release_children,
-            b"start_task": self.start_task,
+            b"release": self.release,
+            b"start_task": self.lua_task,
             b"run_task": self.run_task,
-            b"cancel_task": lambda task: task.cancel(),
-            b"task_done": lambda task: task.done(),
-            b"task_name": lambda task: task.get_name().encode(),
+            b"cancel_task": lambda handle: self._tasks[handle].cancel(),
+            b"task_done": lambda handle: self._tasks[handle].done(),
+            b"task_name": lambda handle: self._tasks[handle].get_name().encode(),
             b"report_error": self.report_error,
             b"now": self.loop.time,  # the clock of the loop's timers
             b"clock": time.monotonic,  # init.now: not the loop's time cached per step
@@ -144,9 +145,10 @@ class Api:
         self._children[handle] = child
         return handle, child.pid
 
-    def release_children(self, *handles):
+    def release(self, *handles):
         for handle in handles:
-            del self._children[handle]
+            self._children.pop(handle, None)
+            self._tasks.pop(handle, None)
             self._readers.pop(handle, None)
 
     def fds_opened(self):
@@ -189,6 +191,12 @@ class Api:
         task = self.bridge.start(name, fn, *args)
         task.add_done_callback(self._task_done)
         return task
+
+    def lua_task(self, name, fn, *args):
+        """start_task for Lua: the task's handle (see _children)."""
+        handle = next(self._handles)
+        self._tasks[handle] = self.start_task(name, fn, *args)
+        return handle
 
     def run_task(self, name, fn, *args):
         """start_task for a task nobody will wait for or cancel: nothing is
@@ -289,7 +297,8 @@ class Api:
             return (None, b"timeout")
         return (True,) if notify.ready else (None, b"exited")
 
-    async def join(self, task):
+    async def join(self, handle):
+        task = self._tasks[handle]
         self._joined.add(task)
         try:
             await asyncio.wait({task})
@@ -306,13 +315,13 @@ class Api:
 
     async def wait_any(self, handles, n, timeout=None):
         waiters = {}
-        for i in range(1, int(n) + 1):
-            handle = handles[i]
-            if isinstance(handle, int):  # a child
-                waiters[asyncio.ensure_future(self._children[handle].exited.wait())] = i
+        tasks = [self._tasks.get(handles[i]) for i in range(1, int(n) + 1)]
+        for i, task in enumerate(tasks, 1):
+            if task is None:  # a child
+                waiters[asyncio.ensure_future(self._children[handles[i]].exited.wait())] = i
             else:
-                self._joined.add(handle)
-                waiters[asyncio.ensure_future(asyncio.wait({handle}))] = i
+                self._joined.add(task)
+                waiters[asyncio.ensure_future(asyncio.wait({task}))] = i
         # that wrapper needs a step of its own to see a task already done
         await asyncio.sleep(0)
         try:
@@ -321,8 +330,8 @@ class Api:
         finally:
             for waiter in waiters:
                 waiter.cancel()
-            for i in range(1, int(n) + 1):
-                self._joined.discard(handles[i])
+            for task in tasks:
+                self._joined.discard(task)
         if not done:
             return (None,)
         return (min(waiters[w] for w in done),)

@@ -51,6 +51,8 @@ class Bridge:
         task = self.loop.create_task(self._drive(tid, _text(name)), name=_text(name))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+        # a task cancelled before its first step never runs _drive's finally
+        task.add_done_callback(lambda _: self._drop(tid))
         return task
 
     async def _drive(self, tid, name):

@@ -73,7 +73,7 @@ end
 
 -- When no service has anything left to do, sup.run() ends: exit code 0, or
 -- the code of the first service that failed.
-local function check_settled()
+function hub.check_settled()
     if not hub.running or hub.stopping_all then
         return
     end
@@ -84,7 +84,7 @@ local function check_settled()
             return
         end
         if svc.state == 'failed' and code == 0 then
-            code = svc.last_exit and svc.last_exit.code or 1
+            code = svc.fail_code or 1
         end
     end
     hub.shutdown(code, 'no service left to run')
@@ -94,7 +94,7 @@ end
 -- for whoever waits on this service. `line` follows the state in the log.
 function hub.set(svc, state, why, line)
     svc.why = why
-    if svc.state == state then
+    if svc.state == state and state ~= 'backoff' then -- each restart is news: a start can fail before 'starting'
         return
     end
     local previous = svc.state
@@ -107,9 +107,6 @@ function hub.set(svc, state, why, line)
     svc.changed:fire()
     emit({ service = svc.name, state = state, previous = previous, why = why, pid = svc.pid,
         time = svc.since })
-    if FINISHED[state] then
-        check_settled()
-    end
 end
 
 local function dependents_of(name)
@@ -163,7 +160,7 @@ local function declare(fname, kind, name, options)
             task.raise(("%s: service %s: unknown dependency '%s'"):format(fname, name, dep))
         end
     end
-    local svc = { name = name, spec = s, state = 'waiting', why = 'not started', since = init.now(),
+    local svc = { name = name, spec = s, state = 'stopped', why = 'not started yet', since = init.now(),
         restarts = 0, exits = {}, attempt = 0, changed = latch(), output_latch = latch() }
     hub.services[name] = svc
     hub.order[#hub.order + 1] = name
@@ -238,7 +235,7 @@ function M.run()
     for _, name in ipairs(hub.order) do
         runner.start(hub, hub.services[name])
     end
-    check_settled()
+    hub.check_settled()
     while not hub.done do
         hub.finished:wait()
     end
@@ -260,7 +257,8 @@ local function find(name)
 end
 
 --- sup.start(name) -> true, or nil and why: start a stopped, exited or
--- failed service (its restart count and backoff start afresh)
+-- failed service (its crash-loop window and backoff sequence start afresh);
+-- its state changes once the start has begun, when the caller next waits
 function M.start(name)
     local svc, err = find(name)
     if not svc then
@@ -270,7 +268,7 @@ function M.start(name)
     elseif not hub.running then
         return nil, 'the services are not running yet (sup.run)'
     elseif svc.runner then
-        return nil, 'already ' .. svc.state
+        return nil, 'already started'
     end
     runner.start(hub, svc)
     return true

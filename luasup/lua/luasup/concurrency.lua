@@ -4,6 +4,7 @@ local core = require('luasup.core')
 local task = require('luasup.task')
 local args = require('luasup.args')
 local process = require('luasup.process')
+local handles = require('luasup.handles')
 
 local await, raise = task.await, task.raise
 local check = args.check
@@ -22,10 +23,17 @@ function M.sleep(seconds)
     return (await('init.sleep', 'sleep', seconds))
 end
 
+-- A task's fields: its handle, released once the task object is dropped.
+local function started(name, fn, ...)
+    handles.release()
+    local handle = core.start_task(name, fn, ...)
+    return { _t = handle, _gc = handles.on_collect(handle) }
+end
+
 --- init.spawn(fn, ...) -> a task running fn(...) concurrently
 function M.spawn(fn, ...)
     check(1, 'spawn', fn, 'function')
-    return setmetatable({ _t = core.start_task(task.job_name('task', fn), fn, ...) }, Task)
+    return setmetatable(started(task.job_name('task', fn), fn, ...), Task)
 end
 
 local function check_task(self, method)
@@ -58,7 +66,7 @@ end
 -- Timers run fn in a task of their own; an error is reported with its
 -- traceback and does not stop an every timer.
 local function timer(name, first, period, fn, n, argv)
-    return setmetatable({ _t = core.start_task(name, function()
+    return setmetatable(started(name, function()
         local deadline = core.now() + first
         while true do
             await('init.every', 'sleep_until', deadline)
@@ -75,7 +83,7 @@ local function timer(name, first, period, fn, n, argv)
                 deadline = now + period - (now - deadline) % (period > 0 and period or 1)
             end
         end
-    end) }, Timer)
+    end), Timer)
 end
 
 --- init.every(seconds, fn, ...) -> timer. Calls fn(...) every `seconds`,
@@ -119,12 +127,12 @@ function M.wait_any(...)
         args.seconds(n, 'wait_any', timeout)
         n = n - 1
     end
-    local things, handles = { ... }, {}
+    local things, ids = { ... }, {}
     for i = 1, n do
         local thing = things[i]
         local mt = getmetatable(thing)
         if mt == process.Child or mt == Task or mt == Timer then
-            handles[i] = mt == process.Child and thing._c or thing._t
+            ids[i] = mt == process.Child and thing._c or thing._t
         else
             args.argerror(i, 'wait_any', 'child, task or timer expected, got ' .. type(thing))
         end
@@ -132,7 +140,7 @@ function M.wait_any(...)
     if n == 0 then
         args.argerror(1, 'wait_any', 'child, task or timer expected, got no value')
     end
-    local index = await('init.wait_any', 'wait_any', handles, n, timeout)
+    local index = await('init.wait_any', 'wait_any', ids, n, timeout)
     if not index then
         return nil, 'timeout'
     end

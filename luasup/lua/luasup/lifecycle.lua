@@ -22,6 +22,7 @@ function M.on(sig, action)
     end
     if handlers[signo] then
         core.cancel_task(handlers[signo])
+        core.release(handlers[signo])
         handlers[signo] = nil
     end
     if action == 'default' or action == 'ignore' then

@@ -186,7 +186,7 @@ function M.install(init, argerror, check)
             return nil, err
         end
         local name = task.job_name('watch ' .. path .. ' job', fn)
-        core.start_task(name, function()
+        core.run_task(name, function()
             -- calls never overlap: changes during a call give one call after it
             while await('init.watch', 'watch_next', handle) do
                 local ok, e = xpcall(fn, task.traceback, path)

@@ -2,6 +2,7 @@
 local core = require('luasup.core')
 local task = require('luasup.task')
 local args = require('luasup.args')
+local handles = require('luasup.handles')
 
 local await, raise = task.await, task.raise
 local argerror, check = args.argerror, args.check
@@ -12,26 +13,6 @@ local M = {}
 local Child = {}
 Child.__index = Child
 M.Child = Child
-
--- Python keeps each child under a handle until Lua has dropped it: the
--- handles of collected children go back at the next exec.
-local released = {}
-
-local function on_collect(handle)
-    local proxy = newproxy(true)
-    getmetatable(proxy).__gc = function()
-        released[#released + 1] = handle
-    end
-    return proxy
-end
-
-local function release()
-    local handles = released
-    released = {}
-    for i = 1, #handles, 100 do
-        core.release_children(unpack(handles, i, math.min(i + 99, #handles)))
-    end
-end
 
 -- Running children by pid, for init.children(); swept as children exit.
 local live, live_count = {}, 0
@@ -176,14 +157,12 @@ function M.exec(cmd, ...)
         end
         opts = py
     end
-    if #released > 0 then
-        release()
-    end
+    handles.release()
     local handle, pid = core.spawn(argv, opts)
     if not handle then
         raise(pid)
     end
-    local child = setmetatable({ _c = handle, _pid = pid, _argv = argv, _gc = on_collect(handle),
+    local child = setmetatable({ _c = handle, _pid = pid, _argv = argv, _gc = handles.on_collect(handle),
                                  _name = opts and opts.name or argv[1] }, Child)
     for fd, fn in pairs(callbacks) do
         follow(child, fd, fn, ('%s %s'):format(child._name, fd == 1 and 'stdout' or 'stderr'))

@@ -99,8 +99,15 @@ function M.hook(hub, svc, which, info, timeout)
                 env.LUASUP_RUNTIME = ('%.3f'):format(info.runtime)
             end
             opts.env = env
-            box.child = init.exec(opts)
-            local code = box.child:code()
+            if opts.stdout == nil and opts.stderr == nil and opts.prefix == nil then
+                opts.stdout, opts.stderr = 'inherit', 'inherit' -- its output in the log, as the service's
+            end
+            local ok, child = pcall(init.exec, opts)
+            if not ok then -- a missing program is the world's failure, not the script's
+                return false, tostring(child):gsub('^[^\n]-:%d+: ', '')
+            end
+            box.child = child
+            local code = child:code()
             if code ~= 0 then
                 return false, ('%s exited %d'):format(tostring(hook[1]), code)
             end
@@ -121,7 +128,9 @@ function M.hook(hub, svc, which, info, timeout)
         init.log('error', 'service %s: %s hook failed: %s', svc.name, which, tostring(result))
         return nil, which .. ' hook failed'
     elseif result == false then
-        return nil, ('%s hook: %s'):format(which, tostring(why or 'returned false'))
+        why = tostring(why or 'returned false')
+        init.log('warn', 'service %s: %s hook failed: %s', svc.name, which, why)
+        return nil, ('%s hook failed: %s'):format(which, why)
     end
     return true
 end
@@ -310,6 +319,9 @@ local function after_exit(hub, svc, e)
     local s = svc.spec
     local success = e.how == 'exit' and s.success[e.code] and not e.cause
     local text = e.cause or e.text
+    -- what luasup exits with if this failure ends it: never 0 for a failure
+    -- (a success code cut off by a timeout, a crash loop of clean exits)
+    svc.fail_code = e.code ~= 0 and e.code or 1
     svc.last_exit = { code = e.code, how = e.how, value = e.value, text = text, runtime = e.runtime,
         time = init.now() }
     if s.post_exit then
@@ -325,14 +337,15 @@ local function after_exit(hub, svc, e)
             hub.set(svc, 'failed', text, ': ' .. text)
         end
         if s.critical == 'exit' or (s.critical and not success) then
-            hub.shutdown(e.code, ('service %s %s'):format(svc.name, success and 'exited' or 'failed'))
+            hub.shutdown(success and e.code or svc.fail_code,
+                ('service %s %s'):format(svc.name, success and 'exited' or 'failed'))
         end
         return false
     end
     local now = init.now()
-    local exits = svc.exits
-    exits[#exits + 1] = now
+    local exits = svc.exits -- exit times within the limit's window
     if s.limit then
+        exits[#exits + 1] = now
         while exits[1] and exits[1] < now - s.limit.within do
             table.remove(exits, 1)
         end
@@ -340,7 +353,7 @@ local function after_exit(hub, svc, e)
             local why = ('%d exits within %g s, the last %s'):format(#exits, s.limit.within, text)
             hub.set(svc, 'failed', why, ': ' .. why)
             if s.critical then
-                hub.shutdown(e.code, ('service %s failed'):format(svc.name))
+                hub.shutdown(svc.fail_code, ('service %s failed'):format(svc.name))
             end
             return false
         end
@@ -388,6 +401,7 @@ local function loop(hub, svc)
         wait_for_dependencies(hub, svc)
     until not after_exit(hub, svc, run_once(hub, svc))
     svc.runner = nil
+    hub.check_settled() -- after a critical service's shutdown, so that its reason is the one given
 end
 
 -- Start following `svc` in a task of its own (its runner).
