@@ -152,15 +152,17 @@ def test_a_service_is_stopped_only_once_its_whole_process_group_is_gone(tmp_path
     assert position(got, "app-helper", "exit") < position(got, "db", "term")
 
 
+@pytest.mark.xfail(reason="BUGS.md D5", strict=True)
 def test_nothing_is_restarted_once_the_stop_has_begun(tmp_path):
     records = tmp_path / "records"
     lua = script([
-        # exits at once, over and over: in backoff or just started at the signal
+        # exits soon, over and over: in backoff or running when the signal
+        # comes, and its turn to stop comes only after the worker's 3 s
         "sup.service('crasher', {cmd = %s, backoff = {initial = 0}, limit = false, ready = 0})"
-        % fake("crasher", records, "--exit", 1),
+        % fake("crasher", records, "--exit", 1, "--run", 0.2),
         # exits on SIGTERM with code 0, which `always` would restart
         "sup.service('server', {cmd = %s, %s})" % (fake_up("server", records), UP),
-        "sup.service('worker', {cmd = %s, after = 'server', restart = 'on-failure', %s})"
+        "sup.service('worker', {cmd = %s, after = {'server', 'crasher'}, restart = 'on-failure', %s})"
         % (fake_up("worker", records, "--ignore-term"), UP),
     ]).replace("waiting[s.name] = true", "waiting[s.name] = s.name ~= 'crasher' or nil")
     proc, host = start_pid1(lua, grace_ms=3000)
