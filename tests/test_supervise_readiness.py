@@ -1,0 +1,129 @@
+"""supervise: readiness. A service is `running`, and its dependents start,
+only once its ready probe passes — a delay, sd_notify READY=1, a TCP
+connect, an HTTP 2xx/3xx, a command exiting 0, or a line of its output
+matching a pattern — and a start that is not ready by the deadline counts
+as a failed start."""
+
+import re
+import signal
+
+import pytest
+
+from helpers import read_line, run, start, stop, wait_until
+from helpers.services import fake, first, free_port, read_records, started, state_lines
+
+# prints api's state and why whenever they change, so the test can see a
+# probe fail before it lets the service become ready
+WATCH = """
+    local init = require('init')
+    local seen
+    init.every(0.05, function()
+        local s = sup.status('api')
+        local line = s.state .. ': ' .. tostring(s.why)
+        if line ~= seen then seen = line; print(line) end
+    end)
+"""
+
+
+def probe_cases(gate, port):
+    """kind -> (the fake api's options, its `ready`, the why while not ready
+    (a pattern, None when the probe tells nothing), the why once ready, the
+    line it says, where that line shows up)."""
+    return {
+        "tcp": (["--tcp", port], "sup.tcp('127.0.0.1', %d)" % port,
+                r"not ready: .*refused", "ready: port %d open" % port, None),
+        "http": (["--http", port], "sup.http('http://127.0.0.1:%d/ready')" % port,
+                 "not ready: HTTP 503", "ready: HTTP 200", None),
+        "command": ([], "{probe = sup.command{'test', '-e', '%s'}, every = 0.1}" % gate,
+                    "not ready: test exited 1", "ready: test exited 0", None),
+        "notify": (["--notify"], "sup.notify()", None, "ready: READY=1", None),
+        "stdout": (["--say", "listening on 8080"], "sup.output('^listening on %d+$')", None,
+                   'ready: output matching "^listening on %d+$"', ("stdout", "listening on 8080")),
+        "stderr": (["--say", "listening", "--stderr"], "sup.output('listen', 'stderr')", None,
+                   'ready: output matching "listen"', ("stderr", "listening")),
+        "prefixed": (["--say", "listening", "--stderr"], "sup.output('^listening')", None,
+                     'ready: output matching "^listening"', ("stderr", "[api] listening")),
+    }
+
+
+@pytest.mark.parametrize("kind", ["tcp", "http", "command", "notify", "stdout", "stderr",
+                                  "prefixed"])
+def test_a_dependent_starts_only_once_the_service_is_ready(tmp_path, kind):
+    records, gate, port = tmp_path / "records", str(tmp_path / "gate"), free_port()
+    options, ready, waiting_why, ready_why, said = probe_cases(gate, port)[kind]
+    extra = ", prefix = '[api] '" if kind == "prefixed" else ""
+    script = """
+        local sup = require('supervise')
+        sup.service('api', {cmd = %s, ready = %s%s})
+        sup.service('client', {cmd = %s, after = 'api'})
+        %s
+        return sup.run()
+    """ % (fake("api", records, "--gate", gate, *options), ready, extra,
+           fake("client", records), WATCH)
+    proc = start(["-e", script])
+    try:
+        wait_until(lambda: "api" in started(records), what="api started")
+        if waiting_why:
+            line = read_line(proc.stdout)
+            while not re.fullmatch("starting: " + waiting_why, line.rstrip("\n")):
+                line = read_line(proc.stdout)
+        assert "client" not in started(records)
+        with open(records, "a") as f:
+            f.write("test gate 0 0\n")
+        open(gate, "w").close()
+        wait_until(lambda: "client" in started(records), what="client started")
+        out = ""
+        while "running: " + ready_why + "\n" not in out:
+            out += read_line(proc.stdout)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 143
+    finally:
+        stop(proc)
+    got = read_records(records)
+    assert got.index(first(got, "test", "gate")) < got.index(first(got, "client", "start"))
+    if said:
+        stream, text = said
+        rest = (out + proc.stdout.read()) if stream == "stdout" else proc.stderr.read()
+        assert text + "\n" in rest  # the output is still shown
+
+
+def test_a_delay_makes_dependents_wait_that_long(tmp_path):
+    records = tmp_path / "records"
+    script = """
+        local sup = require('supervise')
+        sup.service('api', {cmd = %s, ready = 0.5})
+        sup.service('client', {cmd = %s, after = 'api', ready = sup.output('up')})
+        sup.on('state', function(ev)
+            if ev.service == 'client' and ev.state == 'running' then sup.shutdown(0) end
+        end)
+        return sup.run()
+    """ % (fake("api", records), fake("client", records, "--say", "up"))
+    result = run(["-e", script])
+    assert result.returncode == 0, result.stderr
+    got = read_records(records)
+    assert first(got, "client", "start").time - first(got, "api", "start").time >= 0.5
+    assert ("api", "running (pid %d)" % first(got, "api", "start").pid) in state_lines(result.stderr)
+
+
+def test_a_service_not_ready_by_its_deadline_is_a_failed_start(tmp_path):
+    records = tmp_path / "records"
+    script = """
+        local sup = require('supervise')
+        sup.service('api', {cmd = %s, ready = {probe = sup.command{'false'}, every = 0.1,
+                                                deadline = 0.5},
+                            backoff = {initial = 0}, limit = {burst = 1, within = 60}})
+        sup.service('client', {cmd = %s, after = 'api'})
+        return sup.run()
+    """ % (fake("api", records), fake("client", records))
+    result = run(["-e", script])
+    assert result.returncode not in (0, None), result.stderr
+    events = [(r.name, r.event) for r in read_records(records)]
+    # each start stopped at its deadline: two starts, then the limit
+    assert events == [("api", "start"), ("api", "term"), ("api", "exit")] * 2
+    lines = state_lines(result.stderr, "api")
+    stopping = [rest for _, rest in lines if rest.startswith("stopping")]
+    assert len(stopping) == 2
+    assert all(rest.endswith(": not ready within 0.5 s") for rest in stopping)
+    assert lines[-1][1] == "failed: 2 exits within 60 s, the last not ready within 0.5 s"
+    assert "running" not in [rest.split()[0] for _, rest in lines]
+    assert not any(rest.startswith("starting") for _, rest in state_lines(result.stderr, "client"))
