@@ -1,0 +1,121 @@
+"""supervise: health probes. They start after readiness (and its initial
+delay); `failures` consecutive failures stop the service, `successes` in a
+row clear earlier failures; a hung probe is cut off at its timeout, and no
+probe holds up another one or the event loop."""
+
+import pytest
+
+from helpers import run
+from helpers.servers import full_backlog, silent_server
+from helpers.services import state_lines
+
+# A service that stops for good after its health check fails, so that
+# sup.run() ends with it.
+ONCE = "cmd = {'sleep', 30}, restart = 'never', critical = false"
+
+
+@pytest.mark.parametrize("results, failures, successes, stopped_at", [
+    ("", 3, 1, 3),             # three failures in a row: stopped at the third probe, not before
+    ("ffsff", 3, 1, 6),        # a success clears the count
+    ("ffsf", 3, 2, 4),         # one success of the two asked for does not
+    ("ffssff", 3, 2, 7),       # two do
+    ("sssss", 1, 1, 6),        # the first failure when the threshold is 1
+], ids=["threshold", "reset", "partial-reset", "two-successes", "threshold-1"])
+def test_the_service_is_stopped_at_exactly_the_failure_threshold(results, failures, successes,
+                                                                 stopped_at):
+    script = """
+        local sup = require('supervise')
+        local results, n = %r, 0
+        sup.service('api', {%s, health = {every = 0.02, failures = %d, successes = %d,
+            probe = function()
+                n = n + 1
+                print('probe ' .. n)
+                if results:sub(n, n) == 's' then return true end
+                return nil, 'down at ' .. n
+            end}})
+        return sup.run()
+    """ % (results, ONCE, failures, successes)
+    result = run(["-e", script])
+    # no probe after the one that reached the threshold
+    assert result.stdout.splitlines() == ["probe %d" % i for i in range(1, stopped_at + 1)]
+    lines = [rest for _, rest in state_lines(result.stderr, "api")]
+    assert lines[-2].endswith("health check failed %d times: down at %d" % (failures, stopped_at))
+    assert lines[-2].startswith("stopping")
+    counted = [rest for rest in lines if rest.startswith("health check failed (")]
+    assert counted[-1] == "health check failed (%d of %d): down at %d" % (failures, failures,
+                                                                          stopped_at)
+    assert ("healthy again (probe passed)" in lines) == (results.count("s") >= successes
+                                                         and "f" in results)
+
+
+def test_probes_start_after_readiness_and_the_initial_delay():
+    script = """
+        local sup = require('supervise')
+        sup.service('api', {%s, ready = 0.2, health = {initial_delay = 0.5, every = 0.02,
+            probe = function()
+                local s = sup.status('api')
+                print(s.state, init.now() - s.since >= 0.5)
+                sup.shutdown(0)
+                return true
+            end}})
+        return sup.run()
+    """ % ONCE
+    result = run(["-e", "init = require('init')\n" + script])
+    assert (result.returncode, result.stdout) == (0, "running\ttrue\n"), result.stderr
+
+
+@pytest.mark.parametrize("kind", ["function", "command", "http", "tcp"])
+def test_a_hung_probe_is_cut_off_at_its_timeout(kind):
+    with silent_server() as silent, full_backlog() as full:
+        probe, why = {
+            "function": ("function() init.sleep(3600) return true end", "no answer within 0.3 s"),
+            "command": ("sup.command{'sleep', 3600}", "sleep timed out after 0.3 s"),
+            "http": ("sup.http('http://127.0.0.1:%d/')" % silent, "timeout"),
+            "tcp": ("sup.tcp('127.0.0.1', %d)" % full, "timeout"),
+        }[kind]
+        script = """
+            local init, sup = require('init'), require('supervise')
+            sup.service('api', {%s, health = {probe = %s, timeout = 0.3, every = 0.05,
+                                               failures = 2}})
+            return sup.run()
+        """ % (ONCE, probe)
+        result = run(["-e", script], pidns=True)
+    lines = [rest for _, rest in state_lines(result.stderr, "api")]
+    assert "health check failed (2 of 2): " + why in lines, result.stderr
+    assert lines[-1] == "failed: health check failed 2 times: " + why
+
+
+def test_probes_never_block_each_other_or_the_loop():
+    # two services whose probes hang for 2 s each, one whose probe answers
+    # at once every 0.1 s, and a timer: all of them keep going meanwhile
+    with silent_server() as silent:
+        script = """
+            local init, sup = require('init'), require('supervise')
+            sup.service('slow_http', {%s, health = {timeout = 2, every = 0.1, failures = 1,
+                probe = function()
+                    print('slow_http probe')
+                    return init.http_get('http://127.0.0.1:%d/', {timeout = 60})
+                end}})
+            sup.service('slow_command', {%s, health = {timeout = 2, every = 0.1, failures = 1,
+                probe = sup.command{'sh', '-c', 'echo slow_command probe; sleep 60',
+                                    stdout = 'inherit'}}})
+            sup.service('fast', {%s, health = {every = 0.1,
+                probe = function() print('fast probe') return true end}})
+            init.every(0.05, function() print('tick') end)
+            sup.on('state', function(ev)
+                if ev.state == 'stopping' then print(ev.service .. ' stopping') end
+                if sup.status('slow_http').state == 'failed'
+                        and sup.status('slow_command').state == 'failed' then
+                    sup.shutdown(0)
+                end
+            end)
+            return sup.run()
+        """ % (ONCE, silent, ONCE, ONCE)
+        result = run(["-e", script], pidns=True)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout.splitlines()
+    hung = max(out.index("slow_http probe"), out.index("slow_command probe"))
+    cut = min(out.index("slow_http stopping"), out.index("slow_command stopping"))
+    # while both probes hung, the fast one and the timer went on
+    assert out[hung:cut].count("fast probe") >= 5, out
+    assert out[hung:cut].count("tick") >= 10, out
