@@ -119,3 +119,24 @@ def test_probes_never_block_each_other_or_the_loop():
     # while both probes hung, the fast one and the timer went on
     assert out[hung:cut].count("fast probe") >= 5, out
     assert out[hung:cut].count("tick") >= 10, out
+
+
+@pytest.mark.xfail(reason="BUGS.md V3", strict=True)
+@pytest.mark.parametrize("which", ["ready", "health"])
+def test_a_stopped_service_leaves_no_probe_running(tmp_path, which):
+    mark = tmp_path / "probing"
+    script = """
+        local init, sup = require('init'), require('supervise')
+        sup.service('api', {cmd = {'sleep', 30}, %s = {timeout = 30,
+            probe = sup.command{'sh', '-c', 'touch %s; exec sleep 60'}}})
+        init.spawn(function()
+            while not io.open('%s') do init.sleep(0.02) end
+            sup.stop('api')
+            print(#init.children())
+            sup.shutdown(0)
+        end)
+        return sup.run()
+    """ % (which, mark, mark)
+    result = run(["-e", script], pidns=True)
+    assert (result.returncode, result.stdout) == (0, "0\n"), result.stderr
+    assert "still running" not in result.stderr
