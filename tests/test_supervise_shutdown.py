@@ -179,3 +179,71 @@ def test_nothing_is_restarted_once_the_stop_has_begun(tmp_path):
     assert "backoff" not in after_stop
     starts = [r.name for r in read_records(records) if r.event == "start"]
     assert (starts.count("server"), starts.count("worker")) == (1, 1)
+
+
+def test_each_service_gets_its_own_stop_signal(tmp_path):
+    records = tmp_path / "records"
+    lua = script([
+        "sup.service('quits', {cmd = %s, stop = 'QUIT', %s})" % (fake_up("quits", records), UP),
+        "sup.service('hangs_up', {cmd = %s, stop = {signal = 'SIGHUP'}, %s})"
+        % (fake_up("hangs_up", records), UP),
+        "sup.service('plain', {cmd = %s, %s})" % (fake_up("plain", records), UP),
+    ])
+    proc, host = start_pid1(lua)
+    try:
+        code, _ = stop_all(proc, host)
+        assert code == 143
+    finally:
+        stop(proc)
+    assert sorted((r.name, r.event) for r in read_records(records) if r.event != "start") == [
+        ("hangs_up", "SIGHUP"), ("hangs_up", "exit"), ("plain", "exit"), ("plain", "term"),
+        ("quits", "SIGQUIT"), ("quits", "exit")]
+
+
+def test_a_critical_failure_stops_the_rest_in_reverse_dependency_order(tmp_path):
+    records, gate = tmp_path / "records", tmp_path / "gate"
+    lua = script([
+        "sup.service('db', {cmd = %s, %s})" % (fake_up("db", records, "--linger", 0.2), UP),
+        "sup.service('api', {cmd = %s, after = 'db', %s})"
+        % (fake_up("api", records, "--linger", 0.2), UP),
+        "sup.service('worker', {cmd = %s, after = 'api', %s})"
+        % (fake_up("worker", records, "--linger", 0.2), UP),
+        # fails for good once the test opens the gate
+        "sup.service('guard', {cmd = {'sh', '-c', 'echo up; while [ ! -e %s ]; do sleep 0.02; done;"
+        " exit 5'}, critical = true, restart = 'never', %s})" % (gate, UP),
+    ])
+    proc, _ = start_pid1(lua)
+    try:
+        while read_line(proc.stdout) != "all running\n":
+            pass
+        gate.touch()
+        assert proc.wait(timeout=DEADLINE) == 5
+    finally:
+        stop(proc)
+    got = [(r.name, r.event) for r in read_records(records) if r.event != "start"]
+    assert got == [("worker", "term"), ("worker", "exit"), ("api", "term"), ("api", "exit"),
+                   ("db", "term"), ("db", "exit")]
+    assert "luasup: supervise: stopping all services (service guard failed)" in proc.stderr.read()
+
+
+def test_a_stop_while_a_service_is_starting_does_not_wait_for_its_readiness(tmp_path):
+    records = tmp_path / "records"
+    lua = """
+        local sup = require('supervise')
+        sup.service('api', {cmd = %s, ready = {probe = sup.command{'false'}, deadline = 60}})
+        sup.service('client', {cmd = %s, after = 'api'})
+        return sup.run()
+    """ % (fake("api", records), fake("client", records))
+    proc, host = start_pid1(lua)
+    try:
+        wait_until(lambda: "api" in started(records), what="api started")
+        sent = time.monotonic()
+        os.kill(host, signal.SIGTERM)
+        assert proc.wait(timeout=DEADLINE) == 143
+        assert time.monotonic() - sent < 10  # not the 60 s readiness deadline
+    finally:
+        stop(proc)
+    assert [(r.name, r.event) for r in read_records(records)] == [
+        ("api", "start"), ("api", "term"), ("api", "exit")]
+    assert [rest for _, rest in state_lines(proc.stderr.read(), "client")] == [
+        "waiting for api", "stopped"]

@@ -5,7 +5,8 @@ the order things happened in without trusting luasup's word for it.
 
 Appends `NAME EVENT PID MONOTONIC` lines to RECORDS (O_APPEND, one write
 each, so lines from many processes never mix): `start` at once, `term` on
-SIGTERM, `exit` just before it exits on its own account. Options:
+SIGTERM (or SIGINT, SIGQUIT, SIGHUP, SIGUSR1: the signal's name), `exit`
+just before it exits on its own account. Options:
 
   --linger S        take S seconds to exit after SIGTERM
   --ignore-term     record SIGTERM and carry on
@@ -30,6 +31,7 @@ import threading
 import time
 
 LIFETIME = 120  # seconds: never outlive a broken test by much
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGUSR1)
 
 p = argparse.ArgumentParser()
 p.add_argument("name")
@@ -55,14 +57,15 @@ def record(event, name=opts.name):
 
 
 def on_term(name, linger, ignore):
-    def handler(_signo, _frame):
-        record("term", name)
+    def handler(signo, _frame):
+        record("term" if signo == signal.SIGTERM else signal.Signals(signo).name, name)
         if ignore:
             return
         time.sleep(linger)
         record("exit", name)
         os._exit(0)
-    signal.signal(signal.SIGTERM, handler)
+    for signo in STOP_SIGNALS:
+        signal.signal(signo, handler)
 
 
 def gate_open():
@@ -84,7 +87,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
 
 
-record("start")
+on_term(opts.name, opts.linger, opts.ignore_term)
+record("start")  # from here on, a stop signal is recorded
 if opts.exit is not None:
     time.sleep(opts.run)
     record("exit")
@@ -94,7 +98,6 @@ if opts.group_helper is not None and os.fork() == 0:
     record("start", opts.name + "-helper")
     time.sleep(LIFETIME)
     os._exit(0)
-on_term(opts.name, opts.linger, opts.ignore_term)
 if opts.http:
     server = http.server.HTTPServer(("127.0.0.1", opts.http), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
