@@ -108,16 +108,20 @@ def test_a_delay_makes_dependents_wait_that_long():
     assert lines.index(("api", "running")) < lines.index(("client", "starting"))
 
 
-def test_a_service_not_ready_by_its_deadline_is_a_failed_start(tmp_path):
+@pytest.mark.parametrize("probe, says", [
+    ("sup.command{'false'}", []),
+    ("sup.notify()", []),
+    ("sup.output('ready', 'stderr')", ["--say", "ready"]),  # said on stdout: not the one watched
+], ids=["command", "notify", "output"])
+def test_a_service_not_ready_by_its_deadline_is_a_failed_start(tmp_path, probe, says):
     records = tmp_path / "records"
     script = """
         local sup = require('supervise')
-        sup.service('api', {cmd = %s, ready = {probe = sup.command{'false'}, every = 0.1,
-                                                deadline = 0.5},
+        sup.service('api', {cmd = %s, ready = {probe = %s, every = 0.1, deadline = 0.5},
                             backoff = {initial = 0}, limit = {burst = 1, within = 60}})
         sup.service('client', {cmd = %s, after = 'api'})
         return sup.run()
-    """ % (fake("api", records), fake("client", records))
+    """ % (fake("api", records, *says), probe, fake("client", records))
     result = run(["-e", script])
     assert result.returncode not in (0, None), result.stderr
     events = [(r.name, r.event) for r in read_records(records)]
@@ -130,3 +134,22 @@ def test_a_service_not_ready_by_its_deadline_is_a_failed_start(tmp_path):
     assert lines[-1][1] == "failed: 2 exits within 60 s, the last not ready within 0.5 s"
     assert "running" not in [rest.split()[0] for _, rest in lines]
     assert not any(rest.startswith("starting") for _, rest in state_lines(result.stderr, "client"))
+
+
+def test_a_hung_ready_probe_is_cut_off_at_its_timeout_and_tried_again():
+    script = """
+        local init, sup = require('init'), require('supervise')
+        local calls = 0
+        sup.service('api', {cmd = {'sleep', 30}, ready = {timeout = 0.3, every = 0.05, deadline = 30,
+            probe = function()
+                calls = calls + 1
+                if calls == 1 then init.sleep(3600) end
+                return true
+            end}})
+        sup.on('state', function(ev)
+            if ev.state == 'running' then print(calls, ev.why) sup.shutdown(0) end
+        end)
+        return sup.run()
+    """
+    result = run(["-e", script], timeout=15)
+    assert (result.returncode, result.stdout) == (0, "2\tready: probe passed\n"), result.stderr
