@@ -140,3 +140,19 @@ def test_a_stopped_service_leaves_no_probe_running(tmp_path, which):
     result = run(["-e", script], pidns=True)
     assert (result.returncode, result.stdout) == (0, "0\n"), result.stderr
     assert "still running" not in result.stderr
+
+
+def test_health_restarts_count_toward_the_crash_loop_limit():
+    script = """
+        local sup = require('supervise')
+        sup.service('api', {cmd = {'sleep', 30}, critical = false, backoff = {initial = 0},
+                            limit = {burst = 1, within = 60},
+                            health = {every = 0.05, failures = 1,
+                                      probe = function() return nil, 'sick' end}})
+        return sup.run()
+    """
+    result = run(["-e", script])
+    lines = [rest for _, rest in state_lines(result.stderr, "api")]
+    assert [rest.split()[0] for rest in lines].count("starting") == 2
+    assert lines[-1] == "failed: 2 exits within 60 s, the last health check failed 1 times: sick"
+    assert result.returncode not in (0, None)

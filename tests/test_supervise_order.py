@@ -171,3 +171,24 @@ def test_unknown_dependencies_and_cycles_exit_2_before_anything_starts(tmp_path,
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr == "luasup: error: supervise: %s\n" % message
     assert not os.path.exists(marker)
+
+
+def test_a_dependent_waits_through_its_dependency_s_restarts(tmp_path):
+    tried = tmp_path / "tried"
+    # db crashes on its first run, before it is ready; its second run works
+    script = """
+        local sup = require('supervise')
+        sup.service('db', {cmd = {'sh', '-c', 'if [ -e %s ]; then echo up; exec sleep 30; fi; touch %s; exit 1'},
+                           ready = sup.output('up'), backoff = {initial = 0}})
+        sup.service('api', {cmd = {'sleep', 30}, after = 'db'})
+        sup.on('state', function(ev)
+            if ev.service == 'api' and ev.state == 'running' then sup.shutdown(0) end
+        end)
+        return sup.run()
+    """ % (tried, tried)
+    result = run(["-e", script])
+    assert result.returncode == 0, result.stderr
+    lines = [(svc, rest.split()[0]) for svc, rest in state_lines(result.stderr)]
+    assert lines.index(("db", "backoff")) < lines.index(("db", "running")) < lines.index(
+        ("api", "starting"))
+    assert lines.count(("api", "starting")) == 1

@@ -265,3 +265,19 @@ def test_what_is_left_of_a_group_is_killed_within_the_grace_period(tmp_path):
         stop(proc)
     assert ("app", "exit") in [(r.name, r.event) for r in read_records(records)]
     assert took < 6, took  # 4 s and some, not 4 + 4
+
+
+def test_twenty_independent_services_stop_at_once(tmp_path):
+    records = tmp_path / "records"
+    names = ["s%02d" % i for i in range(20)]
+    lua = script(["sup.service('%s', {cmd = %s, %s})" % (name, fake_up(name, records, "--linger", 0.5), UP)
+                  for name in names])
+    proc, host = start_pid1(lua)
+    try:
+        code, _ = stop_all(proc, host)
+        assert code == 143
+    finally:
+        stop(proc)
+    events = [r.event for r in read_records(records) if r.event != "start"]
+    # every one was asked to stop before the first had finished (each takes 0.5 s)
+    assert events == ["term"] * 20 + ["exit"] * 20
