@@ -8,8 +8,8 @@ import signal
 
 import pytest
 
-from helpers import LOOPS, env_for, read_line, run, start, stop, wait_until
-from helpers.services import fake, first, read_records, started, state_lines
+from helpers import LOOPS, read_line, run, start, stop, wait_until
+from helpers.services import fake, read_records, started, state_lines
 
 # 20 services in four layers; each one after two of the layer before it
 WIDTHS = [8, 6, 4, 2]

@@ -14,22 +14,22 @@ import pytest
 from helpers import DEADLINE, env_for, luasup_pid, read_line, start, stop, wait_until
 from helpers.services import fake, first, read_records, started, state_lines
 
-UP = "ready = sup.output('^up$')"  # the fake service has its TERM handler in place
+def service(name, records, *options, lua=""):
+    """Lua declaring a fake service, running once it says `up` (its stop
+    handlers set by then); `lua` adds options to its spec."""
+    return "sup.service('%s', {cmd = %s, ready = sup.output('^up$'), %s})" % (
+        name, fake(name, records, "--say", "up", *options), lua)
 
 
-def fake_up(name, records, *options):
-    """A fake service that says `up` once ready (see UP)."""
-    return fake(name, records, "--say", "up", *options)
-
-
-def script(services):
+def script(services, but=()):
     """Declare `services` (Lua lines), run, print 'all running' once every
-    service with a ready probe is."""
+    service (but those named in `but`) is running."""
     return """
         local sup = require('supervise')
         %s
         local waiting = {}  -- the services yet to be running
         for _, s in ipairs(sup.list()) do waiting[s.name] = true end
+        for _, name in ipairs({%s}) do waiting[name] = nil end
         sup.on('state', function(ev)
             if ev.state == 'running' and waiting[ev.service] then
                 waiting[ev.service] = nil
@@ -37,7 +37,7 @@ def script(services):
             end
         end)
         return sup.run()
-    """ % "\n".join(services)
+    """ % ("\n".join(services), ", ".join("'%s'" % name for name in but))
 
 
 def start_pid1(lua, grace_ms=20000, loop="uvloop"):
@@ -63,9 +63,9 @@ def position(records, name, event):
 def test_services_stop_in_reverse_dependency_order(tmp_path, loop, signo):
     records = tmp_path / "records"
     after = {"db": [], "cache": [], "api": ["db", "cache"], "worker": ["api"], "admin": ["db"]}
-    lua = script(["sup.service('%s', {cmd = %s, after = {%s}, %s})" % (
-        name, fake_up(name, records, "--linger", 0.3), ", ".join("'%s'" % d for d in deps), UP)
-        for name, deps in after.items()])
+    lua = script([service(name, records, "--linger", 0.3,
+                          lua="after = {%s}" % ", ".join("'%s'" % d for d in deps))
+                  for name, deps in after.items()])
     proc, host = start_pid1(lua, loop=loop)
     try:
         code, _ = stop_all(proc, host, signo)
@@ -89,10 +89,9 @@ def test_services_stop_in_reverse_dependency_order(tmp_path, loop, signo):
 def test_a_service_ignoring_sigterm_is_killed_at_its_stop_timeout_while_others_stop_on_time(tmp_path):
     records = tmp_path / "records"
     lua = script([
-        "sup.service('stubborn', {cmd = %s, stop = {timeout = 2}, %s})"
-        % (fake_up("stubborn", records, "--ignore-term"), UP),
-        "sup.service('db', {cmd = %s, %s})" % (fake_up("db", records, "--linger", 0.2), UP),
-        "sup.service('api', {cmd = %s, after = 'db', %s})" % (fake_up("api", records, "--linger", 0.2), UP),
+        service("stubborn", records, "--ignore-term", lua="stop = {timeout = 2}"),
+        service("db", records, "--linger", 0.2),
+        service("api", records, "--linger", 0.2, lua="after = 'db'"),
     ])
     proc, host = start_pid1(lua, grace_ms=20000)
     try:
@@ -116,9 +115,8 @@ def test_a_service_ignoring_sigterm_is_killed_at_its_stop_timeout_while_others_s
 def test_the_whole_stop_fits_in_the_grace_period_whatever_the_stop_timeouts(tmp_path):
     records = tmp_path / "records"
     lua = script([
-        "sup.service('db', {cmd = %s, %s})" % (fake_up("db", records), UP),
-        "sup.service('api', {cmd = %s, after = 'db', stop = {timeout = 30}, %s})"
-        % (fake_up("api", records, "--ignore-term"), UP),
+        service("db", records),
+        service("api", records, "--ignore-term", lua="after = 'db', stop = {timeout = 30}"),
     ])
     proc, host = start_pid1(lua, grace_ms=1500)
     try:
@@ -135,9 +133,8 @@ def test_the_whole_stop_fits_in_the_grace_period_whatever_the_stop_timeouts(tmp_
 def test_a_service_is_stopped_only_once_its_whole_process_group_is_gone(tmp_path):
     records = tmp_path / "records"
     lua = script([
-        "sup.service('db', {cmd = %s, %s})" % (fake_up("db", records), UP),
-        "sup.service('app', {cmd = %s, after = 'db', %s})"
-        % (fake_up("app", records, "--group-helper", 0.5), UP),
+        service("db", records),
+        service("app", records, "--group-helper", 0.5, lua="after = 'db'"),
     ])
     proc, host = start_pid1(lua)
     try:
@@ -161,10 +158,10 @@ def test_nothing_is_restarted_once_the_stop_has_begun(tmp_path):
         "sup.service('crasher', {cmd = %s, backoff = {initial = 0}, limit = false, ready = 0})"
         % fake("crasher", records, "--exit", 1, "--run", 0.2),
         # exits on SIGTERM with code 0, which `always` would restart
-        "sup.service('server', {cmd = %s, %s})" % (fake_up("server", records), UP),
-        "sup.service('worker', {cmd = %s, after = {'server', 'crasher'}, restart = 'on-failure', %s})"
-        % (fake_up("worker", records, "--ignore-term"), UP),
-    ]).replace("waiting[s.name] = true", "waiting[s.name] = s.name ~= 'crasher' or nil")
+        service("server", records),
+        service("worker", records, "--ignore-term",
+                lua="after = {'server', 'crasher'}, restart = 'on-failure'"),
+    ], but=["crasher"])
     proc, host = start_pid1(lua, grace_ms=3000)
     try:
         wait_until(lambda: [r.event for r in read_records(records) if r.name == "crasher"].count(
@@ -184,10 +181,9 @@ def test_nothing_is_restarted_once_the_stop_has_begun(tmp_path):
 def test_each_service_gets_its_own_stop_signal(tmp_path):
     records = tmp_path / "records"
     lua = script([
-        "sup.service('quits', {cmd = %s, stop = 'QUIT', %s})" % (fake_up("quits", records), UP),
-        "sup.service('hangs_up', {cmd = %s, stop = {signal = 'SIGHUP'}, %s})"
-        % (fake_up("hangs_up", records), UP),
-        "sup.service('plain', {cmd = %s, %s})" % (fake_up("plain", records), UP),
+        service("quits", records, lua="stop = 'QUIT'"),
+        service("hangs_up", records, lua="stop = {signal = 'SIGHUP'}"),
+        service("plain", records),
     ])
     proc, host = start_pid1(lua)
     try:
@@ -203,14 +199,12 @@ def test_each_service_gets_its_own_stop_signal(tmp_path):
 def test_a_critical_failure_stops_the_rest_in_reverse_dependency_order(tmp_path):
     records, gate = tmp_path / "records", tmp_path / "gate"
     lua = script([
-        "sup.service('db', {cmd = %s, %s})" % (fake_up("db", records, "--linger", 0.2), UP),
-        "sup.service('api', {cmd = %s, after = 'db', %s})"
-        % (fake_up("api", records, "--linger", 0.2), UP),
-        "sup.service('worker', {cmd = %s, after = 'api', %s})"
-        % (fake_up("worker", records, "--linger", 0.2), UP),
+        service("db", records, "--linger", 0.2),
+        service("api", records, "--linger", 0.2, lua="after = 'db'"),
+        service("worker", records, "--linger", 0.2, lua="after = 'api'"),
         # fails for good once the test opens the gate
         "sup.service('guard', {cmd = {'sh', '-c', 'echo up; while [ ! -e %s ]; do sleep 0.02; done;"
-        " exit 5'}, critical = true, restart = 'never', %s})" % (gate, UP),
+        " exit 5'}, critical = true, restart = 'never', ready = sup.output('up')})" % gate,
     ])
     proc, _ = start_pid1(lua)
     try:
@@ -254,8 +248,7 @@ def test_what_is_left_of_a_group_is_killed_within_the_grace_period(tmp_path):
     records = tmp_path / "records"
     # the service itself takes 3.5 of the 4 s to exit; a member of its group
     # ignores SIGTERM (it would take an hour)
-    lua = script(["sup.service('app', {cmd = %s, %s})"
-                  % (fake_up("app", records, "--linger", 3.5, "--group-helper", 3600), UP)])
+    lua = script([service("app", records, "--linger", 3.5, "--group-helper", 3600)])
     proc, host = start_pid1(lua, grace_ms=4000)
     try:
         wait_until(lambda: "app-helper" in started(records), what="app's helper")
@@ -270,8 +263,7 @@ def test_what_is_left_of_a_group_is_killed_within_the_grace_period(tmp_path):
 def test_twenty_independent_services_stop_at_once(tmp_path):
     records = tmp_path / "records"
     names = ["s%02d" % i for i in range(20)]
-    lua = script(["sup.service('%s', {cmd = %s, %s})" % (name, fake_up(name, records, "--linger", 0.5), UP)
-                  for name in names])
+    lua = script([service(name, records, "--linger", 0.5) for name in names])
     proc, host = start_pid1(lua)
     try:
         code, _ = stop_all(proc, host)

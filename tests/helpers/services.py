@@ -2,7 +2,6 @@
 (helpers/fakeservice.py) and the records those services keep."""
 
 import collections
-import os
 import socket
 
 from . import PY, helper, lua_quote
