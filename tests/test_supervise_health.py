@@ -6,7 +6,7 @@ probe holds up another one or the event loop."""
 import pytest
 
 from helpers import run
-from helpers.servers import full_backlog, silent_server
+from helpers.servers import full_backlog, http_server, silent_server
 from helpers.services import state_lines
 
 # A service that stops for good after its health check fails, so that
@@ -156,3 +156,25 @@ def test_health_restarts_count_toward_the_crash_loop_limit():
     assert [rest.split()[0] for rest in lines].count("starting") == 2
     assert lines[-1] == "failed: 2 exits within 60 s, the last health check failed 1 times: sick"
     assert result.returncode not in (0, None)
+
+
+def test_an_http_probe_passes_on_a_redirect_and_fails_on_a_client_error():
+    # Kubernetes' rule for httpGet: 200-399 passes
+    with http_server() as base:
+        script = """
+            local sup = require('supervise')
+            sup.service('ok', {cmd = {'sleep', 30}, ready = sup.http('%s/redirect')})
+            sup.service('bad', {%s, after = 'ok', health = {probe = sup.http('%s/missing'),
+                                                            every = 0.05, failures = 1}})
+            sup.on('state', function(ev)
+                if ev.state == 'failed' then sup.shutdown(0) end
+            end)
+            return sup.run()
+        """ % (base, ONCE, base)
+        result = run(["-e", script])
+    assert result.returncode == 0, result.stderr
+    lines = state_lines(result.stderr)
+    assert [rest.split()[0] for _, rest in state_lines(result.stderr, "ok")][:2] == [
+        "starting", "running"]
+    assert lines[lines.index(("bad", "health check failed (1 of 1): HTTP 404")) + 1][1].startswith(
+        "stopping")
