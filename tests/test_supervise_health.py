@@ -7,22 +7,23 @@ import pytest
 
 from helpers import run
 from helpers.servers import full_backlog, http_server, silent_server
-from helpers.services import state_lines
+from helpers.services import state_lines, states
 
 # A service that stops for good after its health check fails, so that
 # sup.run() ends with it.
 ONCE = "cmd = {'sleep', 30}, restart = 'never', critical = false"
 
 
-@pytest.mark.parametrize("results, failures, successes, stopped_at", [
-    ("", 3, 1, 3),             # three failures in a row: stopped at the third probe, not before
-    ("ffsff", 3, 1, 6),        # a success clears the count
-    ("ffsf", 3, 2, 4),         # one success of the two asked for does not
-    ("ffssff", 3, 2, 7),       # two do
-    ("sssss", 1, 1, 6),        # the first failure when the threshold is 1
+# results: s (passes) or f (fails) for each probe in turn, f after the end
+@pytest.mark.parametrize("results, failures, successes, stopped_at, recovers", [
+    ("", 3, 1, 3, False),          # three failures in a row: stopped at the third, not before
+    ("ffsff", 3, 1, 6, True),      # a success clears the count
+    ("ffsf", 3, 2, 4, False),      # one success of the two asked for does not
+    ("ffssff", 3, 2, 7, True),     # two do
+    ("sssss", 1, 1, 6, False),     # the first failure when the threshold is 1
 ], ids=["threshold", "reset", "partial-reset", "two-successes", "threshold-1"])
 def test_the_service_is_stopped_at_exactly_the_failure_threshold(results, failures, successes,
-                                                                 stopped_at):
+                                                                 stopped_at, recovers):
     script = """
         local sup = require('supervise')
         local results, n = %r, 0
@@ -44,8 +45,7 @@ def test_the_service_is_stopped_at_exactly_the_failure_threshold(results, failur
     counted = [rest for rest in lines if rest.startswith("health check failed (")]
     assert counted[-1] == "health check failed (%d of %d): down at %d" % (failures, failures,
                                                                           stopped_at)
-    assert ("healthy again (probe passed)" in lines) == (results.count("s") >= successes
-                                                         and "f" in results)
+    assert ("healthy again (probe passed)" in lines) == recovers
 
 
 def test_probes_start_after_readiness_and_the_initial_delay():
@@ -153,7 +153,7 @@ def test_health_restarts_count_toward_the_crash_loop_limit():
     """
     result = run(["-e", script])
     lines = [rest for _, rest in state_lines(result.stderr, "api")]
-    assert [rest.split()[0] for rest in lines].count("starting") == 2
+    assert states(result.stderr, "api").count(("api", "starting")) == 2
     assert lines[-1] == "failed: 2 exits within 60 s, the last health check failed 1 times: sick"
     assert result.returncode not in (0, None)
 
@@ -174,7 +174,6 @@ def test_an_http_probe_passes_on_a_redirect_and_fails_on_a_client_error():
         result = run(["-e", script])
     assert result.returncode == 0, result.stderr
     lines = state_lines(result.stderr)
-    assert [rest.split()[0] for _, rest in state_lines(result.stderr, "ok")][:2] == [
-        "starting", "running"]
+    assert states(result.stderr, "ok")[:2] == [("ok", "starting"), ("ok", "running")]
     assert lines[lines.index(("bad", "health check failed (1 of 1): HTTP 404")) + 1][1].startswith(
         "stopping")

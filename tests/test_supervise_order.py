@@ -9,7 +9,7 @@ import signal
 import pytest
 
 from helpers import LOOPS, read_line, run, start, stop, wait_until
-from helpers.services import fake, read_records, started, state_lines
+from helpers.services import fake, read_records, started, state_lines, states
 
 # 20 services in four layers; each one after two of the layer before it
 WIDTHS = [8, 6, 4, 2]
@@ -60,8 +60,7 @@ def test_twenty_services_start_in_dependency_order_each_layer_at_once(tmp_path, 
         stop(proc)
     # luasup's own account agrees: each service starts after its
     # dependencies are running
-    lines = state_lines(proc.stderr.read())
-    index = {(svc, rest.split()[0]): n for n, (svc, rest) in enumerate(lines)}
+    index = {state: n for n, state in enumerate(states(proc.stderr.read()))}
     for k, layer in enumerate(LAYERS):
         for i, name in enumerate(layer):
             for dep in deps_of(k, i):
@@ -86,10 +85,8 @@ def test_a_dependent_of_a_oneshot_starts_once_it_has_exited_0(tmp_path):
     assert result.returncode == 0, result.stderr
     assert [(r.name, r.event) for r in read_records(records)] == [
         ("migrate", "start"), ("migrate", "exit"), ("api", "start"), ("api", "term"), ("api", "exit")]
-    lines = state_lines(result.stderr)
-    assert ("api", "waiting for migrate") in lines
-    assert [(svc, rest.split()[0]) for svc, rest in lines if svc == "migrate" or
-            rest.startswith("starting")] == [
+    assert ("api", "waiting for migrate") in state_lines(result.stderr)
+    assert [s for s in states(result.stderr) if s[0] == "migrate" or s[1] == "starting"] == [
         ("migrate", "starting"), ("migrate", "done"), ("api", "starting")]
 
 
@@ -188,7 +185,7 @@ def test_a_dependent_waits_through_its_dependency_s_restarts(tmp_path):
     """ % (tried, tried)
     result = run(["-e", script])
     assert result.returncode == 0, result.stderr
-    lines = [(svc, rest.split()[0]) for svc, rest in state_lines(result.stderr)]
+    lines = states(result.stderr)
     assert lines.index(("db", "backoff")) < lines.index(("db", "running")) < lines.index(
         ("api", "starting"))
     assert lines.count(("api", "starting")) == 1

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from helpers import DEADLINE, env_for, luasup_pid, read_line, start, stop, wait_until
-from helpers.services import fake, first, read_records, started, state_lines
+from helpers.services import fake, first, read_records, started, state_lines, states
 
 def service(name, records, *options, lua=""):
     """Lua declaring a fake service, running once it says `up` (its stop
@@ -125,8 +125,7 @@ def test_the_whole_stop_fits_in_the_grace_period_whatever_the_stop_timeouts(tmp_
     finally:
         stop(proc)
     assert 1.5 <= took < 10, took  # the grace period, not api's 30 s
-    stops = [(svc, rest.split()[0]) for svc, rest in state_lines(proc.stderr.read())
-             if rest.startswith(("stopping", "stopped"))]
+    stops = [s for s in states(proc.stderr.read()) if s[1] in ("stopping", "stopped")]
     assert stops == [("api", "stopping"), ("api", "stopped"), ("db", "stopping"), ("db", "stopped")]
 
 

@@ -59,3 +59,8 @@ def state_lines(stderr, name=None):
                 if name is None or svc == name:
                     out.append((svc, rest))
     return out
+
+
+def states(stderr, name=None):
+    """The states in those lines, as (name, state) pairs: ('api', 'running')."""
+    return [(svc, rest.split()[0].rstrip(":")) for svc, rest in state_lines(stderr, name)]
