@@ -1,4 +1,5 @@
 -- Run two children at once and wait for both; exit with the worse status.
+-- Plain init calls, as in luavisors; services.lua keeps services running.
 --   luasup lua/pair.lua [SECONDS]
 local init = require('init')
 local seconds = tonumber(arg[1]) or 1

@@ -1,7 +1,10 @@
--- Run a command after luasup's children have stopped, with the exit code:
--- an alert, a cleanup, an upload of logs.
+-- Run a command after the service has stopped, with its exit code: an
+-- alert, a cleanup, an upload of logs. The hook finds LUASUP_EXIT_CODE (the
+-- code, or 128 + N for signal N), LUASUP_EXIT_TEXT and LUASUP_RUNTIME in its
+-- environment; it runs within HOOK_TIMEOUT seconds (30), also when luasup
+-- is stopped.
 --   luasup lua/posthook.lua HOOK_CMD -- CMD [ARGS...]
-local init = require('init')
+local sup = require('supervise')
 local args = { ... }
 local split
 for i, a in ipairs(args) do
@@ -11,12 +14,11 @@ if not split or split == 1 or split == #args then
     error('usage: luasup posthook.lua HOOK_CMD -- CMD [ARGS...]', 0)
 end
 local hook = { unpack(args, 1, split - 1) }
-local cmd = { unpack(args, split + 1) }
 
-init.on_exit(function(code)
-    -- the hook learns the code from its environment
-    init.exec{ hook, env = { EXIT_CODE = code }, stdout = 'inherit' }:wait()
-end)
-
--- its exit code as a shell gives it: the code, or 128 + N for signal N
-return init.exec{ cmd, stdout = 'inherit', stderr = 'inherit' }:code()
+-- a oneshot: it runs once, and luasup exits with its code
+sup.oneshot('main', {
+    cmd = { unpack(args, split + 1) },
+    post_exit = hook,
+    hook_timeout = tonumber(os.getenv('HOOK_TIMEOUT')),
+})
+return sup.run()

@@ -1,32 +1,23 @@
 -- Keep a command running: restart it whenever it exits, waiting 0.1 s,
--- 0.2 s, 0.4 s ... (at most MAX_DELAY) between tries. A run that lasted
--- longer than STABLE seconds counts as healthy and resets the delay.
+-- 0.2 s, 0.4 s ... (at most MAX_DELAY) between tries; a run longer than
+-- STABLE seconds resets the delay. More than BURST exits within WITHIN
+-- seconds is a crash loop: luasup gives up and exits with the last code.
 --   luasup lua/restart.lua CMD [ARGS...]
--- Environment: MAX_RESTARTS (default: no limit), MAX_DELAY (30), STABLE (10).
-local init = require('init')
+-- Environment: MAX_DELAY (30), STABLE (10), BURST (5), WITHIN (60).
+local sup = require('supervise')
 
 local cmd = { ... }
 if #cmd == 0 then
     error('usage: luasup restart.lua CMD [ARGS...]', 0)
 end
-local max_restarts = tonumber(os.getenv('MAX_RESTARTS'))
-local max_delay = tonumber(os.getenv('MAX_DELAY')) or 30
-local stable = tonumber(os.getenv('STABLE')) or 10
-
-local delay, restarts = 0.1, 0
-while true do
-    local started = init.now()
-    local child = init.exec{ cmd, stdout = 'inherit', stderr = 'inherit', name = cmd[1] }
-    local _, how, code = child:wait()
-    init.log('info', '%s exited (%s %d)', cmd[1], how, code)
-    if max_restarts and restarts >= max_restarts then
-        return child:code() -- the code, or 128 + N for signal N
-    end
-    if init.now() - started >= stable then
-        delay = 0.1
-    end
-    init.log('info', 'restarting %s in %.1f s', cmd[1], delay)
-    init.sleep(delay)
-    delay = math.min(delay * 2, max_delay)
-    restarts = restarts + 1
+local function env(name, default)
+    return tonumber(os.getenv(name)) or default
 end
+
+sup.service(cmd[1]:match('[^/]*$'), {
+    cmd = cmd,
+    critical = true, -- its giving up ends luasup, with its exit code
+    backoff = { initial = 0.1, factor = 2, max = env('MAX_DELAY', 30), reset_after = env('STABLE', 10) },
+    limit = { burst = env('BURST', 5), within = env('WITHIN', 60) },
+})
+return sup.run()

@@ -6,7 +6,7 @@ import signal
 
 import pytest
 
-from helpers import LOOPS, LUA_EXAMPLES, env_for, read_line, run, start, stop, wait_until
+from helpers import LOOPS, LUA_EXAMPLES, env_for, read_line, run, start, stat, stop, wait_until
 
 
 def example(name):
@@ -61,13 +61,18 @@ def test_updater_stops_updates_and_restarts_the_server(loop):
     assert len(pids) == 3  # three distinct server processes
 
 
-def test_restart_backs_off_exponentially_and_gives_up_after_max_restarts():
-    result = run([example("restart.lua"), "sh", "-c", "echo run; exit 3"],
-                 env=env_for(MAX_RESTARTS=3))
-    assert result.returncode == 3
-    assert result.stdout == "run\n" * 4
-    delays = [l.split(" in ")[1] for l in result.stderr.splitlines() if "restarting sh in" in l]
-    assert delays == ["0.1 s", "0.2 s", "0.4 s"]
+@pytest.mark.parametrize("stable, delays", [(10, ["0.1 s", "0.2 s"]), (0.5, ["0.1 s", "0.1 s"])])
+def test_restart_backs_off_and_gives_up_after_a_burst_of_exits(stable, delays):
+    # each run lasts 1 s: the library's minimum interval between starts
+    # does not hide the backoff; a run longer than STABLE resets it
+    result = run([example("restart.lua"), "sh", "-c", "echo run; sleep 1; exit 3"],
+                 env=env_for(BURST=2, STABLE=stable))
+    assert result.returncode == 3, result.stderr
+    assert result.stdout == "run\n" * 3
+    backoffs = re.findall(r"service sh: backoff (.*) after exit code 3 \(restart (\d) of 2 within 60 s\)",
+                          result.stderr)
+    assert backoffs == [(delays[0], "1"), (delays[1], "2")]
+    assert "luasup: warning: service sh: failed: 3 exits within 60 s; last: exit code 3\n" in result.stderr
 
 
 def test_restart_needs_a_command():
@@ -128,16 +133,36 @@ def test_drain_terminates_a_worker_that_ignores_quit():
 
 
 def test_posthook_runs_after_the_service_with_its_exit_code():
-    result = run([example("posthook.lua"), "sh", "-c", "echo hook saw $EXIT_CODE",
+    result = run([example("posthook.lua"), "sh", "-c", "echo hook saw $LUASUP_EXIT_CODE: $LUASUP_EXIT_TEXT",
                   "--", "sh", "-c", "echo service; exit 6"])
     assert result.returncode == 6
-    assert result.stdout == "service\nhook saw 6\n"
+    assert result.stdout == "service\nhook saw 6: exit code 6\n"
 
 
-def _http(port, timeout=5):
+def test_posthook_runs_when_luasup_is_stopped():
+    proc = start([example("posthook.lua"), "sh", "-c", "echo hook saw $LUASUP_EXIT_TEXT",
+                  "--", "sh", "-c", "echo service; exec sleep 30"])
+    try:
+        assert read_line(proc.stdout) == "service\n"
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=30) == 128 + signal.SIGTERM
+        assert proc.stdout.read() == "hook saw signal SIGTERM\n"
+    finally:
+        stop(proc)
+
+
+def test_posthook_is_cut_off_at_its_timeout():
+    result = run([example("posthook.lua"), "sh", "-c", "echo hook runs; exec sleep 30",
+                  "--", "sh", "-c", "exit 5"], env=env_for(HOOK_TIMEOUT=0.3))
+    assert result.returncode == 5
+    assert result.stdout == "hook runs\n"
+    assert "luasup: warning: service main: post_exit hook still running after 0.3 s: stopped\n" in result.stderr
+
+
+def _http(port, path="/", timeout=5):
     import socket
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as conn:
-        conn.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        conn.sendall(b"GET %s HTTP/1.0\r\n\r\n" % path.encode())
         data = b""
         while True:
             chunk = conn.recv(65536)
@@ -181,52 +206,49 @@ def test_handover_restarts_without_refusing_a_connection():
         stop(proc)
 
 
-def test_health_check_restarts_a_service_after_three_failed_probes():
+def _free_port():
     import socket
-    with socket.socket() as s:  # a free port for the example's server
+    with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+        return s.getsockname()[1]
+
+
+def _lines_until(stream, text):
+    """Lines read from stream up to and including the first containing text."""
+    lines = [read_line(stream)]
+    while text not in lines[-1]:
+        lines.append(read_line(stream))
+    return lines
+
+
+def _pid_of(line):
+    return int(re.search(r"\(pid (\d+)\)", line).group(1))
+
+
+def test_health_check_restarts_a_service_after_three_failed_probes():
+    port = _free_port()
     proc = start([example("health.lua"), str(port), "0.3"])
     try:
-        first = read_line(proc.stderr)
-        assert first.startswith("luasup: started web (pid ")
-        web = int(first.split("pid ")[1].rstrip(")\n"))
-        wait_until(lambda: _http_ok(port), what="the service to answer")
+        web = _pid_of(_lines_until(proc.stderr, "service web: running")[-1])
+        assert _http_ok(port)  # running means it answers: readiness came first
         os.kill(web, signal.SIGSTOP)  # hung: accepts nothing, answers nothing
-        lines = []
-        while not lines or not lines[-1].startswith("luasup: restarted web"):
-            lines.append(read_line(proc.stderr, timeout=30))
-        failures = [l for l in lines if "probe of http://127.0.0.1:%d/ failed" % port in l]
-        # (a probe may also fail while a slow machine still starts the server)
-        assert [l.rsplit(", ", 1)[1] for l in failures][-3:] == ["1 in a row\n", "2 in a row\n", "3 in a row\n"]
-        new = int(lines[-1].rsplit("pid ", 1)[1])
+        lines = _lines_until(proc.stderr, "service web: running")
+        failures = [re.search(r"\((\d) of 3\)", l).group(1) for l in lines if "health check failed (" in l]
+        assert failures[-3:] == ["1", "2", "3"]  # (a slow machine may fail a probe before the hang)
+        assert any("service web: stopping (pid %d): health check failed 3 times" % web in l for l in lines)
+        new = _pid_of(lines[-1])
         assert new != web
-        wait_until(lambda: _http_ok(port), what="the restarted service to answer")
+        assert _http_ok(port)
+        wait_until(lambda: stat(web) is None, what="the hung server to be gone")
         os.kill(proc.pid, signal.SIGTERM)
         assert proc.wait(timeout=30) == 143
     finally:
         stop(proc)
 
 
-def test_health_logs_the_status_of_a_failed_probe_not_its_body():
-    # the body of a 503 used to be logged as the error
-    from helpers.servers import raw_server
-    busy = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbusy"
-    with raw_server(busy) as port:  # it holds the port: the example's own server cannot bind it
-        proc = start([example("health.lua"), str(port), "0.2"])
-        try:
-            line = ""
-            while "probe of" not in line:
-                line = read_line(proc.stderr)
-            assert line == ("luasup: warning: probe of http://127.0.0.1:%d/ failed (status 503),"
-                            " 1 in a row\n" % port)
-        finally:
-            stop(proc)
-
-
-def _http_ok(port):
+def _http_ok(port, path="/"):
     try:
-        return _http(port, timeout=1).startswith(b"HTTP/1.0 200")
+        return _http(port, path, timeout=1).startswith(b"HTTP/1.0 200")
     except OSError:
         return False
 
@@ -251,3 +273,55 @@ def test_reload_sends_one_sighup_per_burst_of_config_writes(tmp_path):
         assert proc.stderr.read().count("changed: sending SIGHUP to sh") == 2
     finally:
         stop(proc)
+
+
+def _index(lines, text):
+    return next(i for i, l in enumerate(lines) if text in l)
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_services_start_in_order_work_and_stop_in_reverse(tmp_path, loop):
+    port = _free_port()
+    proc = start([example("services.lua"), str(tmp_path / "app"), str(port)], loop=loop)
+    try:
+        lines = _lines_until(proc.stderr, "service worker: running")
+        assert _index(lines, "service migrate: done (exit code 0)") < _index(lines, "service app: starting")
+        assert _index(lines, "service app: running") < _index(lines, "service worker: starting")
+        assert _http_ok(port, "/healthz")
+        (tmp_path / "app" / "queue" / "job1").write_text("")
+        assert read_line(proc.stdout) == "worker: did job1\n"
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=30) == 143
+        lines = proc.stderr.read().splitlines()
+        assert _index(lines, "service worker: stopped") < _index(lines, "service app: stopping")
+        assert "service app: stopped (signal SIGTERM)" in lines[-1]
+    finally:
+        stop(proc)
+
+
+def test_services_restart_the_app_when_its_health_check_fails(tmp_path):
+    port = _free_port()
+    proc = start([example("services.lua"), str(tmp_path / "app"), str(port)])
+    try:
+        app = _pid_of(_lines_until(proc.stderr, "service app: running")[-1])
+        (tmp_path / "app" / "healthz").unlink()  # now answered 404
+        lines = _lines_until(proc.stderr, "service app: stopping")
+        assert lines[-1].endswith("(pid %d): health check failed 3 times: HTTP 404\n" % app)
+        assert [l for l in lines if "health check failed (" in l][-1].endswith("(3 of 3): HTTP 404\n")
+        (tmp_path / "app" / "healthz").write_text("ok\n")
+        lines = _lines_until(proc.stderr, "service app: running")
+        assert _pid_of(lines[-1]) != app
+        assert not any("service worker" in l for l in lines)  # the worker kept running
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=30) == 143
+    finally:
+        stop(proc)
+
+
+def test_services_start_nothing_after_a_failed_migration(tmp_path):
+    (tmp_path / "file").write_text("")  # DIR cannot be made under a file
+    result = run([example("services.lua"), str(tmp_path / "file" / "app"), str(_free_port())])
+    assert result.returncode == 1
+    assert "luasup: warning: service migrate: failed: exit code 1\n" in result.stderr
+    assert "service app: starting" not in result.stderr
+    assert "service worker: starting" not in result.stderr

@@ -4,6 +4,7 @@
 -- stop in reverse dependency order. Reference: docs/services.md.
 local init = require('init')
 local task = require('luasup.task')
+local args = require('luasup.args')
 local spec = require('supervise.spec')
 local probes = require('supervise.probes')
 local runner = require('supervise.runner')
@@ -39,8 +40,8 @@ local function status(svc)
         name = svc.name, kind = svc.spec.kind, state = svc.state, why = svc.why,
         since = svc.since, pid = svc.pid, restarts = svc.restarts, critical = svc.spec.critical,
         healthy = svc.healthy, after = { unpack(svc.spec.after) },
-        last_exit = last and { code = last.code, text = last.text, runtime = last.runtime,
-            time = last.time } or nil,
+        last_exit = last and { code = last.code, how = last.how, value = last.value, text = last.text,
+            runtime = last.runtime, time = last.time } or nil,
     }
 end
 
@@ -151,7 +152,7 @@ function hub.shutdown(code, why)
 end
 
 local function declare(fname, kind, name, options)
-    local s = spec.check(fname, kind, name, options, init.shutdown_grace())
+    local s = spec.check(fname, kind, name, options)
     if hub.services[name] then
         task.raise(("%s: a service named '%s' is already declared"):format(fname, name))
     end
@@ -161,7 +162,7 @@ local function declare(fname, kind, name, options)
         end
     end
     local svc = { name = name, spec = s, state = 'stopped', why = 'not started yet', since = init.now(),
-        restarts = 0, exits = {}, attempt = 0, changed = latch(), output_latch = latch() }
+        restarts = 0, exits = {}, attempt = 0, changed = latch(), output_latch = latch(), probe = {} }
     hub.services[name] = svc
     hub.order[#hub.order + 1] = name
     if hub.running and not hub.stopping_all then
@@ -248,8 +249,11 @@ function M.shutdown(code)
     hub.shutdown(code or 0, 'requested')
 end
 
-local function find(name)
-    local svc = type(name) == 'string' and hub.services[name]
+local function find(fname, name)
+    if type(name) ~= 'string' then
+        task.raise(("bad argument #1 to '%s' (string expected, got %s)"):format(fname, type(name)))
+    end
+    local svc = hub.services[name]
     if not svc then
         return nil, ("no service '%s'"):format(tostring(name))
     end
@@ -260,7 +264,7 @@ end
 -- failed service (its crash-loop window and backoff sequence start afresh);
 -- its state changes once the start has begun, when the caller next waits
 function M.start(name)
-    local svc, err = find(name)
+    local svc, err = find('start', name)
     if not svc then
         return nil, err
     elseif hub.stopping_all then
@@ -277,7 +281,7 @@ end
 --- sup.stop(name) -> true, or nil and why: stop a service (no restart);
 -- waits until its process group is gone
 function M.stop(name)
-    local svc, err = find(name)
+    local svc, err = find('stop', name)
     if not svc then
         return nil, err
     end
@@ -287,7 +291,12 @@ end
 
 --- sup.restart(name) -> true, or nil and why
 function M.restart(name)
-    local ok, err = M.stop(name)
+    local svc, err = find('restart', name)
+    if not svc then
+        return nil, err
+    end
+    local ok
+    ok, err = M.stop(name)
     if not ok then
         return nil, err
     end
@@ -297,19 +306,20 @@ end
 --- sup.signal(name, sig) -> true, or nil and why: a signal to the
 -- service's process group
 function M.signal(name, sig)
-    local svc, err = find(name)
+    local svc, err = find('signal', name)
+    local signo = args.signal(2, 'signal', sig)
     if not svc then
         return nil, err
     elseif not svc.child then
         return nil, 'not running'
     end
-    return svc.child:signal(sig)
+    return svc.child:signal(signo)
 end
 
 --- sup.status(name) -> a table (name, kind, state, why, since, pid,
 -- restarts, last_exit, ...), or nil and why
 function M.status(name)
-    local svc, err = find(name)
+    local svc, err = find('status', name)
     if not svc then
         return nil, err
     end
@@ -327,7 +337,7 @@ end
 
 --- sup.remove(name) -> true, or nil and why: stop a service and forget it
 function M.remove(name)
-    local svc, err = find(name)
+    local svc, err = find('remove', name)
     if not svc then
         return nil, err
     end

@@ -55,7 +55,7 @@ function M.command(cmd, ...)
     end
     local argv = type(cmd) == 'table' and cmd or { cmd, ... }
     local text = type(argv[1]) == 'string' and argv[1] or '?'
-    return probe('command', text, function(_, timeout)
+    return probe('command', text, function(_, timeout, slot)
         local opts = {}
         for k, v in pairs(argv) do
             opts[k] = v
@@ -66,7 +66,9 @@ function M.command(cmd, ...)
         if not ok then
             return nil, tostring(child):gsub('^[^:]*:%d+: ', '')
         end
+        slot.child = child -- killed if the check is aborted
         local done, how, value = child:wait(timeout)
+        slot.child = nil
         if not done then
             child:kill()
             child:wait()
@@ -124,11 +126,15 @@ function M.from(value)
     end
 end
 
--- Run one check in a task of its own, cut off at `timeout`.
-function M.run(p, child, timeout)
-    local t = init.spawn(p.check, child, timeout)
+-- Run one check in a task of its own, cut off at `timeout`. `slot` (one
+-- per service) holds the check in flight, for abort().
+function M.run(p, child, timeout, slot)
+    local t = init.spawn(p.check, child, timeout, slot)
+    slot.task = t
     local first = init.wait_any(t, timeout + 0.1) -- built-in checks bound themselves; this cuts off the rest
+    slot.task = nil
     if not first then
+        M.abort(slot)
         t:cancel()
         return nil, ('no answer within %g s'):format(timeout)
     end
@@ -137,6 +143,19 @@ function M.run(p, child, timeout)
         return nil, 'probe error: ' .. tostring(passed)
     end
     return passed, why
+end
+
+-- End the check in flight, its command included (a stopped service
+-- leaves nothing running behind it).
+function M.abort(slot)
+    if slot.task then
+        slot.task:cancel()
+        slot.task = nil
+    end
+    if slot.child then
+        slot.child:kill()
+        slot.child = nil
+    end
 end
 
 return M

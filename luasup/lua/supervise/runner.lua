@@ -6,6 +6,7 @@
 local init = require('init')
 local core = require('luasup.core')
 local probes = require('supervise.probes')
+local latch = require('supervise.latch')
 
 local M = {}
 
@@ -25,6 +26,16 @@ for name, num in pairs(init.signal) do
 end
 M.SIGNAL_NAMES = SIGNAL_NAMES
 
+-- Durations in log lines: 0.25 s, 4 s, 1234 s (not 1.23e+03).
+local function seconds(d)
+    return d >= 100 and ('%d'):format(math.floor(d + 0.5)) or ('%.3g'):format(d)
+end
+M.seconds = seconds
+
+local function times(n, one, many)
+    return ('%d %s'):format(n, n == 1 and one or many)
+end
+
 -- What an exit was: {how = 'exit' | 'signal' | 'start', code = shell code,
 -- value = code or signal number, text = 'exit code 3', runtime = seconds}.
 local function exit_of(how, value, runtime)
@@ -35,33 +46,40 @@ local function exit_of(how, value, runtime)
         text = 'signal ' .. (SIGNAL_NAMES[value] or tostring(value)), runtime = runtime }
 end
 
+-- A service's stop timeout: its own, or the grace period in force.
+local function stop_timeout(s)
+    return s.stop.timeout or init.shutdown_grace()
+end
+
 -- Whether any process of group `pgid` is left.
 local function group_alive(pgid)
     return init.kill(-pgid, 0) == 0
 end
 
--- Wait until group `pgid` is gone: `timeout` seconds, then SIGKILL and as
--- long again (at least a second) for the kernel to finish it.
-local function reap_group(pgid, timeout)
-    local give_up = init.now() + timeout
-    local killed = false
+-- Wait until group `pgid` is gone, until `give_up` (init.now() time), then
+-- SIGKILL it and wait a second more at most for the kernel to finish it.
+local function reap_group(svc, pgid, give_up, started)
     while group_alive(pgid) do
         if init.now() >= give_up then
-            if killed then
-                return false
-            end
+            init.log('warn', 'service %s: processes of its group still running %d ms after %s: sending SIGKILL',
+                svc.name, (init.now() - started) * 1000, SIGNAL_NAMES[svc.spec.stop.signal])
             init.kill(-pgid, 9)
-            killed, give_up = true, init.now() + math.max(timeout, 1)
+            local last = init.now() + 1
+            while group_alive(pgid) and init.now() < last do
+                init.sleep(POLL)
+            end
+            return
         end
         init.sleep(POLL)
     end
-    return true
 end
 
 -- Stop `child` (the service's current process): its stop signal to its
 -- group, then SIGKILL after `timeout`; returns once the whole group is gone.
 function M.stop_child(hub, svc, child, why, timeout)
     local pid, s = child:pid(), svc.spec
+    local started = init.now()
+    local signame = SIGNAL_NAMES[s.stop.signal] or tostring(s.stop.signal)
     if child:running() then
         hub.set(svc, 'stopping', why, ('(pid %d): %s'):format(pid, why))
         child:signal(s.stop.signal)
@@ -69,15 +87,16 @@ function M.stop_child(hub, svc, child, why, timeout)
             init.kill(-pid, 18) -- a stopped (SIGSTOP) service can then handle its stop signal
         end
         if not child:wait(timeout) then
-            init.log('warn', 'service %s: still running %g s after %s: sending SIGKILL', svc.name,
-                timeout, SIGNAL_NAMES[s.stop.signal] or s.stop.signal)
+            init.log('warn', 'service %s: still running %d ms after %s: sending SIGKILL', svc.name,
+                (init.now() - started) * 1000, signame)
             child:kill()
             child:wait()
         end
-    elseif group_alive(pid) then -- what it left behind in its group
+    elseif group_alive(pid) then
+        init.log('warn', 'service %s: its exit left processes in its group: sending %s', svc.name, signame)
         init.kill(-pid, s.stop.signal)
     end
-    reap_group(pid, timeout)
+    reap_group(svc, pid, started + timeout, started)
 end
 
 -- A hook (a function, or a command table) bounded by the hook timeout:
@@ -99,9 +118,7 @@ function M.hook(hub, svc, which, info, timeout)
                 env.LUASUP_RUNTIME = ('%.3f'):format(info.runtime)
             end
             opts.env = env
-            if opts.stdout == nil and opts.stderr == nil and opts.prefix == nil then
-                opts.stdout, opts.stderr = 'inherit', 'inherit' -- its output in the log, as the service's
-            end
+            M.inherit_output(opts) -- its output in the log, as the service's
             local ok, child = pcall(init.exec, opts)
             if not ok then -- a missing program is the world's failure, not the script's
                 return false, tostring(child):gsub('^[^\n]-:%d+: ', '')
@@ -135,6 +152,16 @@ function M.hook(hub, svc, which, info, timeout)
     return true
 end
 
+-- A service's (or a hook's) output goes where luasup's goes unless it says
+-- otherwise, each stream on its own: like a program run directly, not
+-- init.exec's default of capturing it.
+function M.inherit_output(opts)
+    if opts.prefix == nil then
+        opts.stdout = opts.stdout or 'inherit'
+        opts.stderr = opts.stderr or 'inherit'
+    end
+end
+
 -- init.exec's options for one start: the service's own, with its output
 -- watched for an output readiness probe.
 local function exec_options(svc)
@@ -142,9 +169,7 @@ local function exec_options(svc)
     local opts = {}
     for k, v in pairs(s.exec) do opts[k] = v end
     for i, v in ipairs(s.cmd) do opts[i] = v end
-    if opts.stdout == nil and opts.stderr == nil and opts.prefix == nil then
-        opts.stdout, opts.stderr = 'inherit', 'inherit' -- like a program run directly
-    end
+    M.inherit_output(opts)
     local r = s.ready
     if r and r.probe.kind == 'output' then
         for _, stream in ipairs(r.probe.stream and { r.probe.stream } or { 'stdout', 'stderr' }) do
@@ -171,6 +196,18 @@ local function exec_options(svc)
     return opts
 end
 
+local function cancel(t)
+    if t then t:cancel() end
+end
+
+-- The readiness or health task and the check it has in flight.
+local function stop_probes(svc)
+    cancel(svc.ready_task)
+    cancel(svc.health_task)
+    svc.ready_task, svc.health_task = nil, nil
+    probes.abort(svc.probe)
+end
+
 -- Wait until `child` is ready: true and how, or nil and 'exited' / 'timeout'.
 local function await_ready(svc, child)
     local r = svc.spec.ready
@@ -189,7 +226,7 @@ local function await_ready(svc, child)
         end
         if r.first then init.sleep(r.first) end
         while true do
-            local ok, why = probes.run(r.probe, child, r.timeout)
+            local ok, why = probes.run(r.probe, child, r.timeout, svc.probe)
             if ok then
                 return why
             end
@@ -197,14 +234,14 @@ local function await_ready(svc, child)
             init.sleep(r.every)
         end
     end)
-    local first = init.wait_any(svc.ready_task, child, r.deadline)
     local t = svc.ready_task
-    svc.ready_task = nil
+    local first = init.wait_any(t, child, r.deadline)
     if first == t then
+        svc.ready_task = nil
         local ok, why = pcall(t.wait, t)
         return ok or nil, ok and why or tostring(why)
     end
-    t:cancel()
+    stop_probes(svc)
     return nil, first == child and 'exited' or 'timeout'
 end
 
@@ -216,7 +253,7 @@ local function watch_health(hub, svc, child)
     local failures, successes = 0, 0
     local tick = init.now()
     while true do
-        local ok, why = probes.run(h.probe, child, h.timeout)
+        local ok, why = probes.run(h.probe, child, h.timeout, svc.probe)
         if ok then
             successes = successes + 1
             if failures > 0 and successes >= h.successes then
@@ -230,17 +267,13 @@ local function watch_health(hub, svc, child)
             init.log('warn', 'service %s: health check failed (%d of %d): %s', svc.name, failures,
                 h.failures, tostring(why))
             if failures >= h.failures then
-                return ('health check failed %d times: %s'):format(failures, tostring(why))
+                return ('health check failed %s: %s'):format(times(failures, 'time', 'times'), tostring(why))
             end
         end
         local now = init.now()
         tick = math.max(tick + h.every, now)
         init.sleep(tick - now)
     end
-end
-
-local function cancel(t)
-    if t then t:cancel() end
 end
 
 -- Start once and follow that run to its end: the exit (see exit_of), with
@@ -257,7 +290,8 @@ local function run_once(hub, svc)
     local ok, child = pcall(init.exec, exec_options(svc))
     if not ok then
         local why = tostring(child):gsub('^[^\n]-:%d+: ', '')
-        return { how = 'start', code = 127, value = 127, text = why, runtime = 0 }
+        local code = (why:find('Permission denied$') or why:find('Exec format error$')) and 126 or 127
+        return { how = 'start', code = code, value = code, text = why, runtime = 0 }
     end
     local started = init.now()
     svc.child, svc.pid, svc.started = child, child:pid(), started
@@ -270,7 +304,7 @@ local function run_once(hub, svc)
             hub.set(svc, 'running', 'ready: ' .. tostring(why), ('(pid %d)'):format(svc.pid))
         elseif why == 'timeout' then
             cause = ('not ready within %g s'):format(s.ready.deadline)
-            M.stop_child(hub, svc, child, cause, s.stop.timeout)
+            M.stop_child(hub, svc, child, cause, stop_timeout(s))
         end
     end
     if child:running() then
@@ -289,15 +323,14 @@ local function run_once(hub, svc)
             local ok, why = pcall(svc.health_task.wait, svc.health_task)
             cause = ok and why or 'health check error: ' .. tostring(why)
         end
-        cancel(svc.health_task)
-        svc.health_task = nil
+        stop_probes(svc)
         if cause then
-            M.stop_child(hub, svc, child, cause, s.stop.timeout)
+            M.stop_child(hub, svc, child, cause, stop_timeout(s))
         end
     end
     local _, how, value = child:wait()
     if group_alive(svc.pid) then
-        M.stop_child(hub, svc, child, 'left processes in its group', s.stop.timeout)
+        M.stop_child(hub, svc, child, 'left processes in its group', stop_timeout(s))
     end
     local e = exit_of(how, value, init.now() - started)
     e.cause = cause
@@ -309,7 +342,7 @@ end
 local function backoff(b, attempt)
     local delay = math.min(b.initial * b.factor ^ (attempt - 1), b.max)
     if b.jitter > 0 then
-        delay = delay * (1 + b.jitter * (2 * math.random() - 1))
+        delay = math.min(delay * (1 + b.jitter * (2 * math.random() - 1)), b.max)
     end
     return delay
 end
@@ -320,13 +353,18 @@ local function after_exit(hub, svc, e)
     local success = e.how == 'exit' and s.success[e.code] and not e.cause
     local text = e.cause or e.text
     -- what luasup exits with if this failure ends it: never 0 for a failure
-    -- (a success code cut off by a timeout, a crash loop of clean exits)
-    svc.fail_code = e.code ~= 0 and e.code or 1
+    -- (a crash loop of clean exits), and 1 when luasup ended the run itself
+    -- (its stop signal's 143 would read as a container that was stopped)
+    svc.fail_code = (e.code == 0 or e.cause) and 1 or e.code
     svc.last_exit = { code = e.code, how = e.how, value = e.value, text = text, runtime = e.runtime,
         time = init.now() }
     if s.post_exit then
         M.hook(hub, svc, 'post_exit', { service = svc.name, code = e.code, how = e.how,
             value = e.value, text = text, runtime = e.runtime, restarts = svc.restarts })
+    end
+    if hub.stopping_all then -- nothing starts again once the ordered stop has begun
+        hub.set(svc, 'stopped', 'shutdown', ('(%s)'):format(text))
+        return false
     end
     local again = s.critical ~= 'exit' and (s.restart == 'always'
         or (s.restart == 'on-failure' and not success)) and not (s.kind == 'oneshot' and success)
@@ -350,7 +388,8 @@ local function after_exit(hub, svc, e)
             table.remove(exits, 1)
         end
         if #exits > s.limit.burst then
-            local why = ('%d exits within %g s, the last %s'):format(#exits, s.limit.within, text)
+            local why = ('%s within %s s; last: %s'):format(times(#exits, 'exit', 'exits'),
+                seconds(s.limit.within), text)
             hub.set(svc, 'failed', why, ': ' .. why)
             if s.critical then
                 hub.shutdown(svc.fail_code, ('service %s failed'):format(svc.name))
@@ -364,10 +403,10 @@ local function after_exit(hub, svc, e)
     svc.attempt = svc.attempt + 1
     local delay = math.max(backoff(s.backoff, svc.attempt), MIN_INTERVAL - e.runtime)
     svc.restarts = svc.restarts + 1
-    local count = s.limit and ('restart %d of %d within %g s'):format(#exits, s.limit.burst, s.limit.within)
-        or ('restart %d'):format(svc.restarts)
-    hub.set(svc, 'backoff', ('restart in %.3g s after %s'):format(delay, text),
-        ('%.3g s after %s (%s)'):format(delay, text, count))
+    local count = s.limit and ('restart %d of %d within %s s'):format(#exits, s.limit.burst,
+        seconds(s.limit.within)) or ('restart %d'):format(svc.restarts)
+    hub.set(svc, 'backoff', ('restart in %s s after %s'):format(seconds(delay), text),
+        ('%s s after %s (%s)'):format(seconds(delay), text, count))
     init.sleep(delay)
     return true
 end
@@ -399,6 +438,9 @@ end
 local function loop(hub, svc)
     repeat
         wait_for_dependencies(hub, svc)
+        if hub.stopping_all then
+            return
+        end
     until not after_exit(hub, svc, run_once(hub, svc))
     svc.runner = nil
     hub.check_settled() -- after a critical service's shutdown, so that its reason is the one given
@@ -410,22 +452,18 @@ function M.start(hub, svc)
     svc.runner = init.spawn(loop, hub, svc)
 end
 
--- Stop `svc` for good (no restart): its runner and probes end, its process
--- group gets its stop signal, SIGKILL after its stop timeout (at most until
--- `deadline`), and the post_exit hook runs.
-function M.stop(hub, svc, why, deadline)
+local function stop_now(hub, svc, why, deadline)
     cancel(svc.runner)
-    cancel(svc.ready_task)
-    cancel(svc.health_task)
+    stop_probes(svc)
     if svc.hook then
         cancel(svc.hook.task)
         if svc.hook.box.child then svc.hook.box.child:kill() end
     end
-    svc.runner, svc.ready_task, svc.health_task, svc.hook = nil, nil, nil, nil
+    svc.runner, svc.hook = nil, nil
     local child = svc.child
     if child then
         local left = math.max(0, deadline - init.now())
-        M.stop_child(hub, svc, child, why, math.min(svc.spec.stop.timeout, left))
+        M.stop_child(hub, svc, child, why, math.min(stop_timeout(svc.spec), left))
         local _, how, value = child:wait()
         local e = exit_of(how, value, init.now() - svc.started)
         svc.child, svc.pid = nil, nil
@@ -439,6 +477,26 @@ function M.stop(hub, svc, why, deadline)
         hub.set(svc, 'stopped', why, ('(%s)'):format(e.text))
     elseif not hub.settled(svc) then -- a failed or finished service keeps its state
         hub.set(svc, 'stopped', why)
+    end
+end
+
+-- Stop `svc` for good (no restart): its runner and probes end, its process
+-- group gets its stop signal, SIGKILL after its stop timeout (at most until
+-- `deadline`), and the post_exit hook runs.
+function M.stop(hub, svc, why, deadline)
+    if svc.stop_done then -- a stop in progress: its end is this one's too
+        while svc.stop_done do
+            svc.stop_done:wait()
+        end
+        return
+    end
+    svc.stop_done = latch()
+    local ok, err = pcall(stop_now, hub, svc, why, deadline)
+    local done = svc.stop_done
+    svc.stop_done = nil
+    done:fire()
+    if not ok then
+        error(err, 0)
     end
 end
 

@@ -91,7 +91,8 @@ local function ready_of(fname, value)
     elseif type(value) == 'function' or getmetatable(value) == probes.Probe then
         value = { probe = value }
     end
-    local r = fields(fname, 'ready', value, M.DEFAULTS.ready, { probe = 'any' })
+    local r = fields(fname, 'ready', value, M.DEFAULTS.ready,
+        { probe = 'any', every = { 0.001 }, timeout = { 0.001 }, deadline = { 0 } })
     r.probe = probe_of(fname, 'ready.probe', value.probe)
     if r.probe.kind == 'delay' then
         local seconds = tonumber(r.probe.text:match('^[^ ]+'))
@@ -116,12 +117,12 @@ local function health_of(fname, value)
     return h
 end
 
-local function stop_of(fname, value, grace)
+local function stop_of(fname, value)
     if type(value) == 'string' then
         value = { signal = value }
     end
     value = value or {}
-    local out = { signal = 15, timeout = grace }
+    local out = { signal = 15 } -- timeout nil: the grace period in force when it stops
     for k, v in pairs(value) do
         if k == 'signal' then
             out.signal = args.signal(2, fname, v)
@@ -143,9 +144,8 @@ end
 
 local POLICIES = { always = true, ['on-failure'] = true, never = true }
 
--- Check `spec` for sup.service (kind 'service') or sup.oneshot; `grace` is
--- the default stop timeout.
-function M.check(fname, kind, name, spec, grace)
+-- Check `spec` for sup.service (kind 'service') or sup.oneshot.
+function M.check(fname, kind, name, spec)
     args.check(1, fname, name, 'string')
     if name == '' or name:find('[%s%c]') then
         args.argerror(1, fname, ("service name without spaces expected, got '%s'"):format(name))
@@ -199,9 +199,15 @@ function M.check(fname, kind, name, spec, grace)
     s.ready = ready_of(fname, spec.ready)
     if s.ready and s.ready.probe.kind == 'notify' then
         s.exec.notify = true
+    elseif s.ready and s.ready.probe.kind == 'output' then
+        for _, stream in ipairs(s.ready.probe.stream and { s.ready.probe.stream } or { 'stdout', 'stderr' }) do
+            if type(spec[stream]) == 'string' and spec[stream]:find('/') then
+                fail(fname, ("option 'ready': sup.output cannot watch %s written to a file; watch the other stream or use a function"):format(stream))
+            end
+        end
     end
     s.health = health_of(fname, spec.health)
-    s.stop = stop_of(fname, spec.stop, grace)
+    s.stop = stop_of(fname, spec.stop)
     s.timeout = spec.timeout and number(fname, 'timeout', spec.timeout, 0.001)
     s.pre_start = spec.pre_start and hook_of(fname, 'pre_start', spec.pre_start)
     s.post_exit = spec.post_exit and hook_of(fname, 'post_exit', spec.post_exit)
