@@ -108,7 +108,7 @@ def test_a_failed_oneshot_blocks_its_dependents_and_stops_the_container_with_its
     assert events.count(("migrate", "start")) == 2  # its one retry, then it gave up
     assert not {"api", "worker"} & {name for name, _ in events}
     assert ("cache", "term") in events  # the rest is stopped
-    assert ("luasup: warning: service migrate: failed: 2 exits within 60 s, the last exit code 3"
+    assert ("luasup: warning: service migrate: failed: 2 exits within 60 s; last: exit code 3"
             in result.stderr.splitlines())
     assert "luasup: supervise: stopping all services (service migrate failed)" in result.stderr
 
