@@ -274,3 +274,18 @@ def test_twenty_independent_services_stop_at_once(tmp_path):
     events = [r.event for r in read_records(records) if r.event != "start"]
     # every one was asked to stop before the first had finished (each takes 0.5 s)
     assert events == ["term"] * 20 + ["exit"] * 20
+
+
+def test_the_default_stop_timeout_is_the_grace_period_in_force_at_the_stop(tmp_path):
+    records = tmp_path / "records"
+    # set after the declaration: the service's stop timeout follows it
+    lua = script([service("api", records, "--ignore-term"),
+                  "require('init').shutdown_grace(1)"])
+    proc, host = start_pid1(lua, grace_ms=30000)
+    try:
+        code, took = stop_all(proc, host)
+        assert code == 143
+    finally:
+        stop(proc)
+    assert 1 <= took < 10, took  # not the 30 s of LUASUP_GRACE_MS
+    assert ("api", "stopped (signal SIGKILL)") in state_lines(proc.stderr.read())
