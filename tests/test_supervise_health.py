@@ -7,7 +7,7 @@ import pytest
 
 from helpers import run
 from helpers.servers import full_backlog, http_server, silent_server
-from helpers.services import state_lines, states
+from helpers.supervision import state_lines, states
 
 # A service that stops for good after its health check fails, so that
 # sup.run() ends with it.
@@ -39,14 +39,14 @@ def test_the_service_is_stopped_at_exactly_the_failure_threshold(results, failur
     result = run(["-e", script])
     # no probe after the one that reached the threshold
     assert result.stdout.splitlines() == ["probe %d" % i for i in range(1, stopped_at + 1)]
-    lines = [rest for _, rest in state_lines(result.stderr, "api")]
-    assert lines[-2].endswith("health check failed %s: down at %d" % (
+    err = result.stderr.splitlines()
+    stopping = [rest for _, state, rest in state_lines(result.stderr) if state == "stopping"]
+    assert len(stopping) == 1 and stopping[0].endswith("health check failed %s: down at %d" % (
         "1 time" if failures == 1 else "%d times" % failures, stopped_at))
-    assert lines[-2].startswith("stopping")
-    counted = [rest for rest in lines if rest.startswith("health check failed (")]
-    assert counted[-1] == "health check failed (%d of %d): down at %d" % (failures, failures,
-                                                                          stopped_at)
-    assert ("healthy again (probe passed)" in lines) == recovers
+    counted = [line for line in err if "health check failed (" in line]
+    assert counted[-1] == ("luasup: warning: service api: health check failed (%d of %d): down at %d"
+                           % (failures, failures, stopped_at))
+    assert ("luasup: service api: healthy again (probe passed)" in err) == recovers
 
 
 def test_probes_start_after_readiness_and_the_initial_delay():
@@ -81,9 +81,9 @@ def test_a_hung_probe_is_cut_off_at_its_timeout(kind):
             return sup.run()
         """ % (ONCE, probe)
         result = run(["-e", script], pidns=True)
-    lines = [rest for _, rest in state_lines(result.stderr, "api")]
-    assert "health check failed (2 of 2): " + why in lines, result.stderr
-    assert lines[-1] == "failed: health check failed 2 times: " + why
+    assert ("luasup: warning: service api: health check failed (2 of 2): " + why
+            in result.stderr.splitlines()), result.stderr
+    assert state_lines(result.stderr)[-1] == ("api", "failed", "health check failed 2 times: " + why)
 
 
 def test_probes_never_block_each_other_or_the_loop():
@@ -152,9 +152,9 @@ def test_health_restarts_count_toward_the_crash_loop_limit():
         return sup.run()
     """
     result = run(["-e", script])
-    lines = [rest for _, rest in state_lines(result.stderr, "api")]
-    assert states(result.stderr, "api").count(("api", "starting")) == 2
-    assert lines[-1] == "failed: 2 exits within 60 s; last: health check failed 1 time: sick"
+    assert states(result.stderr, "api").count("starting") == 2
+    assert state_lines(result.stderr)[-1] == (
+        "api", "failed", "2 exits within 60 s; last: health check failed 1 time: sick")
     assert result.returncode == 1
 
 
@@ -173,7 +173,7 @@ def test_an_http_probe_passes_on_a_redirect_and_fails_on_a_client_error():
         """ % (base, ONCE, base)
         result = run(["-e", script])
     assert result.returncode == 0, result.stderr
-    lines = state_lines(result.stderr)
-    assert states(result.stderr, "ok")[:2] == [("ok", "starting"), ("ok", "running")]
-    assert lines[lines.index(("bad", "health check failed (1 of 1): HTTP 404")) + 1][1].startswith(
-        "stopping")
+    assert states(result.stderr, "ok")[:2] == ["starting", "running"]
+    assert ("luasup: warning: service bad: health check failed (1 of 1): HTTP 404"
+            in result.stderr.splitlines())
+    assert states(result.stderr, "bad")[-2:] == ["stopping", "failed"]

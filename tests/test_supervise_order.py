@@ -9,7 +9,8 @@ import signal
 import pytest
 
 from helpers import LOOPS, read_line, run, start, stop, wait_until
-from helpers.services import fake, read_records, started, state_lines, states
+from helpers.records import fake, read_records, started
+from helpers.supervision import state_lines
 
 # 20 services in four layers; each one after two of the layer before it
 WIDTHS = [8, 6, 4, 2]
@@ -60,7 +61,7 @@ def test_twenty_services_start_in_dependency_order_each_layer_at_once(tmp_path, 
         stop(proc)
     # luasup's own account agrees: each service starts after its
     # dependencies are running
-    index = {state: n for n, state in enumerate(states(proc.stderr.read()))}
+    index = {(svc, state): n for n, (svc, state, _) in enumerate(state_lines(proc.stderr.read()))}
     for k, layer in enumerate(LAYERS):
         for i, name in enumerate(layer):
             for dep in deps_of(k, i):
@@ -85,8 +86,9 @@ def test_a_dependent_of_a_oneshot_starts_once_it_has_exited_0(tmp_path):
     assert result.returncode == 0, result.stderr
     assert [(r.name, r.event) for r in read_records(records)] == [
         ("migrate", "start"), ("migrate", "exit"), ("api", "start"), ("api", "term"), ("api", "exit")]
-    assert ("api", "waiting for migrate") in state_lines(result.stderr)
-    assert [s for s in states(result.stderr) if s[0] == "migrate" or s[1] == "starting"] == [
+    assert ("api", "waiting", "for migrate") in state_lines(result.stderr)
+    assert [(svc, state) for svc, state, _ in state_lines(result.stderr)
+            if svc == "migrate" or state == "starting"] == [
         ("migrate", "starting"), ("migrate", "done"), ("api", "starting")]
 
 
@@ -124,7 +126,8 @@ def test_a_dependent_of_a_failed_service_never_starts_and_run_ends_with_its_code
     result = run(["-e", script])
     assert result.returncode == 4, result.stderr
     assert [(r.name, r.event) for r in read_records(records)] == [("db", "start"), ("db", "exit")]
-    assert [rest for _, rest in state_lines(result.stderr, "api")] == ["waiting for db", "stopped"]
+    assert [(state, rest) for svc, state, rest in state_lines(result.stderr) if svc == "api"] == [
+        ("waiting", "for db"), ("stopped", "")]
 
 
 def test_a_waiting_service_says_what_it_waits_for(tmp_path):
@@ -185,7 +188,7 @@ def test_a_dependent_waits_through_its_dependency_s_restarts(tmp_path):
     """ % (tried, tried)
     result = run(["-e", script])
     assert result.returncode == 0, result.stderr
-    lines = states(result.stderr)
+    lines = [(svc, state) for svc, state, _ in state_lines(result.stderr)]
     assert lines.index(("db", "backoff")) < lines.index(("db", "running")) < lines.index(
         ("api", "starting"))
     assert lines.count(("api", "starting")) == 1

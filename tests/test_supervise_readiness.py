@@ -9,9 +9,9 @@ import signal
 
 import pytest
 
-from helpers import read_line, run, start, stop, wait_until
-from helpers.services import (fake, first, free_port, read_records, started, state_lines,
-                             states)
+from helpers import run, start, stop, wait_until
+from helpers.records import fake, first, free_port, read_records, started
+from helpers.supervision import read_until, state_lines, states
 
 # prints api's state and why whenever they change, so the test can see a
 # probe fail before it lets the service become ready
@@ -65,17 +65,13 @@ def test_a_dependent_starts_only_once_the_service_is_ready(tmp_path, kind):
     try:
         wait_until(lambda: "api" in started(records), what="api started")
         if waiting_why:
-            line = read_line(proc.stdout)
-            while not re.fullmatch("starting: " + waiting_why, line.rstrip("\n")):
-                line = read_line(proc.stdout)
+            read_until(proc.stdout, lambda line: re.fullmatch("starting: " + waiting_why, line))
         assert "client" not in started(records)
         with open(records, "a") as f:
             f.write("test gate 0 0\n")
         open(gate, "w").close()
         wait_until(lambda: "client" in started(records), what="client started")
-        out = ""
-        while "running: " + ready_why + "\n" not in out:
-            out += read_line(proc.stdout)
+        out = read_until(proc.stdout, lambda line: line == "running: " + ready_why)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 143
     finally:
@@ -84,8 +80,9 @@ def test_a_dependent_starts_only_once_the_service_is_ready(tmp_path, kind):
     assert got.index(first(got, "test", "gate")) < got.index(first(got, "client", "start"))
     if said:
         stream, text = said
-        rest = (out + proc.stdout.read()) if stream == "stdout" else proc.stderr.read()
-        assert text + "\n" in rest  # the output is still shown
+        shown = out + proc.stdout.read().splitlines() if stream == "stdout" else (
+            proc.stderr.read().splitlines())
+        assert text in shown  # the output is still shown
 
 
 def test_a_delay_makes_dependents_wait_that_long():
@@ -105,7 +102,7 @@ def test_a_delay_makes_dependents_wait_that_long():
     """
     result = run(["-e", script])
     assert (result.returncode, result.stdout) == (0, "running\ttrue\n"), result.stderr
-    lines = states(result.stderr)
+    lines = [(svc, state) for svc, state, _ in state_lines(result.stderr)]
     assert lines.index(("api", "running")) < lines.index(("client", "starting"))
 
 
@@ -125,14 +122,13 @@ def test_a_service_not_ready_by_its_deadline_is_a_failed_start(probe, cmd):
     result = run(["-e", script])
     assert result.returncode == 1, result.stderr  # a failure luasup caused: not its stop signal's 143
     # each start stopped at its deadline: two starts, then the limit
-    lines = [rest for _, rest in state_lines(result.stderr, "api")]
-    assert [state for _, state in states(result.stderr, "api") if state != "backoff"] == [
+    lines = [(state, rest) for svc, state, rest in state_lines(result.stderr) if svc == "api"]
+    assert [state for state, _ in lines if state != "backoff"] == [
         "starting", "stopping", "starting", "stopping", "failed"]
-    assert all(rest.endswith(": not ready within 0.5 s") for rest in lines
-               if rest.startswith("stopping"))
-    assert lines[-1] == "failed: 2 exits within 60 s; last: not ready within 0.5 s"
-    assert [rest for _, rest in state_lines(result.stderr, "client")] == [
-        "waiting for api", "stopped"]
+    assert all(rest.endswith(": not ready within 0.5 s") for state, rest in lines
+               if state == "stopping")
+    assert lines[-1] == ("failed", "2 exits within 60 s; last: not ready within 0.5 s")
+    assert states(result.stderr, "client") == ["waiting", "stopped"]
 
 
 def test_a_hung_ready_probe_is_cut_off_at_its_timeout_and_tried_again():

@@ -12,8 +12,9 @@ import time
 
 import pytest
 
-from helpers import DEADLINE, env_for, luasup_pid, read_line, start, stop, wait_until
-from helpers.services import fake, first, read_records, started, state_lines, states
+from helpers import DEADLINE, env_for, luasup_pid, start, stop, wait_until
+from helpers.records import fake, first, read_records, started
+from helpers.supervision import read_until, state_lines, states
 
 def service(name, records, *options, lua=""):
     """Lua declaring a fake service, running once it says `up` (its stop
@@ -48,8 +49,7 @@ def start_pid1(lua, grace_ms=20000, loop="uvloop"):
 
 def stop_all(proc, host, signo=signal.SIGTERM):
     """Wait until everything runs, send `signo`; (exit code, seconds it took)."""
-    while read_line(proc.stdout) != "all running\n":
-        pass  # the services' own `up` lines
+    read_until(proc.stdout, lambda line: line == "all running")  # past the services' `up` lines
     sent = time.monotonic()
     os.kill(host, signo)
     code = proc.wait(timeout=DEADLINE)
@@ -111,7 +111,7 @@ def test_a_service_ignoring_sigterm_is_killed_at_its_stop_timeout_while_others_s
     waited = re.search(r"^luasup: warning: service stubborn: still running (\d+) ms after SIGTERM:"
                        r" sending SIGKILL$", err, re.M)
     assert waited and 2000 <= int(waited.group(1)) < 15000, err
-    assert ("stubborn", "stopped (signal SIGKILL)") in state_lines(err)
+    assert ("stubborn", "stopped", "(signal SIGKILL)") in state_lines(err)
 
 
 def test_the_whole_stop_fits_in_the_grace_period_whatever_the_stop_timeouts(tmp_path):
@@ -127,7 +127,8 @@ def test_the_whole_stop_fits_in_the_grace_period_whatever_the_stop_timeouts(tmp_
     finally:
         stop(proc)
     assert 1.5 <= took < 10, took  # the grace period, not api's 30 s
-    stops = [s for s in states(proc.stderr.read()) if s[1] in ("stopping", "stopped")]
+    stops = [(svc, state) for svc, state, _ in state_lines(proc.stderr.read())
+             if state in ("stopping", "stopped")]
     assert stops == [("api", "stopping"), ("api", "stopped"), ("db", "stopping"), ("db", "stopped")]
 
 
@@ -208,8 +209,7 @@ def test_a_critical_failure_stops_the_rest_in_reverse_dependency_order(tmp_path)
     ])
     proc, _ = start_pid1(lua)
     try:
-        while read_line(proc.stdout) != "all running\n":
-            pass
+        read_until(proc.stdout, lambda line: line == "all running")
         gate.touch()
         assert proc.wait(timeout=DEADLINE) == 5
     finally:
@@ -239,8 +239,7 @@ def test_a_stop_while_a_service_is_starting_does_not_wait_for_its_readiness(tmp_
         stop(proc)
     assert [(r.name, r.event) for r in read_records(records)] == [
         ("api", "start"), ("api", "term"), ("api", "exit")]
-    assert [rest for _, rest in state_lines(proc.stderr.read(), "client")] == [
-        "waiting for api", "stopped"]
+    assert states(proc.stderr.read(), "client") == ["waiting", "stopped"]
 
 
 def test_what_is_left_of_a_group_is_killed_within_the_grace_period(tmp_path):
@@ -288,4 +287,4 @@ def test_the_default_stop_timeout_is_the_grace_period_in_force_at_the_stop(tmp_p
     finally:
         stop(proc)
     assert 1 <= took < 10, took  # not the 30 s of LUASUP_GRACE_MS
-    assert ("api", "stopped (signal SIGKILL)") in state_lines(proc.stderr.read())
+    assert ("api", "stopped", "(signal SIGKILL)") in state_lines(proc.stderr.read())

@@ -1,5 +1,5 @@
-"""For tests of the supervise library: Lua scripts that run fake services
-(helpers/fakeservice.py) and the records those services keep."""
+"""Fake services (helpers/fakeservice.py) for tests of the supervise
+library: the Lua command that runs one, and the records they keep."""
 
 import collections
 import socket
@@ -47,20 +47,3 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def state_lines(stderr, name=None):
-    """luasup's `service NAME: STATE ...` lines, as (name, rest) pairs."""
-    out = []
-    for line in stderr.splitlines():
-        for lead in ("luasup: service ", "luasup: warning: service "):
-            if line.startswith(lead):
-                svc, _, rest = line[len(lead):].partition(": ")
-                if name is None or svc == name:
-                    out.append((svc, rest))
-    return out
-
-
-def states(stderr, name=None):
-    """The states in those lines, as (name, state) pairs: ('api', 'running')."""
-    return [(svc, rest.split()[0].rstrip(":")) for svc, rest in state_lines(stderr, name)]
