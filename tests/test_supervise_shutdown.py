@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from helpers import DEADLINE, env_for, luasup_pid, start, stop, wait_until
+from helpers import DEADLINE, env_for, luasup_pid, run, start, stop, wait_until
 from helpers.records import fake, first, read_records, started
 from helpers.supervision import read_until, state_lines, states
 
@@ -288,3 +288,24 @@ def test_the_default_stop_timeout_is_the_grace_period_in_force_at_the_stop(tmp_p
         stop(proc)
     assert 1 <= took < 10, took  # not the 30 s of LUASUP_GRACE_MS
     assert ("api", "stopped", "(signal SIGKILL)") in state_lines(proc.stderr.read())
+
+
+def test_the_ordered_stop_waits_for_a_stop_already_in_progress(tmp_path):
+    records = tmp_path / "records"
+    lua = """
+        local init, sup = require('init'), require('supervise')
+        %s
+        %s
+        sup.on('state', function(ev)
+            if ev.service == 'api' and ev.state == 'running' then
+                init.spawn(sup.stop, 'api')  -- takes a second
+                init.after(0.3, sup.shutdown, 0)
+            end
+        end)
+        return sup.run()
+    """ % (service("db", records), service("api", records, "--linger", 1, lua="after = 'db'"))
+    result = run(["-e", lua], pidns=True)
+    assert result.returncode == 0, result.stderr
+    got = read_records(records)
+    assert position(got, "api", "exit") < position(got, "db", "term")
+    assert states(result.stderr, "api").count("stopping") == 1  # signalled once
