@@ -8,8 +8,8 @@ each, so lines from many processes never mix): `start` at once, `term` on
 SIGTERM (or SIGINT, SIGQUIT, SIGHUP, SIGUSR1: the signal's name), `exit`
 just before it exits on its own account. Options:
 
-  --linger S        take S seconds to exit after SIGTERM
-  --ignore-term     record SIGTERM and carry on
+  --linger S        take S seconds to exit after a stop signal
+  --ignore-term     record a stop signal and carry on
   --exit CODE       exit with CODE right after the start record
   --run S           with --exit: exit S seconds after the start record
   --group-helper S  fork a member of its own process group, recording as
@@ -103,7 +103,7 @@ if opts.http:
     threading.Thread(target=server.serve_forever, daemon=True).start()
 wait_for_gate()
 if opts.tcp:
-    listener = socket.create_server(("127.0.0.1", opts.tcp))
+    listener = socket.create_server(("127.0.0.1", opts.tcp))  # a name keeps it open
 if opts.say:
     os.write(2 if opts.stderr else 1, (opts.say + "\n").encode())
 if opts.notify:
