@@ -309,3 +309,21 @@ def test_the_ordered_stop_waits_for_a_stop_already_in_progress(tmp_path):
     got = read_records(records)
     assert position(got, "api", "exit") < position(got, "db", "term")
     assert states(result.stderr, "api").count("stopping") == 1  # signalled once
+
+
+def test_a_critical_oneshot_failing_because_it_was_stopped_does_not_change_the_exit_code(tmp_path):
+    mark = tmp_path / "trapped"
+    lua = """
+        local init, sup = require('init'), require('supervise')
+        sup.oneshot('migrate', {cmd = {'sh', '-c', 'trap "exit 1" TERM; touch %s; sleep 30 & wait'}})
+        sup.service('api', {cmd = {'sleep', 30}, after = 'migrate'})
+        init.spawn(function()
+            while not io.open('%s') do init.sleep(0.02) end
+            init.kill(init.pid(), 'TERM')
+        end)
+        return sup.run()
+    """ % (mark, mark)
+    result = run(["-e", lua], pidns=True)
+    assert result.returncode == 143, result.stderr  # not the oneshot's 1
+    assert state_lines(result.stderr)[-1] == ("migrate", "stopped", "(exit code 1)")
+    assert states(result.stderr, "api") == ["waiting", "stopped"]
