@@ -261,10 +261,6 @@ def test_jitter_never_takes_a_delay_past_max():
     assert len(delays) == 12 and all(50 <= d <= 100 for d in delays), delays
 
 
-def t9(option, message):
-    return pytest.param(option, message, marks=pytest.mark.xfail(reason="BUGS.md T9", strict=True))
-
-
 @pytest.mark.parametrize("option,message", [
     ("restart = 'sometimes'", "option 'restart': 'always', 'on-failure' or 'never' expected, got 'sometimes'"),
     ("success = 256", "option 'success': exit codes 0-255 expected, got 256"),
@@ -275,9 +271,9 @@ def t9(option, message):
     ("limit = {burst = 1.5}", "option 'limit.burst': integer >= 0 expected, got 1.5"),
     ("critical = 'maybe'", "option 'critical': true, false or 'exit' expected, got 'maybe'"),
     ("hook_timeout = 0", "option 'hook_timeout': positive finite number expected, got 0"),
-    t9("backoff = {factor = 0.5}", "option 'backoff.factor': number >= 1 expected, got 0.5"),
-    t9("success = {0, 'x'}", "option 'success': exit codes 0-255 expected, got string"),
-    t9("stop = {signal = 'NOPE'}", "option 'stop.signal': unknown signal 'NOPE'"),
+    ("backoff = {factor = 0.5}", "option 'backoff.factor': number >= 1 expected, got 0.5"),
+    ("success = {0, 'x'}", "option 'success': exit codes 0-255 expected, got string"),
+    ("stop = {signal = 'NOPE'}", "option 'stop.signal': unknown signal 'NOPE'"),
 ])
 def test_a_bad_restart_option_is_refused_naming_the_option(option, message):
     result = sup_run("sup.service('s', {cmd = {'true'}, %s})" % option)

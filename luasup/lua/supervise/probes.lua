@@ -11,8 +11,10 @@ local Probe = {}
 Probe.__index = Probe
 M.Probe = Probe
 
-local function probe(kind, text, check)
-    return setmetatable({ kind = kind, text = text, check = check }, Probe)
+-- `bounded`: the check keeps to its timeout by itself, so it can run in
+-- the prober's own task (a task and a timer less per check).
+local function probe(kind, text, check, bounded)
+    return setmetatable({ kind = kind, text = text, check = check, bounded = bounded }, Probe)
 end
 
 --- sup.http(url [, {headers = {...}}]): an HTTP GET answered 200-399
@@ -30,7 +32,7 @@ function M.http(url, opts)
             return true, 'HTTP ' .. status
         end
         return nil, 'HTTP ' .. status
-    end)
+    end, true)
 end
 
 --- sup.tcp(host, port): a TCP connection is accepted
@@ -45,7 +47,7 @@ function M.tcp(host, port)
             return true, 'port ' .. port .. ' open'
         end
         return nil, err
-    end)
+    end, true)
 end
 
 --- sup.command{cmd, ...}: a command exits 0 (killed at the probe's timeout)
@@ -79,7 +81,7 @@ function M.command(cmd, ...)
             return nil, ('%s exited %d'):format(text, value)
         end
         return nil, ('%s killed by signal %d'):format(text, value)
-    end)
+    end, true)
 end
 
 --- sup.notify(): the service reports READY=1 (sd_notify); readiness only
@@ -108,7 +110,7 @@ function M.delay(seconds)
     args.seconds(1, 'delay', seconds)
     return probe('delay', ('%g s after start'):format(seconds), function()
         return true, ('up %g s'):format(seconds)
-    end)
+    end, true)
 end
 
 -- A plain function is a custom probe: fn(timeout) -> truthy, or nil and why.
@@ -129,6 +131,9 @@ end
 -- Run one check in a task of its own, cut off at `timeout`. `slot` (one
 -- per service) holds the check in flight, for abort().
 function M.run(p, child, timeout, slot)
+    if p.bounded then
+        return p.check(child, timeout, slot)
+    end
     local t = init.spawn(p.check, child, timeout, slot)
     slot.task = t
     local first = init.wait_any(t, timeout + 0.1) -- built-in checks bound themselves; this cuts off the rest

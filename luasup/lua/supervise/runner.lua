@@ -24,13 +24,11 @@ for name, num in pairs(init.signal) do
         SIGNAL_NAMES[num] = name
     end
 end
-M.SIGNAL_NAMES = SIGNAL_NAMES
 
 -- Durations in log lines: 0.25 s, 4 s, 1234 s (not 1.23e+03).
 local function seconds(d)
     return d >= 100 and ('%d'):format(math.floor(d + 0.5)) or ('%.3g'):format(d)
 end
-M.seconds = seconds
 
 local function times(n, one, many)
     return ('%d %s'):format(n, n == 1 and one or many)
@@ -58,11 +56,11 @@ end
 
 -- Wait until group `pgid` is gone, until `give_up` (init.now() time), then
 -- SIGKILL it and wait a second more at most for the kernel to finish it.
-local function reap_group(svc, pgid, give_up, started)
+local function reap_group(svc, pgid, give_up, started, signame)
     while group_alive(pgid) do
         if init.now() >= give_up then
             init.log('warn', 'service %s: processes of its group still running %d ms after %s: sending SIGKILL',
-                svc.name, (init.now() - started) * 1000, SIGNAL_NAMES[svc.spec.stop.signal])
+                svc.name, (init.now() - started) * 1000, signame)
             init.kill(-pgid, 9)
             local last = init.now() + 1
             while group_alive(pgid) and init.now() < last do
@@ -96,7 +94,7 @@ function M.stop_child(hub, svc, child, why, timeout)
         init.log('warn', 'service %s: its exit left processes in its group: sending %s', svc.name, signame)
         init.kill(-pid, s.stop.signal)
     end
-    reap_group(svc, pid, started + timeout, started)
+    reap_group(svc, pid, started + timeout, started, signame)
 end
 
 -- A hook (a function, or a command table) bounded by the hook timeout:

@@ -34,9 +34,10 @@ local function number(fname, option, value, low, integer)
     if type(value) ~= 'number' then
         fail(fname, ("option '%s': number expected, got %s"):format(option, type(value)))
     elseif not (value >= low and value < math.huge) or (integer and value % 1 ~= 0) then
-        fail(fname, ("option '%s': %s expected, got %s"):format(option,
-            integer and ('integer >= %d'):format(low) or (low > 0 and 'positive finite number'
-                or 'non-negative finite number'), tostring(value)))
+        local want = integer and ('integer >= %d'):format(low)
+            or low >= 1 and ('number >= %g'):format(low)
+            or low > 0 and 'positive finite number' or 'non-negative finite number'
+        fail(fname, ("option '%s': %s expected, got %s"):format(option, want, tostring(value)))
     end
     return value
 end
@@ -125,7 +126,11 @@ local function stop_of(fname, value)
     local out = { signal = 15 } -- timeout nil: the grace period in force when it stops
     for k, v in pairs(value) do
         if k == 'signal' then
-            out.signal = args.signal(2, fname, v)
+            local ok, signo = pcall(args.signal, 2, fname, v)
+            if not ok then -- the same words, with the option named
+                fail(fname, "option 'stop.signal': " .. tostring(signo):match("%(([^()]*)%)$"))
+            end
+            out.signal = signo
         elseif k == 'timeout' then
             out.timeout = number(fname, 'stop.timeout', v, 0)
         else
@@ -181,7 +186,11 @@ function M.check(fname, kind, name, spec)
     end
     s.success = {} -- exit code -> true
     for _, code in ipairs(type(spec.success) == 'number' and { spec.success } or spec.success or { 0 }) do
-        s.success[args.integer(2, fname, code, 0, 255, "option 'success': exit codes 0-255")] = true
+        if type(code) ~= 'number' or code % 1 ~= 0 or code < 0 or code > 255 then
+            fail(fname, ("option 'success': exit codes 0-255 expected, got %s"):format(
+                type(code) == 'number' and tostring(code) or type(code)))
+        end
+        s.success[code] = true
     end
     s.backoff = fields(fname, 'backoff', spec.backoff, M.DEFAULTS.backoff,
         { initial = { 0 }, factor = { 1 }, max = { 0 }, jitter = { 0 }, reset_after = { 0 } })
