@@ -327,3 +327,23 @@ def test_a_critical_oneshot_failing_because_it_was_stopped_does_not_change_the_e
     assert result.returncode == 143, result.stderr  # not the oneshot's 1
     assert state_lines(result.stderr)[-1] == ("migrate", "stopped", "(exit code 1)")
     assert states(result.stderr, "api") == ["waiting", "stopped"]
+
+
+def test_a_service_added_while_running_stops_before_what_it_depends_on(tmp_path):
+    records = tmp_path / "records"
+    lua = """
+        local sup = require('supervise')
+        %s
+        sup.on('state', function(ev)
+            if ev.service == 'db' and ev.state == 'running' then
+                %s
+            elseif ev.service == 'late' and ev.state == 'running' then
+                sup.shutdown(0)
+            end
+        end)
+        return sup.run()
+    """ % (service("db", records), service("late", records, "--linger", 0.5, lua="after = 'db'"))
+    result = run(["-e", lua], pidns=True)
+    assert result.returncode == 0, result.stderr
+    got = read_records(records)
+    assert position(got, "late", "exit") < position(got, "db", "term")
