@@ -5,7 +5,7 @@ probe holds up another one or the event loop."""
 
 import pytest
 
-from helpers import run
+from helpers import LOOPS, run
 from helpers.servers import full_backlog, http_server, silent_server
 from helpers.supervision import state_lines, states
 
@@ -86,7 +86,8 @@ def test_a_hung_probe_is_cut_off_at_its_timeout(kind):
     assert state_lines(result.stderr)[-1] == ("api", "failed", "health check failed 2 times: " + why)
 
 
-def test_probes_never_block_each_other_or_the_loop():
+@pytest.mark.parametrize("loop", LOOPS)
+def test_probes_never_block_each_other_or_the_loop(loop):
     # two services whose probes hang for 2 s each, one whose probe answers
     # at once every 0.1 s, and a timer: all of them keep going meanwhile
     with silent_server() as silent:
@@ -112,7 +113,7 @@ def test_probes_never_block_each_other_or_the_loop():
             end)
             return sup.run()
         """ % (ONCE, silent, ONCE, ONCE)
-        result = run(["-e", script], pidns=True)
+        result = run(["-e", script], pidns=True, loop=loop)
     assert result.returncode == 0, result.stderr
     out = result.stdout.splitlines()
     hung = max(out.index("slow_http probe"), out.index("slow_command probe"))
