@@ -130,7 +130,7 @@ def test_a_dependent_of_a_failed_service_never_starts_and_run_ends_with_its_code
         ("waiting", "for db"), ("stopped", "")]
 
 
-def test_a_waiting_service_says_what_it_waits_for(tmp_path):
+def test_a_waiting_service_says_what_it_waits_for():
     script = """
         local sup = require('supervise')
         sup.service('db', {cmd = {'sleep', 30}, ready = function() return nil, 'not yet' end})
