@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Run luasup's benchmarks beside tini, dumb-init, catatonit and
-supervisord, print the tables and write the numbers as JSON.
+"""Run luasup's benchmarks beside tini, dumb-init, catatonit, supervisord,
+s6 and runit, print the tables and write the numbers as JSON.
 
     python3 benchmarks/run.py [--quick] [--only NAME[,NAME...]] [--json FILE]
 
@@ -28,8 +28,13 @@ from harness.metrics import ALL, BY_NAME  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 SETUP = os.path.join(HERE, "setup.sh")
 OUT = os.path.join(HERE, "out")  # ignored by git
-PEERS = ["tini", "dumb-init", "catatonit", "supervisord"]
+PEERS = ["tini", "dumb-init", "catatonit", "supervisord", "s6-svscan", "runsv"]
 TOOLS = ["gcc", "taskset", "unshare", "bash", "sh", "sleep"]
+
+
+def _package(name):
+    """A Debian package's version: s6 and runit programs print none."""
+    return _version(["dpkg-query", "-W", "-f", "${Version}", name])
 
 
 def _version(argv):
@@ -84,6 +89,8 @@ def _meta(ctx, quick):
         "dumb-init": _version(["dumb-init", "--version"]),
         "catatonit": _version(["catatonit", "--version"]),
         "supervisord": _version(["supervisord", "--version"]),
+        "s6": _package("s6"),
+        "runit": _package("runit"),
         "loadavg": open("/proc/loadavg").read().split()[:3],
     }
 

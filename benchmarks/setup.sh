@@ -1,12 +1,12 @@
 #!/bin/sh
 # Installs what the benchmarks run: the peers (tini, dumb-init, catatonit,
-# supervisord), gcc and libc headers for the C helpers, and taskset/unshare
+# supervisord, s6, runit), gcc and libc headers for the C helpers, and taskset/unshare
 # (util-linux).
 # Skips apt entirely when everything is already there.
 set -e
 need=""
 for pair in tini:tini dumb-init:dumb-init catatonit:catatonit supervisord:supervisor \
-            gcc:gcc taskset:util-linux unshare:util-linux; do
+            s6-svscan:s6 runsv:runit gcc:gcc taskset:util-linux unshare:util-linux; do
     tool=${pair%%:*}
     package=${pair#*:}
     command -v "$tool" >/dev/null 2>&1 || need="$need $package"

@@ -12,7 +12,7 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUN = os.path.join(REPO, "benchmarks", "run.py")
 METRICS = ["signal_latency", "reaping", "exit_codes", "relay", "idle", "memory",
-           "startup", "spawn_rate", "scale"]
+           "startup", "spawn_rate", "scale", "restart_latency", "services"]
 
 
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="the C helpers need gcc")
@@ -42,3 +42,10 @@ def test_quick_run_reports_every_metric(tmp_path):
             assert isinstance(target["met"], bool), (name, target)
     # the tables are printed too, one per metric
     assert done.stdout.count("### ") == len(METRICS) + 1
+    # the supervision metrics measured what they say: the peers took part,
+    # every service was gone after the SIGTERM, the tcp probes reached the port
+    subjects = {r["subject"] for r in results["metrics"]["restart_latency"]["rows"]}
+    assert {"supervisord", "s6-supervise", "runsv"} <= subjects
+    services = results["metrics"]["services"]["rows"]
+    assert [r["left"] for r in services] == [0] * len(services)
+    assert [r["accepted"] > 0 for r in services if "tcp" in r["subject"]] == [True]

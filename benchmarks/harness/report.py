@@ -4,7 +4,7 @@ it as it is) and the targets' verdicts."""
 
 def header(meta):
     keys = ["date", "revision", "cpu", "cpus", "kernel", "python", "uvloop", "lupa",
-            "tini", "dumb-init", "catatonit", "supervisord", "loadavg"]
+            "tini", "dumb-init", "catatonit", "supervisord", "s6", "runit", "loadavg"]
     lines = ["## luasup benchmarks%s" % (" (quick smoke run)" if meta["quick"] else ""), ""]
     for key in keys:
         value = meta.get(key)

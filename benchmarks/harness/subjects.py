@@ -69,9 +69,9 @@ def lua_string(text):
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def supervisord(ctx, cmd, numprocs=1, stdout="/dev/null"):
-    """supervisord in the foreground running `cmd` numprocs times, once each
-    (no restarts), its output logged to `stdout`."""
+def supervisord(ctx, cmd, numprocs=1, stdout="/dev/null", restart=False):
+    """supervisord in the foreground running `cmd` numprocs times, its
+    output logged to `stdout`; once each, or restarted whenever it exits."""
     scratch = ctx.path("supervisord")
     os.mkdir(scratch)
     conf = os.path.join(scratch, "supervisord.conf")
@@ -94,11 +94,26 @@ command={command}
 process_name=%(program_name)s_%(process_num)d
 numprocs={numprocs}
 autostart=true
-autorestart=false
+autorestart={autorestart}
 startsecs=0
 stdout_logfile={stdout}
 stdout_logfile_maxbytes=0
 redirect_stderr=true
 """.format(scratch=scratch, command=shlex.join(cmd).replace("%", "%%"), numprocs=numprocs,
-           stdout=stdout, minfds=max(1024, 4 * numprocs + 64)))
+           stdout=stdout, autorestart="true" if restart else "false",
+           minfds=max(1024, 4 * numprocs + 64)))
     return "supervisord", ["supervisord", "-c", conf], None
+
+
+def service_dir(path, program=None, script=None):
+    """A service directory for s6-supervise or runsv: `run` is a symlink to
+    `program` (which then runs with no shell in between) or a shell script."""
+    os.makedirs(path)
+    run = os.path.join(path, "run")
+    if program is not None:
+        os.symlink(program, run)
+    else:
+        with open(run, "w") as f:
+            f.write("#!/bin/sh\n" + script)
+        os.chmod(run, 0o755)
+    return path

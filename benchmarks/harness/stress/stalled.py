@@ -19,6 +19,7 @@ from . import runs
 from .outcome import Row
 
 NAME = "stalled reader"
+F_GETPIPE_SZ = 1032
 GRACE_MS = 2000
 
 SCRIPT = """local init = require('init')
@@ -72,8 +73,10 @@ def run(ctx):
             os.close(pipe_w)
             pipe_w = None
             row.runs = 1
-            # small writes leave part of the last page unused: full is within a page of 64 KiB
-            procs.wait_until(lambda: _queued(pipe_r) >= 65536 - 4096, 30, "a full pipe")
+            # small writes leave part of the last page unused: full is within a page of
+            # the pipe's size (64 KiB, or less when the kernel is short of pipe pages)
+            full = fcntl.fcntl(pipe_r, F_GETPIPE_SZ) - 4096
+            procs.wait_until(lambda: _queued(pipe_r) >= full, 30, "a full pipe")
             waiting = [p for p in procs.children(proc.pid) if _cmdline(p).endswith(release)]
             open(release, "w").close()
             try:
@@ -96,7 +99,11 @@ def run(ctx):
             row.figure("zombies", zombies, "%d")
             row.figure("of", len(waiting), "%d")
         except procs.Timeout as e:
-            row.error = str(e)
+            with open(other, "rb") as f:  # what luasup said, to tell a slow start from a crash
+                said = f.read()[-300:].decode("utf-8", "replace").strip()
+            row.error = "%s (%d bytes in the pipe, luasup %s; its other stream: %r)" % (
+                e, _queued(pipe_r), "running" if proc.poll() is None else "exited %s" % proc.poll(),
+                said)
         finally:
             if pipe_w is not None:
                 os.close(pipe_w)
