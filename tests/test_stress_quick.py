@@ -16,7 +16,8 @@ STRESS = os.path.join(REPO, "benchmarks", "stress.py")
 SCENARIOS = ["signal flood", "early signal as PID 1", "orphans", "output", "long line",
              "crash-restarts", "pid reuse", "stalled reader", "full fd table"]
 
-pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="the C helpers need gcc")
+pytestmark = [pytest.mark.skipif(shutil.which("gcc") is None, reason="the C helpers need gcc"),
+              pytest.mark.xdist_group("stress")]  # one worker runs the harness, once
 
 
 @pytest.fixture(scope="module")

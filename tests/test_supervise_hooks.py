@@ -61,7 +61,7 @@ def test_post_exit_gets_the_exit_details_after_every_run(tmp_path):
     assert [r[:6] for r in rows] == [
         ["s", "exit", "3", "3", "exit code 3", "0"],
         ["s", "signal", "10", "138", "signal SIGUSR1", "1"]]
-    assert all(0.3 <= float(r[6]) < 10 for r in rows), rows
+    assert all(0.25 <= float(r[6]) < 10 for r in rows), rows  # its run time from when exec returned
     assert result.returncode == 138
 
 

@@ -8,6 +8,8 @@ import pytest
 
 from helpers import wait_until
 
+pytestmark = pytest.mark.xdist_group("container")  # one worker builds the image, once
+
 DEADLINE = 60.0
 # podman stop's own timeout comes on top of the stop it waits for
 STOP_SLACK = 60
