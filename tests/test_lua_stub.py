@@ -247,8 +247,10 @@ sup.service('s', {cmd = {'true'}, restart = 'never',
     post_exit = function(info) keys('exit_info', info) end})
 local first = true
 sup.on('state', function(event)
-    if first then keys('event', event) end
-    first = false
+    if first and event.pid then -- an event with every field (pid is nil around a run)
+        keys('event', event)
+        first = false
+    end
 end)
 return sup.run()
 """

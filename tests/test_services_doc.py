@@ -143,8 +143,10 @@ MISTAKES = [
     ("sup.oneshot('m', {cmd = {'true'}, ready = 1})",
      "bad argument #2 to 'oneshot' (a oneshot is ready when it exits successfully: no 'ready' or 'health')"),
     ("sup.service('a', {cmd = {'sleep', '9'}}); sup.service('a', {cmd = {'true'}})",
-     "service: a service named 'a' is already declared"),
+     "bad argument #1 to 'service' (a service named 'a' is already declared)"),
     ("sup.output('[')", "bad argument #1 to 'output' (bad pattern: malformed pattern (missing ']'))"),
+    ("sup.http('127.0.0.1:8080/ready')", "bad argument #1 to 'http' (invalid url '127.0.0.1:8080/ready':"
+     " expected http://HOST[:PORT]/PATH or https://...)"),
     ("sup.on('exit', print)", "bad argument #1 to 'on' ('state' expected, got exit)"),
     ("sup.stop()", "bad argument #1 to 'stop' (string expected, got nil)"),
     ("sup.signal('web', 'NOPE')", "bad argument #2 to 'signal' (unknown signal 'NOPE')"),
@@ -152,7 +154,7 @@ MISTAKES = [
 
 # The mistakes that need sup.run() to be running: made from a task.
 MISTAKES_WHILE_RUNNING = [
-    ("sup.service('x', {cmd = {'true'}, after = 'nope'})", "service: service x: unknown dependency 'nope'"),
+    ("sup.service('x', {cmd = {'true'}, after = 'nope'})", "bad argument #2 to 'service' (option 'after': no service 'nope')"),
     ("sup.run()", "run: the services are already running"),
 ]
 

@@ -209,8 +209,8 @@ def test_list_add_and_remove_while_running():
         "db=running app=running",
         "cache",
         "db=running app=running cache=running",
-        "service: service late: unknown dependency 'nope'",
-        "service: a service named 'app' is already declared",
+        "bad argument #2 to 'service' (option 'after': no service 'nope')",
+        "bad argument #1 to 'service' (a service named 'app' is already declared)",
         "remove db\tnil\tapp, cache depends on it",
         "remove app\ttrue",
         "remove cache\ttrue",
@@ -362,3 +362,39 @@ def test_a_second_stop_while_one_is_in_progress_waits_for_it():
         end)
     """)
     assert result.stdout.splitlines() == ["TERM", "second\ttrue\tstopped", "hooks\t1"]
+
+
+def test_restarts_count_the_starts_made_requested_ones_included_and_health_is_of_the_current_run():
+    result = sup_run("""
+        sup.service('crashy', {cmd = {'sh', '-c', 'exit 2'}, backoff = {initial = 30}})
+        sup.service('calm', {cmd = {'sleep', '60'}})
+        init.spawn(function()
+            while sup.status('crashy').state ~= 'backoff' or sup.status('calm').state ~= 'running' do
+                init.sleep(0.02)
+            end
+            -- in backoff: the restart is announced, not made
+            print('backoff', sup.status('crashy').restarts)
+            print('calm', sup.status('calm').restarts, sup.status('calm').healthy)
+            assert(sup.restart('calm'))
+            while sup.status('calm').state ~= 'running' do init.sleep(0.02) end
+            print('restarted', sup.status('calm').restarts)
+            assert(sup.stop('calm'))
+            print('stopped', sup.status('calm').healthy)
+            sup.shutdown()
+        end)
+        return sup.run()
+    """)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "backoff\t0\ncalm\t0\ttrue\nrestarted\t1\nstopped\tnil\n"
+
+
+def test_stop_before_run_is_refused_and_the_service_still_starts():
+    result = sup_run("""
+        sup.service('a', {cmd = {'sleep', '60'}})
+        print(sup.stop('a'))
+        sup.on('state', function(ev) if ev.state == 'running' then sup.shutdown() end end)
+        return sup.run()
+    """)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "nil\tthe services are not running yet (sup.run)\n"
+    assert states(result.stderr, "a") == ["starting", "running", "stopping", "stopped"]

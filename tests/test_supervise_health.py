@@ -71,8 +71,8 @@ def test_a_hung_probe_is_cut_off_at_its_timeout(kind):
         probe, why = {
             "function": ("function() init.sleep(3600) return true end", "no answer within 0.3 s"),
             "command": ("sup.command{'sleep', 3600}", "sleep timed out after 0.3 s"),
-            "http": ("sup.http('http://127.0.0.1:%d/')" % silent, "timeout"),
-            "tcp": ("sup.tcp('127.0.0.1', %d)" % full, "timeout"),
+            "http": ("sup.http('http://127.0.0.1:%d/')" % silent, "no answer within 0.3 s"),
+            "tcp": ("sup.tcp('127.0.0.1', %d)" % full, "no answer within 0.3 s"),
         }[kind]
         script = """
             local init, sup = require('init'), require('supervise')

@@ -30,8 +30,11 @@ def test_a_failing_pre_start_is_a_failed_start_counted_toward_the_limit(kind):
         assert result.stdout == "pre_start\ts\t0\npre_start\ts\t1\npre_start\ts\t2\n"
     lines = [(state, rest) for svc, state, rest in state_lines(result.stderr) if svc == "s"]
     # the minimum interval between starts holds for a start that failed at once
-    assert lines == [("backoff", "1 s after %s (restart 1 of 2 within 60 s)" % why),
+    assert lines == [("starting", "(pre_start hook)"),
+                     ("backoff", "1 s after %s (restart 1 of 2 within 60 s)" % why),
+                     ("starting", "(pre_start hook)"),
                      ("backoff", "1 s after %s (restart 2 of 2 within 60 s)" % why),
+                     ("starting", "(pre_start hook)"),
                      ("failed", "3 exits within 60 s; last: %s" % why)]
     assert result.returncode == 1, result.stderr
 

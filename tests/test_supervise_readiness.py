@@ -125,9 +125,11 @@ def test_a_service_not_ready_by_its_deadline_is_a_failed_start(probe, cmd):
     lines = [(state, rest) for svc, state, rest in state_lines(result.stderr) if svc == "api"]
     assert [state for state, _ in lines if state != "backoff"] == [
         "starting", "stopping", "starting", "stopping", "failed"]
-    assert all(rest.endswith(": not ready within 0.5 s") for state, rest in lines
-               if state == "stopping")
-    assert lines[-1] == ("failed", "2 exits within 60 s; last: not ready within 0.5 s")
+    # the deadline, and the last probe's reason when there was one
+    assert all(re.search(r"\): not ready within 0\.5 s(: .+)?$", rest) for state, rest in lines
+               if state == "stopping"), lines
+    assert re.fullmatch(r"2 exits within 60 s; last: not ready within 0\.5 s(: .+)?", lines[-1][1])
+    assert lines[-1][0] == "failed"
     assert states(result.stderr, "client") == ["waiting", "stopped"]
 
 
@@ -148,3 +150,17 @@ def test_a_hung_ready_probe_is_cut_off_at_its_timeout_and_tried_again():
     """
     result = run(["-e", script], timeout=15)
     assert (result.returncode, result.stdout) == (0, "2\tready: probe passed\n"), result.stderr
+
+
+def test_why_a_service_is_not_ready_is_logged_once_and_given_with_the_deadline():
+    port = free_port()  # nobody listens there
+    result = run(["-e", """
+        local sup = require('supervise')
+        sup.service('api', {cmd = {'sleep', 30}, restart = 'never',
+                            ready = {probe = sup.tcp('127.0.0.1', %d), every = 0.05, deadline = 0.6}})
+        return sup.run()
+    """ % port])
+    assert result.returncode == 1, result.stderr
+    # a probe every 0.05 s, the same reason each time: one line
+    assert result.stderr.count("luasup: service api: not ready yet: connection refused\n") == 1, result.stderr
+    assert ("api", "failed", "not ready within 0.6 s: connection refused") in state_lines(result.stderr)

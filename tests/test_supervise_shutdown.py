@@ -126,8 +126,12 @@ def test_the_whole_stop_fits_in_the_grace_period_whatever_the_stop_timeouts(tmp_
         assert code == 143
     finally:
         stop(proc)
-    assert 1.5 <= took < 10, took  # the grace period, not api's 30 s
-    stops = [(svc, state) for svc, state, _ in state_lines(proc.stderr.read())
+    assert took < 10, took  # the grace period, not api's 30 s
+    err = proc.stderr.read()
+    # api stops first and gets half of the grace period: db, after it, keeps its share
+    killed = re.search(r"service api: still running (\d+) ms after SIGTERM: sending SIGKILL", err)
+    assert killed and 700 <= int(killed.group(1)) < 1500, err
+    stops = [(svc, state) for svc, state, _ in state_lines(err)
              if state in ("stopping", "stopped")]
     assert stops == [("api", "stopping"), ("api", "stopped"), ("db", "stopping"), ("db", "stopped")]
 
@@ -347,3 +351,49 @@ def test_a_service_added_while_running_stops_before_what_it_depends_on(tmp_path)
     assert result.returncode == 0, result.stderr
     got = read_records(records)
     assert position(got, "late", "exit") < position(got, "db", "term")
+
+
+def test_a_service_stopping_after_a_stubborn_one_still_gets_its_share_of_the_grace_period(tmp_path):
+    records = tmp_path / "records"
+    lua = script([
+        service("db", records, "--linger", 0.3),
+        service("api", records, "--ignore-term", lua="after = 'db'"),  # default timeout: all of it
+    ])
+    proc, host = start_pid1(lua, grace_ms=2000)
+    try:
+        code, took = stop_all(proc, host)
+        assert code == 143
+    finally:
+        stop(proc)
+    assert took < 10, took
+    got = read_records(records)
+    # db got its stop signal with time left, handled it and exited by itself
+    assert position(got, "db", "term") < position(got, "db", "exit")
+    err = proc.stderr.read()
+    killed = re.search(r"service api: still running (\d+) ms after SIGTERM: sending SIGKILL", err)
+    assert killed and 900 <= int(killed.group(1)) < 2000, err  # half of the 2 s
+    assert ("db", "stopped", "(exit code 0)") in state_lines(err), err
+
+
+def test_a_second_stop_signal_kills_every_service_at_once(tmp_path):
+    records = tmp_path / "records"
+    lua = script([
+        service("db", records, "--ignore-term"),
+        service("api", records, "--ignore-term", lua="after = 'db', stop = {timeout = 30}"),
+    ])
+    proc, host = start_pid1(lua, grace_ms=60000)
+    try:
+        read_until(proc.stdout, lambda line: line == "all running")
+        os.kill(host, signal.SIGTERM)
+        wait_until(lambda: ("api", "term") in [(r.name, r.event) for r in read_records(records)])
+        sent = time.monotonic()
+        os.kill(host, signal.SIGTERM)
+        assert proc.wait(timeout=DEADLINE) == 143
+        took = time.monotonic() - sent
+    finally:
+        stop(proc)
+    assert took < 10, took  # not api's 30 s, nor the 60 s grace period
+    err = proc.stderr.read()
+    assert "luasup: warning: supervise: received SIGTERM again: sending SIGKILL to every service\n" in err
+    assert ("api", "stopped", "(signal SIGKILL)") in state_lines(err), err
+    assert [r for r in read_records(records) if r.event == "exit"] == []  # neither exited by itself

@@ -95,9 +95,12 @@ end
 -- for whoever waits on this service. `line` follows the state in the log.
 function hub.set(svc, state, why, line)
     svc.why = why
-    if svc.state == state and state ~= 'backoff' then -- each restart is news: a start can fail before 'starting'
+    -- the same state again is news only for a new attempt: each restart's
+    -- backoff, a start's pid after its pre_start hook
+    if svc.state == state and (state ~= 'backoff' and state ~= 'starting' or line == svc.line) then
         return
     end
+    svc.line = line
     local previous = svc.state
     svc.state, svc.since = state, init.now()
     if state == 'failed' then
@@ -122,6 +125,24 @@ local function dependents_of(name)
     return out
 end
 
+-- How many services stop one after the other from `name` on, itself
+-- included: the longest chain of its dependencies.
+local function chain(name, seen)
+    seen = seen or {}
+    if seen[name] then -- a cycle is refused before run; this only guards
+        return 1
+    end
+    seen[name] = true
+    local longest = 0
+    for _, dep in ipairs(hub.services[name].spec.after) do
+        if hub.services[dep] then
+            longest = math.max(longest, chain(dep, seen))
+        end
+    end
+    seen[name] = nil
+    return 1 + longest
+end
+
 -- The ordered stop: each service stops once every service that depends on
 -- it has stopped, independent ones in parallel, all within the grace period;
 -- then sup.run() returns `code`.
@@ -139,7 +160,10 @@ function hub.shutdown(code, why)
                 for _, dependent in ipairs(dependents_of(name)) do
                     init.wait_any(stoppers[dependent])
                 end
-                runner.stop(hub, hub.services[name], 'shutdown', deadline)
+                -- a share of what is left, so that the services stopping
+                -- after this one still get theirs
+                local now = init.now()
+                runner.stop(hub, hub.services[name], 'shutdown', now + (deadline - now) / chain(name))
             end)
         end
         for _, name in ipairs(hub.order) do
@@ -151,18 +175,30 @@ function hub.shutdown(code, why)
     end)
 end
 
+-- A second stop signal during the ordered stop: no more waiting, SIGKILL to
+-- every service's process group (the ordered stop then finds them gone).
+function hub.force(signame)
+    init.log('warn', 'supervise: received %s again: sending SIGKILL to every service', signame)
+    for _, name in ipairs(hub.order) do
+        local svc = hub.services[name]
+        if svc.pid then
+            init.kill(-svc.pid, 9)
+        end
+    end
+end
+
 local function declare(fname, kind, name, options)
     local s = spec.check(fname, kind, name, options)
     if hub.services[name] then
-        task.raise(("%s: a service named '%s' is already declared"):format(fname, name))
+        args.argerror(1, fname, ("a service named '%s' is already declared"):format(name))
     end
     for _, dep in ipairs(s.after) do
         if hub.running and not hub.services[dep] then
-            task.raise(("%s: service %s: unknown dependency '%s'"):format(fname, name, dep))
+            args.argerror(2, fname, ("option 'after': no service '%s'"):format(dep))
         end
     end
     local svc = { name = name, spec = s, state = 'stopped', why = 'not started yet', since = init.now(),
-        restarts = 0, exits = {}, attempt = 0, changed = latch(), output_latch = latch(), probe = {} }
+        restarts = 0, attempts = 0, exits = {}, attempt = 0, changed = latch(), output_latch = latch(), probe = {} }
     hub.services[name] = svc
     hub.order[#hub.order + 1] = name
     if hub.running and not hub.stopping_all then
@@ -230,7 +266,11 @@ function M.run()
     hub.running = true
     for _, sig in ipairs({ 'TERM', 'INT' }) do
         init.on(sig, function(signame)
-            hub.shutdown(128 + init.signal[signame], 'received ' .. signame)
+            if hub.stopping_all then
+                hub.force(signame)
+            else
+                hub.shutdown(128 + init.signal[signame], 'received ' .. signame)
+            end
         end)
     end
     for _, name in ipairs(hub.order) do
@@ -284,6 +324,8 @@ function M.stop(name)
     local svc, err = find('stop', name)
     if not svc then
         return nil, err
+    elseif not hub.running then
+        return nil, 'the services are not running yet (sup.run)'
     end
     runner.stop(hub, svc, 'stop requested', math.huge)
     return true

@@ -21,6 +21,9 @@ end
 -- (Kubernetes' rule for httpGet probes)
 function M.http(url, opts)
     args.check(1, 'http', url, 'string')
+    if not url:find('^[Hh][Tt][Tt][Pp][Ss]?://[^/?#]') then -- the rest is checked by init.http_get
+        args.argerror(1, 'http', ("invalid url '%s': expected http://HOST[:PORT]/PATH or https://..."):format(url))
+    end
     opts = opts or {}
     args.check(2, 'http', opts, 'table')
     args.options(2, 'http', opts, { headers = 'table' })
@@ -132,7 +135,11 @@ end
 -- per service) holds the check in flight, for abort().
 function M.run(p, child, timeout, slot)
     if p.bounded then
-        return p.check(child, timeout, slot)
+        local ok, why = p.check(child, timeout, slot)
+        if why == 'timeout' then -- init's word for it, in the words of a cut-off check
+            why = ('no answer within %g s'):format(timeout)
+        end
+        return ok, why
     end
     local t = init.spawn(p.check, child, timeout, slot)
     slot.task = t

@@ -228,11 +228,16 @@ local function await_ready(svc, child)
             if ok then
                 return why
             end
-            svc.why = 'not ready: ' .. tostring(why)
+            why = tostring(why)
+            if why ~= svc.not_ready then -- each new reason once, not each probe
+                init.log('info', 'service %s: not ready yet: %s', svc.name, why)
+            end
+            svc.not_ready, svc.why = why, 'not ready: ' .. why
             init.sleep(r.every)
         end
     end)
     local t = svc.ready_task
+    svc.not_ready = nil
     local first = init.wait_any(t, child, r.deadline)
     if first == t then
         svc.ready_task = nil
@@ -278,7 +283,10 @@ end
 -- `cause` set when luasup ended the run (health, readiness, run timeout).
 local function run_once(hub, svc)
     local s = svc.spec
+    svc.attempts = svc.attempts + 1
+    svc.restarts = svc.attempts - 1 -- every start after the first, a requested one too
     if s.pre_start then
+        hub.set(svc, 'starting', 'running the pre_start hook', '(pre_start hook)')
         local ok, why = M.hook(hub, svc, 'pre_start', { service = svc.name, restarts = svc.restarts })
         if not ok then
             return { how = 'start', code = 1, value = 1, text = why, runtime = 0 }
@@ -292,7 +300,7 @@ local function run_once(hub, svc)
         return { how = 'start', code = code, value = code, text = why, runtime = 0 }
     end
     local started = init.now()
-    svc.child, svc.pid, svc.started = child, child:pid(), started
+    svc.child, svc.pid, svc.started, svc.healthy = child, child:pid(), started, nil
     hub.set(svc, 'starting', 'started', ('(pid %d)'):format(svc.pid))
     local cause
     if s.kind == 'service' then
@@ -302,6 +310,7 @@ local function run_once(hub, svc)
             hub.set(svc, 'running', 'ready: ' .. tostring(why), ('(pid %d)'):format(svc.pid))
         elseif why == 'timeout' then
             cause = ('not ready within %g s'):format(s.ready.deadline)
+                .. (svc.not_ready and ': ' .. svc.not_ready or '')
             M.stop_child(hub, svc, child, cause, stop_timeout(s))
         end
     end
@@ -332,7 +341,7 @@ local function run_once(hub, svc)
     end
     local e = exit_of(how, value, init.now() - started)
     e.cause = cause
-    svc.child, svc.pid = nil, nil
+    svc.child, svc.pid, svc.healthy = nil, nil, nil
     return e
 end
 
@@ -400,9 +409,8 @@ local function after_exit(hub, svc, e)
     end
     svc.attempt = svc.attempt + 1
     local delay = math.max(backoff(s.backoff, svc.attempt), MIN_INTERVAL - e.runtime)
-    svc.restarts = svc.restarts + 1
     local count = s.limit and ('restart %d of %d within %s s'):format(#exits, s.limit.burst,
-        seconds(s.limit.within)) or ('restart %d'):format(svc.restarts)
+        seconds(s.limit.within)) or ('restart %d'):format(svc.restarts + 1)
     hub.set(svc, 'backoff', ('restart in %s s after %s'):format(seconds(delay), text),
         ('%s s after %s (%s)'):format(seconds(delay), text, count))
     init.sleep(delay)
@@ -464,7 +472,7 @@ local function stop_now(hub, svc, why, deadline)
         M.stop_child(hub, svc, child, why, math.min(stop_timeout(svc.spec), left))
         local _, how, value = child:wait()
         local e = exit_of(how, value, init.now() - svc.started)
-        svc.child, svc.pid = nil, nil
+        svc.child, svc.pid, svc.healthy = nil, nil, nil
         svc.last_exit = { code = e.code, how = e.how, value = e.value, text = e.text,
             runtime = e.runtime, time = init.now() }
         if svc.spec.post_exit then
