@@ -398,3 +398,25 @@ def test_stop_before_run_is_refused_and_the_service_still_starts():
     assert result.returncode == 0, result.stderr
     assert result.stdout == "nil\tthe services are not running yet (sup.run)\n"
     assert states(result.stderr, "a") == ["starting", "running", "stopping", "stopped"]
+
+
+def test_a_service_with_autostart_false_waits_for_sup_start_and_its_dependents_for_it():
+    result = sup_run("""
+        sup.service('web', {cmd = {'sleep', '60'}, autostart = false})
+        sup.service('worker', {cmd = {'sleep', '60'}, after = 'web'})
+        init.spawn(function()
+            while sup.status('worker').state ~= 'waiting' do init.sleep(0.02) end
+            init.sleep(0.3) -- nothing starts by itself meanwhile
+            print(sup.status('web').state, sup.status('web').why)
+            print(sup.status('worker').state)
+            assert(sup.start('web'))
+            while sup.status('worker').state ~= 'running' do init.sleep(0.02) end
+            print(sup.status('web').state)
+            sup.shutdown()
+        end)
+        return sup.run()
+    """)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ("stopped\tnot started (autostart = false): sup.start starts it\n"
+                             "waiting\nrunning\n")
+    assert states(result.stderr, "web") == ["starting", "running", "stopping", "stopped"]

@@ -201,7 +201,7 @@ local function declare(fname, kind, name, options)
         restarts = 0, attempts = 0, exits = {}, attempt = 0, changed = latch(), output_latch = latch(), probe = {} }
     hub.services[name] = svc
     hub.order[#hub.order + 1] = name
-    if hub.running and not hub.stopping_all then
+    if hub.running and not hub.stopping_all and s.autostart then
         runner.start(hub, svc)
     end
     return name
@@ -274,7 +274,12 @@ function M.run()
         end)
     end
     for _, name in ipairs(hub.order) do
-        runner.start(hub, hub.services[name])
+        local svc = hub.services[name]
+        if svc.spec.autostart then
+            runner.start(hub, svc)
+        else
+            svc.why = 'not started (autostart = false): sup.start starts it'
+        end
     end
     hub.check_settled()
     while not hub.done do

@@ -120,6 +120,7 @@
 ---@field pre_start? supervise.Hook Run before each start; a failure is a failed start.
 ---@field post_exit? supervise.Hook Run after each exit, and after a stop.
 ---@field hook_timeout? number Seconds a hook may run (default 30).
+---@field autostart? boolean false: sup.run() (or a declaration after it) does not start it; sup.start does (default true).
 
 ---An exit as sup.status reports it.
 ---@class supervise.LastExit

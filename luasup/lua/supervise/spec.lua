@@ -12,7 +12,7 @@ local OWN = {
     restart = 'string', success = 'table|number', backoff = 'table', limit = 'table|boolean',
     ready = 'table|function|number', health = 'table|function', stop = 'table|string',
     timeout = 'number', pre_start = 'function|table', post_exit = 'function|table',
-    hook_timeout = 'number',
+    hook_timeout = 'number', autostart = 'boolean',
 }
 local ALL = {}
 for k, v in pairs(OWN) do ALL[k] = v end
@@ -220,6 +220,7 @@ function M.check(fname, kind, name, spec)
     s.timeout = spec.timeout and number(fname, 'timeout', spec.timeout, 0.001)
     s.pre_start = spec.pre_start and hook_of(fname, 'pre_start', spec.pre_start)
     s.post_exit = spec.post_exit and hook_of(fname, 'post_exit', spec.post_exit)
+    s.autostart = spec.autostart ~= false
     s.hook_timeout = spec.hook_timeout and number(fname, 'hook_timeout', spec.hook_timeout, 0.001)
         or M.DEFAULTS.hook_timeout
     return s
