@@ -2,8 +2,8 @@
 it fills. Meanwhile a child's output is relayed with a prefix to that stream,
 the script prints (or logs) on a timer and starts a short-lived child on each
 tick. Once the pipe is full, 20 waiting children are told to exit: none may
-stay a zombie (`zombies`, counted in `wrong`: half a second after they
-exited), and SIGTERM must still stop luasup with 143 within the grace
+stay a zombie (`zombies`, counted in `wrong`: 5 s after they exited), and
+SIGTERM must still stop luasup with 143 within the grace
 period (2 s; `wrong` past 3 s, a hang past 7 s)."""
 
 import fcntl
@@ -81,7 +81,9 @@ def run(ctx):
             open(release, "w").close()
             try:
                 procs.wait_until(lambda: not runs.alive(waiting), 10, "the children's exit")
-                time.sleep(0.5)  # a reaper's time: what is a zombie then stays one
+                # a reaper's time, generous on a loaded machine: a PID 1 frozen by
+                # its stalled output would leave them all
+                procs.wait_until(lambda: _zombies(proc.pid) == 0, 5, "the zombies reaped")
             except procs.Timeout:
                 pass
             zombies = _zombies(proc.pid)

@@ -164,9 +164,11 @@ function M.abort(slot)
         slot.task:cancel()
         slot.task = nil
     end
-    if slot.child then
-        slot.child:kill()
+    local child = slot.child
+    if child then
         slot.child = nil
+        child:kill()
+        child:wait() -- reaped before the stop goes on: nothing of the service left behind
     end
 end
 
