@@ -145,6 +145,7 @@ MISTAKES = [
     ("sup.service('a', {cmd = {'sleep', '9'}}); sup.service('a', {cmd = {'true'}})",
      "bad argument #1 to 'service' (a service named 'a' is already declared)"),
     ("sup.output('[')", "bad argument #1 to 'output' (bad pattern: malformed pattern (missing ']'))"),
+    ("sup.tcp('127.0.0.1', 'http')", "bad argument #2 to 'tcp' (port number 1-65535 expected, got 'http')"),
     ("sup.http('127.0.0.1:8080/ready')", "bad argument #1 to 'http' (invalid url '127.0.0.1:8080/ready':"
      " expected http://HOST[:PORT]/PATH or https://...)"),
     ("sup.on('exit', print)", "bad argument #1 to 'on' ('state' expected, got exit)"),

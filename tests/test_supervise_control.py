@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from helpers.supervision import states, sup_run
+from helpers import env_for
+from helpers.supervision import state_lines, states, sup_run
 
 # `control(fn)`: run fn beside the services, then stop everything (exit 0,
 # or 99 with the error). `until_state(name, state)`: wait for a state, with
@@ -420,3 +421,110 @@ def test_a_service_with_autostart_false_waits_for_sup_start_and_its_dependents_f
     assert result.stdout == ("stopped\tnot started (autostart = false): sup.start starts it\n"
                              "waiting\nrunning\n")
     assert states(result.stderr, "web") == ["starting", "running", "stopping", "stopped"]
+
+
+def test_a_stop_whose_caller_is_cancelled_still_ends_the_service():
+    result = sup_run("""
+        sup.service('a', {cmd = {'sh', '-c', 'trap "" TERM; sleep 100'}, stop = {timeout = 0.5}})
+        init.spawn(function()
+            while sup.status('a').state ~= 'running' do init.sleep(0.02) end
+            local caller = init.spawn(function() sup.stop('a') end)
+            while sup.status('a').state ~= 'stopping' do init.sleep(0.02) end
+            caller:cancel()  -- a control request given up on
+            while sup.status('a').state ~= 'stopped' do init.sleep(0.02) end
+            print(sup.status('a').pid, sup.status('a').last_exit.text)
+            sup.shutdown(0)
+        end)
+        return sup.run()
+    """, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "nil\tsignal SIGKILL\n"
+
+
+def test_a_start_during_a_stop_begins_once_the_stop_has_ended():
+    result = sup_run("""
+        sup.service('a', {cmd = {'sh', '-c', 'trap "" TERM; while :; do sleep 0.1; done'},
+                          stop = {timeout = 0.5}})
+        init.spawn(function()
+            while sup.status('a').state ~= 'running' do init.sleep(0.02) end
+            local first = sup.status('a').pid
+            init.spawn(function() sup.stop('a') end)
+            while sup.status('a').state ~= 'stopping' do init.sleep(0.02) end
+            print('start', sup.start('a'))
+            while sup.status('a').state ~= 'running' do init.sleep(0.02) end
+            print(sup.status('a').pid ~= first, init.kill(first, 0))
+            sup.shutdown(0)
+        end)
+        return sup.run()
+    """, timeout=30)
+    assert result.returncode == 0, result.stderr
+    # the old process was gone before the new one started
+    assert result.stdout == "start\ttrue\ntrue\tnil\tNo such process\n"
+    assert states(result.stderr, "a") == ["starting", "running", "stopping", "stopped",
+                                          "starting", "running", "stopping", "stopped"]
+
+
+def test_a_declaration_during_the_ordered_stop_is_refused_and_the_run_ends():
+    result = sup_run("""
+        sup.service('a', {cmd = {'sleep', '100'}})
+        init.spawn(function()
+            while sup.status('a').state ~= 'running' do init.sleep(0.02) end
+            sup.shutdown(3)
+            print(pcall(sup.service, 'x', {cmd = {'sleep', '100'}}))
+        end)
+        return sup.run()
+    """, timeout=30)
+    assert result.returncode == 3, result.stderr
+    assert result.stdout.startswith("false\t") and "the services are being stopped" in result.stdout
+
+
+def test_the_ordered_stop_joining_a_stop_under_way_keeps_to_the_grace_period():
+    result = sup_run("""
+        sup.service('a', {cmd = {'sleep', '100'}, post_exit = function() init.sleep(20) end})
+        local t0
+        init.spawn(function()
+            while sup.status('a').state ~= 'running' do init.sleep(0.02) end
+            init.spawn(function() sup.stop('a') end)  -- its post_exit hook would take 20 s
+            while sup.status('a').last_exit == nil do init.sleep(0.02) end  -- in its hook now
+            t0 = init.now()
+            sup.shutdown(0)
+        end)
+        local code = sup.run()
+        print(('%.1f'):format(init.now() - t0))
+        return code
+    """, timeout=60, env=env_for(LUASUP_GRACE_MS=1000))
+    assert result.returncode == 0, result.stderr
+    assert float(result.stdout) < 5, result.stdout  # the 1 s grace period, not the hook's 20 s
+    assert "post_exit hook still running" in result.stderr
+
+
+def test_removing_the_last_unfinished_service_ends_the_run():
+    result = sup_run("""
+        sup.oneshot('a', {cmd = {'true'}})
+        sup.service('b', {cmd = {'sleep', '100'}})
+        init.spawn(function()
+            while sup.status('a').state ~= 'done' or sup.status('b').state ~= 'running' do
+                init.sleep(0.02)
+            end
+            print(sup.remove('b'))
+        end)
+        return sup.run()
+    """, timeout=30)
+    assert (result.returncode, result.stdout) == (0, "true\n"), result.stderr
+    assert "supervise: stopping all services (no service left to run)" in result.stderr
+
+
+def test_a_stop_during_a_post_exit_hook_lets_the_hook_finish():
+    result = sup_run("""
+        sup.service('a', {cmd = {'sh', '-c', 'exit 3'},
+            post_exit = function(i) print('begins', i.text); init.sleep(0.5); print('ends') end})
+        init.spawn(function()
+            while sup.status('a').last_exit == nil do init.sleep(0.01) end
+            print('stop', sup.stop('a'))
+            sup.shutdown(0)
+        end)
+        return sup.run()
+    """, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "begins\texit code 3\nends\nstop\ttrue\n"
+    assert ("a", "stopped", "(exit code 3)") in state_lines(result.stderr)

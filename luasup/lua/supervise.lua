@@ -155,18 +155,24 @@ function hub.shutdown(code, why)
         init.log('info', 'supervise: stopping all services (%s)', why)
         local deadline = init.now() + init.shutdown_grace()
         local stoppers = {}
-        for _, name in ipairs(hub.order) do
+        local order = { unpack(hub.order) } -- as it is now: sup.remove may change hub.order meanwhile
+        for _, name in ipairs(order) do
             stoppers[name] = init.spawn(function()
                 for _, dependent in ipairs(dependents_of(name)) do
-                    init.wait_any(stoppers[dependent])
+                    if stoppers[dependent] then
+                        init.wait_any(stoppers[dependent])
+                    end
                 end
                 -- a share of what is left, so that the services stopping
                 -- after this one still get theirs
                 local now = init.now()
-                runner.stop(hub, hub.services[name], 'shutdown', now + (deadline - now) / chain(name))
+                local svc = hub.services[name]
+                if svc then
+                    runner.stop(hub, svc, 'shutdown', now + (deadline - now) / chain(name))
+                end
             end)
         end
-        for _, name in ipairs(hub.order) do
+        for _, name in ipairs(order) do
             init.wait_any(stoppers[name])
         end
         init.shutdown_grace(math.max(0, deadline - init.now())) -- what is left for luasup's own stop
@@ -184,11 +190,19 @@ function hub.force(signame)
         if svc.pid then
             init.kill(-svc.pid, 9)
         end
+        if svc.hook and svc.hook.box.child then svc.hook.box.child:kill() end
+        if svc.probe.child then svc.probe.child:kill() end
+        if svc.stop_deadline then
+            svc.stop_deadline = init.now() -- waits for hooks end now
+        end
     end
 end
 
 local function declare(fname, kind, name, options)
     local s = spec.check(fname, kind, name, options)
+    if hub.stopping_all then
+        task.raise(fname .. ': the services are being stopped')
+    end
     if hub.services[name] then
         args.argerror(1, fname, ("a service named '%s' is already declared"):format(name))
     end
@@ -316,6 +330,12 @@ function M.start(name)
         return nil, 'shutting down'
     elseif not hub.running then
         return nil, 'the services are not running yet (sup.run)'
+    end
+    runner.join_stop(svc) -- a start right after a stop begins once it has ended
+    if hub.stopping_all then
+        return nil, 'shutting down'
+    elseif hub.services[name] ~= svc then
+        return nil, ("no service '%s'"):format(name)
     elseif svc.runner then
         return nil, 'already started'
     end
@@ -400,6 +420,7 @@ function M.remove(name)
             break
         end
     end
+    hub.check_settled()
     return true
 end
 

@@ -44,6 +44,10 @@ function M.tcp(host, port)
     if type(port) ~= 'number' and type(port) ~= 'string' then
         args.argerror(2, 'tcp', 'number or string expected, got ' .. type(port))
     end
+    local n = tonumber(port)
+    if not (n and n % 1 == 0 and n >= 1 and n <= 65535) then
+        args.argerror(2, 'tcp', ("port number 1-65535 expected, got '%s'"):format(tostring(port)))
+    end
     return probe('tcp', host .. ':' .. port, function(_, timeout)
         local ok, err = init.tcp_check(host, port, timeout)
         if ok then
@@ -135,8 +139,10 @@ end
 -- per service) holds the check in flight, for abort().
 function M.run(p, child, timeout, slot)
     if p.bounded then
-        local ok, why = p.check(child, timeout, slot)
-        if why == 'timeout' then -- init's word for it, in the words of a cut-off check
+        local ran, ok, why = pcall(p.check, child, timeout, slot)
+        if not ran then
+            return nil, 'probe error: ' .. tostring(ok)
+        elseif why == 'timeout' then -- init's word for it, in the words of a cut-off check
             why = ('no answer within %g s'):format(timeout)
         end
         return ok, why

@@ -6,7 +6,6 @@
 local init = require('init')
 local core = require('luasup.core')
 local probes = require('supervise.probes')
-local latch = require('supervise.latch')
 
 local M = {}
 
@@ -72,19 +71,36 @@ local function reap_group(svc, pgid, give_up, started, signame)
     end
 end
 
+-- Wait for `child` until `give_up()` (init.now() time, which a later,
+-- stricter stop may bring forward): true if it exited.
+local function wait_until(child, give_up)
+    while true do
+        local left = give_up() - init.now()
+        if left <= 0 then
+            return child:wait(0) ~= nil
+        elseif child:wait(math.min(left, 0.25)) then
+            return true
+        end
+    end
+end
+
 -- Stop `child` (the service's current process): its stop signal to its
--- group, then SIGKILL after `timeout`; returns once the whole group is gone.
+-- group, then SIGKILL after `timeout` (or at svc.stop_deadline if that comes
+-- first); returns once the whole group is gone.
 function M.stop_child(hub, svc, child, why, timeout)
     local pid, s = child:pid(), svc.spec
     local started = init.now()
     local signame = SIGNAL_NAMES[s.stop.signal] or tostring(s.stop.signal)
+    local function give_up()
+        return math.min(started + timeout, svc.stop_deadline or math.huge)
+    end
     if child:running() then
         hub.set(svc, 'stopping', why, ('(pid %d): %s'):format(pid, why))
         child:signal(s.stop.signal)
         if s.stop.signal ~= 18 and s.stop.signal ~= 9 then
             init.kill(-pid, 18) -- a stopped (SIGSTOP) service can then handle its stop signal
         end
-        if not child:wait(timeout) then
+        if not wait_until(child, give_up) then
             init.log('warn', 'service %s: still running %d ms after %s: sending SIGKILL', svc.name,
                 (init.now() - started) * 1000, signame)
             child:kill()
@@ -94,7 +110,20 @@ function M.stop_child(hub, svc, child, why, timeout)
         init.log('warn', 'service %s: its exit left processes in its group: sending %s', svc.name, signame)
         init.kill(-pid, s.stop.signal)
     end
-    reap_group(svc, pid, started + timeout, started, signame)
+    reap_group(svc, pid, give_up(), started, signame)
+end
+
+-- Wait for task `t` until `give_up` (init.now() time) or svc.stop_deadline,
+-- whichever comes first (a stop may bring it forward meanwhile): t, or nil.
+local function wait_task(t, svc, give_up)
+    while true do
+        local left = math.min(give_up, svc.stop_deadline or math.huge) - init.now()
+        if left <= 0 then
+            return nil
+        elseif init.wait_any(t, math.min(left, 0.25)) then
+            return t
+        end
+    end
 end
 
 -- A hook (a function, or a command table) bounded by the hook timeout:
@@ -129,8 +158,8 @@ function M.hook(hub, svc, which, info, timeout)
             return true
         end)
     end
-    svc.hook = { task = t, box = box }
-    local finished = init.wait_any(t, timeout)
+    svc.hook = { task = t, box = box, which = which }
+    local finished = wait_task(t, svc, init.now() + timeout)
     svc.hook = nil
     if not finished then
         t:cancel()
@@ -312,6 +341,10 @@ local function run_once(hub, svc)
             cause = ('not ready within %g s'):format(s.ready.deadline)
                 .. (svc.not_ready and ': ' .. svc.not_ready or '')
             M.stop_child(hub, svc, child, cause, stop_timeout(s))
+        elseif why ~= 'exited' then -- the readiness check itself failed
+            cause = 'readiness check failed: ' .. tostring(why)
+            init.log('error', 'service %s: %s', svc.name, cause)
+            M.stop_child(hub, svc, child, cause, stop_timeout(s))
         end
     end
     if child:running() then
@@ -458,29 +491,38 @@ function M.start(hub, svc)
     svc.runner = init.spawn(loop, hub, svc)
 end
 
-local function stop_now(hub, svc, why, deadline)
+local function stop_now(hub, svc, why)
     cancel(svc.runner)
+    svc.runner = nil
     stop_probes(svc)
+    local hook = svc.hook
+    if hook and hook.which == 'post_exit' then -- after a real exit: let it finish, in time
+        wait_task(hook.task, svc, math.huge)
+    end
     if svc.hook then
         cancel(svc.hook.task)
         if svc.hook.box.child then svc.hook.box.child:kill() end
+        svc.hook = nil
     end
-    svc.runner, svc.hook = nil, nil
     local child = svc.child
     if child then
-        local left = math.max(0, deadline - init.now())
+        local left = math.max(0, svc.stop_deadline - init.now())
         M.stop_child(hub, svc, child, why, math.min(stop_timeout(svc.spec), left))
         local _, how, value = child:wait()
         local e = exit_of(how, value, init.now() - svc.started)
-        svc.child, svc.pid, svc.healthy = nil, nil, nil
+        if svc.child == child then
+            svc.child, svc.pid, svc.healthy = nil, nil, nil
+        end
         svc.last_exit = { code = e.code, how = e.how, value = e.value, text = e.text,
             runtime = e.runtime, time = init.now() }
         if svc.spec.post_exit then
             M.hook(hub, svc, 'post_exit', { service = svc.name, code = e.code, how = e.how,
                 value = e.value, text = e.text, runtime = e.runtime, restarts = svc.restarts },
-                math.max(0.001, deadline - init.now()))
+                math.max(0.001, svc.stop_deadline - init.now()))
         end
         hub.set(svc, 'stopped', why, ('(%s)'):format(e.text))
+    elseif hook and hook.which == 'post_exit' and svc.last_exit then
+        hub.set(svc, 'stopped', why, ('(%s)'):format(svc.last_exit.text))
     elseif not hub.settled(svc) then -- a failed or finished service keeps its state
         hub.set(svc, 'stopped', why)
     end
@@ -488,21 +530,33 @@ end
 
 -- Stop `svc` for good (no restart): its runner and probes end, its process
 -- group gets its stop signal, SIGKILL after its stop timeout (at most until
--- `deadline`), and the post_exit hook runs.
+-- `deadline`), and the post_exit hook runs. The stop runs in a task of its
+-- own, so that a caller cancelled meanwhile cannot leave it half done; a
+-- stop already under way is joined, and the stricter deadline holds.
 function M.stop(hub, svc, why, deadline)
-    if svc.stop_done then -- a stop in progress: its end is this one's too
-        while svc.stop_done do
-            svc.stop_done:wait()
-        end
-        return
+    if svc.stop_task then
+        svc.stop_deadline = math.min(svc.stop_deadline, deadline)
+    else
+        svc.stop_deadline = deadline
+        local t
+        t = init.spawn(function()
+            local ok, err = pcall(stop_now, hub, svc, why)
+            if svc.stop_task == t then
+                svc.stop_task, svc.stop_deadline = nil, nil
+            end
+            if not ok then
+                error(err, 0)
+            end
+        end)
+        svc.stop_task = t
     end
-    svc.stop_done = latch()
-    local ok, err = pcall(stop_now, hub, svc, why, deadline)
-    local done = svc.stop_done
-    svc.stop_done = nil
-    done:fire()
-    if not ok then
-        error(err, 0)
+    init.wait_any(svc.stop_task)
+end
+
+-- Wait until a stop under way (if any) has ended.
+function M.join_stop(svc)
+    while svc.stop_task do
+        init.wait_any(svc.stop_task)
     end
 end
 
