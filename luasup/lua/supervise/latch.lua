@@ -31,13 +31,9 @@ function Latch:fire()
     end
 end
 
--- Wait until fired, at most `timeout` seconds: true, or nil on timeout.
-function Latch:wait(timeout)
-    if timeout then
-        return init.wait_any(self:task(), timeout) ~= nil or nil
-    end
+-- Wait until fired.
+function Latch:wait()
     init.wait_any(self:task())
-    return true
 end
 
 return function()

@@ -378,6 +378,17 @@ local function run_once(hub, svc)
     return e
 end
 
+-- An exit becomes the service's last_exit and goes to its post_exit hook
+-- (bounded by the hook timeout, and by a stop's deadline when it stops).
+local function record_exit(hub, svc, e, text)
+    svc.last_exit = { code = e.code, how = e.how, value = e.value, text = text, runtime = e.runtime,
+        time = init.now() }
+    if svc.spec.post_exit then
+        M.hook(hub, svc, 'post_exit', { service = svc.name, code = e.code, how = e.how,
+            value = e.value, text = text, runtime = e.runtime, restarts = svc.restarts })
+    end
+end
+
 -- The delay before restart number `attempt` of the sequence.
 local function backoff(b, attempt)
     local delay = math.min(b.initial * b.factor ^ (attempt - 1), b.max)
@@ -396,12 +407,7 @@ local function after_exit(hub, svc, e)
     -- (a crash loop of clean exits), and 1 when luasup ended the run itself
     -- (its stop signal's 143 would read as a container that was stopped)
     svc.fail_code = (e.code == 0 or e.cause) and 1 or e.code
-    svc.last_exit = { code = e.code, how = e.how, value = e.value, text = text, runtime = e.runtime,
-        time = init.now() }
-    if s.post_exit then
-        M.hook(hub, svc, 'post_exit', { service = svc.name, code = e.code, how = e.how,
-            value = e.value, text = text, runtime = e.runtime, restarts = svc.restarts })
-    end
+    record_exit(hub, svc, e, text)
     if hub.stopping_all then -- nothing starts again once the ordered stop has begun
         hub.set(svc, 'stopped', 'shutdown', ('(%s)'):format(text))
         return false
@@ -513,13 +519,7 @@ local function stop_now(hub, svc, why)
         if svc.child == child then
             svc.child, svc.pid, svc.healthy = nil, nil, nil
         end
-        svc.last_exit = { code = e.code, how = e.how, value = e.value, text = e.text,
-            runtime = e.runtime, time = init.now() }
-        if svc.spec.post_exit then
-            M.hook(hub, svc, 'post_exit', { service = svc.name, code = e.code, how = e.how,
-                value = e.value, text = e.text, runtime = e.runtime, restarts = svc.restarts },
-                math.max(0.001, svc.stop_deadline - init.now()))
-        end
+        record_exit(hub, svc, e, e.text)
         hub.set(svc, 'stopped', why, ('(%s)'):format(e.text))
     elseif hook and hook.which == 'post_exit' and svc.last_exit then
         hub.set(svc, 'stopped', why, ('(%s)'):format(svc.last_exit.text))
