@@ -73,10 +73,15 @@ def run(ctx):
             os.close(pipe_w)
             pipe_w = None
             row.runs = 1
-            # small writes leave part of the last page unused: full is within a page of
-            # the pipe's size (64 KiB, or less when the kernel is short of pipe pages)
-            full = fcntl.fcntl(pipe_r, F_GETPIPE_SZ) - 4096
-            procs.wait_until(lambda: _queued(pipe_r) >= full, 30, "a full pipe")
+            # full: over half the pipe's size and no longer growing (small writes
+            # leave parts of its pages unused, so it never holds all of its size)
+            half = fcntl.fcntl(pipe_r, F_GETPIPE_SZ) // 2
+            seen = []
+
+            def full():
+                seen.append(_queued(pipe_r))
+                return seen[-1] >= half and len(seen) > 60 and seen[-60] == seen[-1]
+            procs.wait_until(full, 30, "full pipe")
             waiting = [p for p in procs.children(proc.pid) if _cmdline(p).endswith(release)]
             open(release, "w").close()
             try:
