@@ -17,6 +17,17 @@ local function probe(kind, text, check, bounded)
     return setmetatable({ kind = kind, text = text, check = check, bounded = bounded }, Probe)
 end
 
+-- init.exec for a command whose failure to start is a failure of the world
+-- (a missing program), not the script's: the child, or nil and the reason
+-- without init's FILE:LINE in front.
+function M.exec(opts)
+    local ok, child = pcall(init.exec, opts)
+    if ok then
+        return child
+    end
+    return nil, (tostring(child):gsub('^[^\n]-:%d+: ', ''))
+end
+
 --- sup.http(url [, {headers = {...}}]): an HTTP GET answered 200-399
 -- (Kubernetes' rule for httpGet probes)
 function M.http(url, opts)
@@ -71,9 +82,9 @@ function M.command(cmd, ...)
         end
         if opts.stdout == nil then opts.stdout = 'null' end
         if opts.stderr == nil then opts.stderr = 'null' end
-        local ok, child = pcall(init.exec, opts)
-        if not ok then
-            return nil, tostring(child):gsub('^[^:]*:%d+: ', '')
+        local child, err = M.exec(opts)
+        if not child then
+            return nil, err
         end
         slot.child = child -- killed if the check is aborted
         local done, how, value = child:wait(timeout)
@@ -115,9 +126,11 @@ end
 --- sup.delay(seconds): ready that long after it started, if still running
 function M.delay(seconds)
     args.seconds(1, 'delay', seconds)
-    return probe('delay', ('%g s after start'):format(seconds), function()
+    local p = probe('delay', ('%g s after start'):format(seconds), function()
         return true, ('up %g s'):format(seconds)
     end, true)
+    p.seconds = seconds
+    return p
 end
 
 -- A plain function is a custom probe: fn(timeout) -> truthy, or nil and why.

@@ -71,15 +71,16 @@ local function reap_group(svc, pgid, give_up, started, signame)
     end
 end
 
--- Wait for `child` until `give_up()` (init.now() time, which a later,
--- stricter stop may bring forward): true if it exited.
-local function wait_until(child, give_up)
+-- Wait for `thing` (a child or a task) until `give_up` (init.now() time)
+-- or svc.stop_deadline, whichever comes first: thing once it has finished,
+-- or nil. In slices, as a stricter stop may bring the deadline forward.
+local function wait_before(thing, svc, give_up)
     while true do
-        local left = give_up() - init.now()
-        if left <= 0 then
-            return child:wait(0) ~= nil
-        elseif child:wait(math.min(left, 0.25)) then
-            return true
+        local left = math.min(give_up, svc.stop_deadline or math.huge) - init.now()
+        if init.wait_any(thing, math.max(0, math.min(left, 0.25))) then
+            return thing
+        elseif left <= 0 then
+            return nil
         end
     end
 end
@@ -91,16 +92,13 @@ function M.stop_child(hub, svc, child, why, timeout)
     local pid, s = child:pid(), svc.spec
     local started = init.now()
     local signame = SIGNAL_NAMES[s.stop.signal] or tostring(s.stop.signal)
-    local function give_up()
-        return math.min(started + timeout, svc.stop_deadline or math.huge)
-    end
     if child:running() then
         hub.set(svc, 'stopping', why, ('(pid %d): %s'):format(pid, why))
         child:signal(s.stop.signal)
         if s.stop.signal ~= 18 and s.stop.signal ~= 9 then
             init.kill(-pid, 18) -- a stopped (SIGSTOP) service can then handle its stop signal
         end
-        if not wait_until(child, give_up) then
+        if not wait_before(child, svc, started + timeout) then
             init.log('warn', 'service %s: still running %d ms after %s: sending SIGKILL', svc.name,
                 (init.now() - started) * 1000, signame)
             child:kill()
@@ -110,27 +108,14 @@ function M.stop_child(hub, svc, child, why, timeout)
         init.log('warn', 'service %s: its exit left processes in its group: sending %s', svc.name, signame)
         init.kill(-pid, s.stop.signal)
     end
-    reap_group(svc, pid, give_up(), started, signame)
+    reap_group(svc, pid, math.min(started + timeout, svc.stop_deadline or math.huge), started, signame)
 end
 
--- Wait for task `t` until `give_up` (init.now() time) or svc.stop_deadline,
--- whichever comes first (a stop may bring it forward meanwhile): t, or nil.
-local function wait_task(t, svc, give_up)
-    while true do
-        local left = math.min(give_up, svc.stop_deadline or math.huge) - init.now()
-        if left <= 0 then
-            return nil
-        elseif init.wait_any(t, math.min(left, 0.25)) then
-            return t
-        end
-    end
-end
-
--- A hook (a function, or a command table) bounded by the hook timeout:
--- true, or nil and why it failed.
-function M.hook(hub, svc, which, info, timeout)
+-- A hook (a function, or a command table) bounded by the hook timeout and
+-- by a stop's deadline: true, or nil and why it failed.
+function M.hook(hub, svc, which, info)
     local hook, box = svc.spec[which], {}
-    timeout = math.min(timeout or svc.spec.hook_timeout, svc.spec.hook_timeout)
+    local started = init.now()
     local t
     if type(hook) == 'function' then
         t = init.spawn(hook, info)
@@ -146,9 +131,9 @@ function M.hook(hub, svc, which, info, timeout)
             end
             opts.env = env
             M.inherit_output(opts) -- its output in the log, as the service's
-            local ok, child = pcall(init.exec, opts)
-            if not ok then -- a missing program is the world's failure, not the script's
-                return false, tostring(child):gsub('^[^\n]-:%d+: ', '')
+            local child, err = probes.exec(opts)
+            if not child then
+                return false, err
             end
             box.child = child
             local code = child:code()
@@ -159,13 +144,16 @@ function M.hook(hub, svc, which, info, timeout)
         end)
     end
     svc.hook = { task = t, box = box, which = which }
-    local finished = wait_task(t, svc, init.now() + timeout)
+    local finished = wait_before(t, svc, started + svc.spec.hook_timeout)
     svc.hook = nil
     if not finished then
         t:cancel()
         if box.child then box.child:kill() end
-        init.log('warn', 'service %s: %s hook still running after %g s: stopped', svc.name, which, timeout)
-        return nil, ('%s hook timed out after %g s'):format(which, timeout)
+        -- the time it had: its timeout, or less when a stop's deadline cut it short
+        local had = seconds(math.max(0, math.min(svc.spec.hook_timeout,
+            (svc.stop_deadline or math.huge) - started)))
+        init.log('warn', 'service %s: %s hook still running after %s s: stopped', svc.name, which, had)
+        return nil, ('%s hook timed out after %s s'):format(which, had)
     end
     local ok, result, why = pcall(t.wait, t)
     if not ok then
@@ -322,9 +310,8 @@ local function run_once(hub, svc)
         end
     end
     svc.output_matched = false
-    local ok, child = pcall(init.exec, exec_options(svc))
-    if not ok then
-        local why = tostring(child):gsub('^[^\n]-:%d+: ', '')
+    local child, why = probes.exec(exec_options(svc))
+    if not child then
         local code = (why:find('Permission denied$') or why:find('Exec format error$')) and 126 or 127
         return { how = 'start', code = code, value = code, text = why, runtime = 0 }
     end
@@ -503,7 +490,7 @@ local function stop_now(hub, svc, why)
     stop_probes(svc)
     local hook = svc.hook
     if hook and hook.which == 'post_exit' then -- after a real exit: let it finish, in time
-        wait_task(hook.task, svc, math.huge)
+        wait_before(hook.task, svc, math.huge)
     end
     if svc.hook then
         cancel(svc.hook.task)

@@ -96,8 +96,7 @@ local function ready_of(fname, value)
         { probe = 'any', every = { 0.001 }, timeout = { 0.001 }, deadline = { 0 } })
     r.probe = probe_of(fname, 'ready.probe', value.probe)
     if r.probe.kind == 'delay' then
-        local seconds = tonumber(r.probe.text:match('^[^ ]+'))
-        r.first, r.every = seconds, seconds
+        r.first, r.every = r.probe.seconds, r.probe.seconds
     end
     return r
 end
