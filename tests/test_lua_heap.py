@@ -10,14 +10,11 @@ import pytest
 
 from helpers import run
 
-LOOP = """
-local init = require('init')
-local stdout = %s
-local function restarts(n)
-    for _ = 1, n do
-        init.exec{'echo', 'line', stdout = stdout}:wait()
-    end
-    init.sleep(0.02) -- the last callback task ends
+# How much lupa's table of Python references and the Lua heap grow from
+# fn(first) to fn(then_): both measured after a full collection.
+GROWTH = """
+local function measure(fn, n)
+    fn(n)
     collectgarbage()
     collectgarbage()
     local refs = 0
@@ -26,10 +23,21 @@ local function restarts(n)
     end
     return refs, collectgarbage('count')
 end
-local refs, kbytes = restarts(200)
-local refs2, kbytes2 = restarts(1500)
+local refs, kbytes = measure(%(fn)s, %(first)d)
+local refs2, kbytes2 = measure(%(fn)s, %(then_)d)
 print(refs2 - refs, kbytes2 - kbytes)
 """
+
+LOOP = """
+local init = require('init')
+local stdout = %s
+local function restarts(n)
+    for _ = 1, n do
+        init.exec{'echo', 'line', stdout = stdout}:wait()
+    end
+    init.sleep(0.02) -- the last callback task ends
+end
+""" + GROWTH % {"fn": "restarts", "first": 200, "then_": 1500}
 
 
 @pytest.mark.parametrize("stdout", ["function(line) end", "'capture'"])
@@ -53,18 +61,8 @@ local function churn(n)
         init.every(1, print):cancel()
     end
     init.sleep(0.02)
-    collectgarbage()
-    collectgarbage()
-    local refs = 0
-    for _ in pairs(debug.getregistry().LUPA_PYTHON_REFERENCES_TABLE) do
-        refs = refs + 1
-    end
-    return refs, collectgarbage('count')
 end
-local refs, kbytes = churn(500)
-local refs2, kbytes2 = churn(3000)
-print(refs2 - refs, kbytes2 - kbytes)
-"""
+""" + GROWTH % {"fn": "churn", "first": 500, "then_": 3000}
 
 
 def test_tasks_that_end_or_are_cancelled_keep_the_lua_heap_flat():
