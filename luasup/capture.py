@@ -5,8 +5,9 @@ output must not grow luasup's memory without bound: the pipe is read as soon
 as it is readable. What is read is either kept for child:stdout() and
 child:lines() (the newest `limit` bytes of each stream, and the newest
 LUASUP_CAPTURE_TOTAL_BYTES across all of them), or relayed line by line with
-a prefix to luasup's own stdout/stderr through console. Lines are cut at
-LUASUP_LINE_BYTES (see lines.py)."""
+a prefix to luasup's own stdout/stderr through console, or published line
+by line on the log bus (logs/bus.py). Lines are cut at LUASUP_LINE_BYTES
+(see lines.py)."""
 
 import asyncio
 import collections
@@ -17,6 +18,7 @@ from .lines import Piece, Splitter
 
 CHUNK = 65536
 _SMALL = 4096  # reads smaller than this join the newest kept chunk
+PARTIAL_WAIT = 0.5  # seconds an unfinished line waits for its end before it is published
 
 line_cap = 65536
 
@@ -148,15 +150,18 @@ class ChunkQueue:
 
 
 class Capture:
-    def __init__(self, loop, fd, limit, relay=None):
-        """relay: (fd, prefix) to forward lines to instead of keeping them."""
+    def __init__(self, loop, fd, limit, relay=None, source=None):
+        """relay: (fd, prefix) to forward lines to instead of keeping them;
+        source: a logs.bus.Source to publish them on instead."""
         self._loop = loop
         self._fd = fd
         self._limit = limit
         self._relay = relay
-        self.relayed = relay is not None
+        self._source = source
+        self.relayed = relay is not None or source is not None
         self._held = False  # not read while the relay's output is congested
-        self._splitter = Splitter(line_cap) if relay is not None else None
+        self._splitter = Splitter(line_cap) if self.relayed else None
+        self._partial = None  # the timer that publishes an unfinished line
         self._chunks = collections.deque()  # [bytearray, self], shared with budget
         self._size = 0
         self._budget = budget
@@ -174,6 +179,11 @@ class Capture:
             data = b""
         if not data:
             self.close()
+            return
+        if self._source is not None:
+            self._publish(self._splitter.feed(data))
+            if self._splitter.pending() and self._partial is None:
+                self._partial = self._loop.call_later(PARTIAL_WAIT, self._publish_partial)
             return
         if self._relay is not None:
             self._forward(self._splitter.feed(data))
@@ -223,6 +233,21 @@ class Capture:
         # luasup's stdout itself, and nothing of it is dropped
         if out.congested() and self.pause():
             out.when_relieved(self._wake_soon)
+
+    def _publish(self, lines):
+        if not lines:
+            return
+        sink = self._source.publish(lines)
+        # a sink that blocks: stop reading, as for a congested relay
+        if sink is not None and self.pause():
+            sink.when_relieved(self._wake_soon)
+
+    def _publish_partial(self):
+        """A line still unfinished after PARTIAL_WAIT goes out as a piece
+        (its end follows as the next record, marked as its continuation)."""
+        self._partial = None
+        if self._fd >= 0:
+            self._publish(self._splitter.flush())
 
     def pause(self):
         """Stop reading until unpause() (a reader that falls behind, a
@@ -278,6 +303,11 @@ class Capture:
         self._fd = -1
         if self._relay is not None:
             self._forward(self._splitter.finish())
+        if self._source is not None:
+            if self._partial is not None:
+                self._partial.cancel()
+            self._publish(self._splitter.finish())
+            self._source.close()
         for queue in self._queues:
             queue.close()
         self._queues = []

@@ -42,6 +42,19 @@ class Splitter:
             lines += self.feed(b"")
         return lines
 
+    def pending(self):
+        """Whether an unfinished line is held."""
+        return self._held > 0
+
+    def flush(self):
+        """The unfinished line so far, as a Piece (its end comes later)."""
+        if not self._held:
+            return []
+        line = Piece(b"".join(self._head))
+        self._head = []
+        self._held = 0
+        return [line]
+
     def finish(self):
         """What is left at the end of the stream, as a last line."""
         line = b"".join(self._head)
