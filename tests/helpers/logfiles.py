@@ -1,0 +1,62 @@
+"""For tests of the log bus (`require('logs')`): policies, children that
+write numbered lines, and what ends up in (rotated) log files."""
+
+import glob
+import os
+
+from . import PY, lua_quote, run
+
+PRELUDE = "local init, logs = require('init'), require('logs')\n"
+
+
+def policy(body, *args, **kw):
+    """Run `body` (Lua, with `init` and `logs` in scope) to the end."""
+    return run(["-e", PRELUDE + body] + [str(a) for a in args], **kw)
+
+
+def numbered(tag, count, width=0, options=""):
+    """A Lua init.exec table: a child named `tag` whose stdout goes to the
+    bus, writing the numbers 0..count-1, a line each, fast (one write per
+    thousand lines), each padded with `width` x's; `options`: more Lua
+    fields."""
+    code = ("import os\n"
+            "for start in range(0, %d, 1000):\n"
+            "    os.write(1, ''.join('%%d%%s\\n' %% (n, %r) for n in range(start, min(start + 1000, %d))).encode())\n"
+            % (count, " " + "x" * width if width else "", count))
+    return "{%s, '-c', %s, name = %s, stdout = 'log'%s}" % (
+        lua_quote(PY), lua_quote(code).replace("\n", "\\n"), lua_quote(tag), ", " + options if options else "")
+
+
+def rotated(path):
+    """The files of a rotated log, oldest first: path.N ... path.1, path."""
+    suffixes = [f[len(path) + 1:] for f in glob.glob(glob.escape(path) + ".*")]
+    older = sorted((int(s) for s in suffixes if s.isdigit()), reverse=True)
+    files = ["%s.%d" % (path, n) for n in older]
+    return files + ([path] if os.path.exists(path) else [])
+
+
+def read_rotated(path):
+    """Everything written to a rotated log, oldest first."""
+    out = b""
+    for name in rotated(path):
+        with open(name, "rb") as f:
+            out += f.read()
+    return out
+
+
+def check_numbered(text, tags, count):
+    """Every `TAG N` line of each tag once, in order (lines of other tags
+    ignored): what `numbered` children wrote, behind a '{name} ' prefix."""
+    seen = {tag: [] for tag in tags}
+    for line in text.splitlines():
+        tag, _, rest = line.partition(b" ")
+        tag = tag.decode()
+        if tag in seen:
+            seen[tag].append(int(rest.split()[0]))
+    for tag in tags:
+        assert seen[tag] == list(range(count)), "%s: %d lines, first gaps at %r" % (
+            tag, len(seen[tag]), _gaps(seen[tag])[:3])
+
+
+def _gaps(numbers):
+    return [(a, b) for a, b in zip([-1] + numbers, numbers) if b != a + 1]
