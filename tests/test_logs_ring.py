@@ -1,0 +1,74 @@
+"""logs.ring: the last lines of each name in memory, bounded by lines and
+bytes; ring:tail(name, n) gives them oldest first, every name merged by time."""
+
+import pytest
+
+from helpers.logfiles import policy
+
+SHOW = """
+    local function show(records)
+        local out = {}
+        for _, r in ipairs(records) do out[#out + 1] = r.name .. ':' .. r.stream .. ':' .. r.line end
+        print(table.concat(out, ' '))
+    end
+    local function say(name, ...)
+        init.exec{ 'sh', '-c', ..., name = name, stdout = 'log', stderr = 'log' }:status()
+    end
+"""
+
+
+def ring(body, lines=None, size=None):
+    options = ", ".join(k + " = " + str(v) for k, v in [("lines", lines), ("bytes", size)] if v)
+    result = policy("local r = logs.ring{ %s }\nlogs.route{ to = r }\n%s%s" % (options, SHOW, body))
+    assert result.returncode == 0, result.stderr
+    return result.stdout.splitlines()
+
+
+def test_tail_of_a_name_the_last_n_oldest_first():
+    assert ring("""
+        say('a', 'echo a1; echo a2; echo a3')
+        say('b', 'echo b1')
+        say('a', 'echo a4 >&2')
+        show(r:tail('a')); show(r:tail('a', 2)); show(r:tail('a', 5)); show(r:tail('nobody'))
+    """) == ["a:stdout:a1 a:stdout:a2 a:stdout:a3 a:stderr:a4", "a:stdout:a3 a:stderr:a4",
+             "a:stdout:a1 a:stdout:a2 a:stdout:a3 a:stderr:a4", ""]
+
+
+def test_tail_of_every_name_merged_by_time():
+    assert ring("""
+        say('a', 'echo 1'); say('b', 'echo 2'); say('a', 'echo 3'); say('c', 'echo 4'); say('b', 'echo 5')
+        show(r:tail()); show(r:tail(nil, 2))
+    """) == ["a:stdout:1 b:stdout:2 a:stdout:3 c:stdout:4 b:stdout:5", "c:stdout:4 b:stdout:5"]
+
+
+def test_a_record_has_name_stream_pid_line_and_time():
+    out = ring("""
+        local before = os.time()
+        local c = init.exec{ 'echo', 'hi', name = 'web', stdout = 'log' }
+        c:status()
+        local rec = r:tail('web')[1]
+        print(rec.name, rec.stream, rec.pid == c:pid(), rec.line, rec.time >= before - 1 and rec.time <= os.time() + 1)
+    """)
+    assert out == ["web\tstdout\ttrue\thi\ttrue"]
+
+
+def test_bounded_by_lines_per_name():
+    assert ring("""
+        say('a', 'for i in 1 2 3 4 5; do echo a$i; done')
+        say('b', 'echo b1; echo b2')
+        show(r:tail('a')); show(r:tail('b'))
+    """, lines=3) == ["a:stdout:a3 a:stdout:a4 a:stdout:a5", "b:stdout:b1 b:stdout:b2"]
+
+
+def test_bounded_by_bytes_per_name_keeping_at_least_the_last_line():
+    # a line costs its length and a newline: 10 + 10 + 10 > 25
+    assert ring("""
+        say('a', 'echo 123456789; echo abcdefghi; echo ABCDEFGHI')
+        say('b', 'echo %s')
+        show(r:tail('a')); print(#r:tail('b')[1].line)
+    """ % ("x" * 40), size=25) == ["a:stdout:abcdefghi a:stdout:ABCDEFGHI", "40"]
+
+
+@pytest.mark.xfail(reason="BUGS.md #5", strict=True)
+def test_tail_of_zero_records_is_empty():
+    assert ring("say('a', 'echo a1')\nprint(#r:tail('a', 0))") == ["0"]
