@@ -4,7 +4,7 @@ write numbered lines, and what ends up in (rotated) log files."""
 import glob
 import os
 
-from . import PY, lua_quote, run
+from . import PY, helper, lua_quote, run
 
 PRELUDE = "local init, logs = require('init'), require('logs')\n"
 
@@ -60,3 +60,21 @@ def check_numbered(text, tags, count):
 
 def _gaps(numbers):
     return [(a, b) for a, b in zip([-1] + numbers, numbers) if b != a + 1]
+
+
+def progress_writer(name, progress, count, size, options=""):
+    """A Lua init.exec table: helpers/progress.py as a child named `name`
+    whose stdout goes to the bus: `count` numbered lines of `size` bytes,
+    with how many so far in the file `progress`."""
+    argv = [PY, helper("progress.py"), str(progress), str(count), str(size)]
+    return "{%s, name = %s, stdout = 'log'%s}" % (
+        ", ".join(lua_quote(a) for a in argv), lua_quote(name), ", " + options if options else "")
+
+
+def progress(path):
+    """How many lines the progress writer behind `path` has written."""
+    try:
+        with open(path, "rb") as f:
+            return int(f.read() or 0)
+    except FileNotFoundError:
+        return 0

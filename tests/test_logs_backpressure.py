@@ -1,0 +1,114 @@
+"""A full sink: with full = 'block' it holds back only the children routed
+to it (they wait on their pipes; nothing is lost), while other children,
+the reaper and signals carry on; otherwise it drops its oldest or newest
+lines, with one warning when dropping begins and a count when it ends."""
+
+import re
+import signal
+import subprocess
+import threading
+
+import pytest
+
+from helpers import DEADLINE, env_for, lua_quote, start, stop, wait_until
+from helpers.logfiles import PRELUDE, progress, progress_writer
+
+A_LINES, B_LINES, SIZE = 5000, 20000, 1000  # a: 5 MB to the console; b: 20 MB to a file
+A_BOUND = 2000  # lines a can write before it waits: the pipes' and queues' worth, with room
+
+
+def held_back(tmp_path, **env):
+    """luasup with child a routed to a blocking console nobody reads (its
+    stdout is a pipe the test leaves alone), child b to a file; waits until
+    b has written everything. The Popen and a function giving how many
+    children the script has started and reaped so far."""
+    reaped = tmp_path / "reaped"
+    proc = start(["-e", PRELUDE + """
+        local con = logs.console{ full = 'block', max_bytes = 65536, prefix = '{name} ' }
+        logs.route{ name = 'a', to = con }
+        logs.route{ name = 'b', to = logs.file{ path = %s } }
+        local a = init.exec%s
+        init.exec%s
+        local reaped = 0
+        init.every(0.05, function()
+            init.exec{ 'true' }:status()
+            reaped = reaped + 1
+            local out = io.open(%s, 'w'); out:write(reaped); out:close()
+        end)
+        a:status()
+    """ % (lua_quote(str(tmp_path / "b.log")),
+           progress_writer("a", tmp_path / "a.progress", A_LINES, SIZE),
+           progress_writer("b", tmp_path / "b.progress", B_LINES, SIZE),
+           lua_quote(str(reaped)))], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        env=env_for(**env))
+
+    def reaps():
+        try:
+            return int(reaped.read_text() or 0)
+        except (FileNotFoundError, ValueError):
+            return 0
+    try:
+        wait_until(lambda: progress(tmp_path / "b.progress") == B_LINES, what="b's 20 MB written")
+    except BaseException:
+        stop(proc)
+        raise
+    return proc, reaps
+
+
+def test_a_blocking_sink_holds_back_only_its_children_and_loses_nothing(tmp_path):
+    proc, reaps = held_back(tmp_path)
+    try:
+        assert progress(tmp_path / "a.progress") < A_BOUND
+        before = reaps()
+        wait_until(lambda: reaps() > before + 3, what="children still started and reaped")
+        assert progress(tmp_path / "a.progress") < A_BOUND
+        out, _ = proc.communicate(timeout=DEADLINE)  # the reader is back: a goes on to its end
+        assert proc.returncode == 0
+    finally:
+        stop(proc)
+    assert progress(tmp_path / "a.progress") == A_LINES
+    assert [int(line.split()[1]) for line in out.splitlines() if line.startswith("a ")] == list(range(A_LINES))
+
+
+def test_luasup_held_back_by_a_blocking_sink_still_stops_on_sigterm(tmp_path):
+    proc, _ = held_back(tmp_path, LUASUP_GRACE_MS=1000)
+    try:
+        assert progress(tmp_path / "a.progress") < A_BOUND
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=DEADLINE) == 143
+    finally:
+        stop(proc)
+
+
+@pytest.mark.parametrize("full", ["drop-oldest", "drop-newest"])
+def test_a_full_sink_drops_with_one_warning_and_a_count_matching_its_stats(tmp_path, full):
+    lines, stats = 40000, tmp_path / "stats"
+    err = open(tmp_path / "stderr", "w+")
+    proc = start(["-e", PRELUDE + """
+        local con = logs.console{ max_bytes = 65536, prefix = '', full = %s }
+        logs.route{ to = con }
+        init.exec%s:status()
+        while con:stats().queued > 0 do init.sleep(0.02) end
+        local s = con:stats()
+        local out = io.open(%s, 'w'); out:write(s.delivered, ' ', s.dropped, ' ', s.dropped_bytes); out:close()
+    """ % (lua_quote(full), progress_writer("w", tmp_path / "progress", lines, 100),
+           lua_quote(str(stats)))], stdout=subprocess.PIPE, stderr=err)
+    try:
+        # 4 MB while nobody reads luasup's stdout: the sink fills and drops
+        wait_until(lambda: "exited w" in (tmp_path / "stderr").read_text(), what="the writer's exit")
+        out, _ = proc.communicate(timeout=DEADLINE)
+        assert proc.returncode == 0
+    finally:
+        stop(proc)
+    got = [int(line.split()[0]) for line in out.splitlines()]
+    delivered, dropped, dropped_bytes = map(int, stats.read_text().split())
+    assert (delivered, dropped, dropped_bytes) == (len(got), lines - len(got), (lines - len(got)) * 100)
+    assert got == sorted(got) and dropped > 0
+    missing = sorted(set(range(lines)) - set(got))
+    assert missing == list(range(missing[0], missing[-1] + 1))  # one burst, in one piece
+    assert (missing[-1] == lines - 1) == (full == "drop-newest")  # the newest lost, or kept
+    warnings = [line for line in (tmp_path / "stderr").read_text().splitlines() if "logs: " in line]
+    assert warnings == [
+        "luasup: warning: logs: console same is full (65536 bytes queued): dropping its %s lines"
+        % full[5:],
+        "luasup: warning: logs: console same dropped %d lines (%d bytes) while full" % (dropped, dropped_bytes)]
