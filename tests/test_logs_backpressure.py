@@ -11,7 +11,7 @@ import threading
 import pytest
 
 from helpers import DEADLINE, env_for, lua_quote, start, stop, wait_until
-from helpers.logfiles import PRELUDE, progress, progress_writer
+from helpers.logfiles import PRELUDE, progress, progress_argv, progress_writer
 
 A_LINES, B_LINES, SIZE = 5000, 20000, 1000  # a: 5 MB to the console; b: 20 MB to a file
 A_BOUND = 2000  # lines a can write before it waits: the pipes' and queues' worth, with room
@@ -104,11 +104,35 @@ def test_a_full_sink_drops_with_one_warning_and_a_count_matching_its_stats(tmp_p
     delivered, dropped, dropped_bytes = map(int, stats.read_text().split())
     assert (delivered, dropped, dropped_bytes) == (len(got), lines - len(got), (lines - len(got)) * 100)
     assert got == sorted(got) and dropped > 0
-    missing = sorted(set(range(lines)) - set(got))
-    assert missing == list(range(missing[0], missing[-1] + 1))  # one burst, in one piece
-    assert (missing[-1] == lines - 1) == (full == "drop-newest")  # the newest lost, or kept
+    first_lost = min(set(range(lines)) - set(got))
+    after = [n for n in got if n > first_lost]
+    if full == "drop-oldest":  # what came last is what is kept
+        assert after == list(range(lines - len(after), lines))
+    else:  # what came last is lost, but for batches small enough to fit
+        assert len(after) * 100 < 65536
     warnings = [line for line in (tmp_path / "stderr").read_text().splitlines() if "logs: " in line]
     assert warnings == [
         "luasup: warning: logs: console same is full (65536 bytes queued): dropping its %s lines"
         % full[5:],
         "luasup: warning: logs: console same dropped %d lines (%d bytes) while full" % (dropped, dropped_bytes)]
+
+
+@pytest.mark.xfail(reason="BUGS.md #6", strict=True)
+def test_a_blocking_sink_holds_back_a_service_with_an_output_probe(tmp_path):
+    # the probe reads the service's lines in Lua: they must be held back all the same
+    proc = start(["-e", PRELUDE + """
+        local sup = require('supervise')
+        local con = logs.console{ full = 'block', max_bytes = 65536, prefix = '{name} ' }
+        logs.route{ name = 'a', to = con }
+        logs.route{ name = 'b', to = logs.file{ path = %s } }
+        sup.service('a', { cmd = { %s }, ready = sup.output('^0 ') })
+        sup.service('b', { cmd = { %s }, restart = 'never' })
+        return sup.run()
+    """ % (lua_quote(str(tmp_path / "b.log")), progress_argv(tmp_path / "a.progress", A_LINES, SIZE),
+           progress_argv(tmp_path / "b.progress", B_LINES, SIZE))],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env_for(LUASUP_GRACE_MS=1000))
+    try:
+        wait_until(lambda: progress(tmp_path / "b.progress") == B_LINES, what="b's 20 MB written")
+        assert progress(tmp_path / "a.progress") < A_BOUND
+    finally:
+        stop(proc)

@@ -62,13 +62,17 @@ def _gaps(numbers):
     return [(a, b) for a, b in zip([-1] + numbers, numbers) if b != a + 1]
 
 
-def progress_writer(name, progress, count, size, options=""):
-    """A Lua init.exec table: helpers/progress.py as a child named `name`
-    whose stdout goes to the bus: `count` numbered lines of `size` bytes,
-    with how many so far in the file `progress`."""
+def progress_argv(progress, count, size):
+    """helpers/progress.py's command as Lua list items: `count` numbered
+    lines of `size` bytes, with how many so far in the file `progress`."""
     argv = [PY, helper("progress.py"), str(progress), str(count), str(size)]
-    return "{%s, name = %s, stdout = 'log'%s}" % (
-        ", ".join(lua_quote(a) for a in argv), lua_quote(name), ", " + options if options else "")
+    return ", ".join(lua_quote(a) for a in argv)
+
+
+def progress_writer(name, progress, count, size):
+    """A Lua init.exec table: progress_argv as a child named `name` whose
+    stdout goes to the bus."""
+    return "{%s, name = %s, stdout = 'log'}" % (progress_argv(progress, count, size), lua_quote(name))
 
 
 def progress(path):
