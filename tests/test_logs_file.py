@@ -7,6 +7,8 @@ import signal
 import subprocess
 import time
 
+import pytest
+
 from helpers import PY, command, env_for, lua_quote, start, stop, wait_until
 from helpers.logfiles import PRELUDE, check_numbered, numbered, policy, read_rotated, rotated
 
@@ -159,3 +161,16 @@ def test_an_unwritable_path_fails_at_its_declaration(tmp_path):
         assert result.stderr.splitlines()[0] == (
             "luasup: error in task main: (command line):2: logs.file: cannot open %s: %s" % (path, why))
         assert "Traceback" not in result.stderr
+
+
+@pytest.mark.xfail(reason="BUGS.md #1", strict=True)
+def test_what_a_child_wrote_before_the_exit_is_all_in_the_files(tmp_path):
+    # the file sink is still writing (and rotating) behind the child when the script ends
+    log = str(tmp_path / "app.log")
+    result = policy("""
+        logs.route{ to = logs.file{ path = %s, prefix = '{name} ', rotate = { size = 10000, keep = 1000 } } }
+        init.exec%s:status()
+    """ % (lua_quote(log), numbered("w", 200000)))
+    assert result.returncode == 0, result.stderr
+    assert log + ".1000" not in rotated(log)
+    check_numbered(read_rotated(log), ["w"], 200000)

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from helpers import env_for, lua_quote, start, stop, wait_until
+from helpers import PY, env_for, lua_quote, start, stop, wait_until
 from helpers.logfiles import PRELUDE, policy
 
 
@@ -106,3 +106,24 @@ def test_an_unfinished_line_is_not_glued_to_another_childs_line(tmp_path):
     # where a piece is cut off is the sink's choice; no line holds two children's bytes
     assert "other line" in lines and "last" in lines
     assert "".join(l for l in lines if l not in ("other line", "last")) == "Loading... doneleft"
+
+
+def test_lines_written_while_luasup_stops_reach_every_sink(tmp_path):
+    log = tmp_path / "app.log"
+    child = ("import signal, sys, time\n"
+             "def stop(*_):\n"
+             "    print('bye', flush=True); time.sleep(0.3); sys.stdout.write('last words'); sys.exit(0)\n"
+             "signal.signal(signal.SIGTERM, stop)\n"
+             "print('hi', flush=True)\n"
+             "while True: time.sleep(1)\n")
+    result = policy("""
+        logs.route{ to = { logs.file{ path = %s }, logs.console{ prefix = '> ' } } }
+        init.exec{ %s, '-c', %s, stdout = 'log' }
+        local deadline = init.now() + 30  -- its handler is in place once it said hi
+        repeat init.sleep(0.02) until io.open(%s):read('*a') == 'hi\\n' or init.now() > deadline
+        init.kill(init.pid(), 'TERM')
+        init.wait()
+    """ % (lua_quote(str(log)), lua_quote(PY), lua_quote(child).replace("\n", "\\n"), lua_quote(str(log))))
+    assert result.returncode == 143, result.stderr
+    assert read(log) == b"hi\nbye\nlast words\n"
+    assert result.stdout == "> hi\n> bye\n> last words\n"
