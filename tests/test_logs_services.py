@@ -22,10 +22,13 @@ def test_a_services_output_is_records_named_by_the_service(tmp_path):
     log = tmp_path / "app.log"
     result = sup_run(PRELUDE + """
         logs.route{ to = logs.file{ path = %s, prefix = '{name} {stream}: ' } }
-        sup.service('web', { cmd = { 'sh', '-c', 'echo hello; echo oops >&2; exec sleep 30' } })
+        sup.service('web', { cmd = { 'sh', '-c', 'echo hello; echo oops >&2; exec sleep 30' },
+                             pre_start = { 'echo', 'getting ready' } })
     """ % lua_quote(str(log)) + STOP_AT_RUNNING % "web")
     assert result.returncode == 0, result.stderr
-    assert sorted(log.read_text().splitlines()) == ["web stderr: oops", "web stdout: hello"]
+    lines = log.read_text().splitlines()
+    assert lines[0] == "web stdout: getting ready"  # its hook's output goes as its own
+    assert sorted(lines[1:]) == ["web stderr: oops", "web stdout: hello"]
     assert "hello" not in result.stdout + result.stderr
 
 
