@@ -51,6 +51,23 @@ class _Plan:
             self.simple = sinks
 
 
+class _Stderr:
+    """Where luasup's own lines no route took go: stderr, as without a bus."""
+
+    @staticmethod
+    def put(batch):
+        from .. import console
+        console.stderr.write(b"\n".join(batch.lines) + b"\n")
+
+    @staticmethod
+    def congested():
+        return False
+
+
+def _stderr():
+    return _Stderr
+
+
 class Bus:
     def __init__(self, loop, default_sink):
         self.loop = loop
@@ -80,7 +97,8 @@ class Bus:
     def plan(self, name, stream):
         plan = self._plans.get((name, stream))
         if plan is None:
-            plan = _Plan([r for r in self.routes if r.applies(name, stream)], self._default)
+            default = _stderr if name == "luasup" else self._default
+            plan = _Plan([r for r in self.routes if r.applies(name, stream)], default)
             self._plans[(name, stream)] = plan
         return plan
 
@@ -133,7 +151,10 @@ class Bus:
         if self._tapping:
             return True  # a line about the bus while it handles one: stderr only
         if threading.get_ident() != self._thread:
-            self.loop.call_soon_threadsafe(self._own_line, line)
+            try:
+                self.loop.call_soon_threadsafe(self._own_line, line)
+            except RuntimeError:  # the loop is closed: luasup is exiting
+                return True
             return False
         batch = Batch("luasup", "stderr", os.getpid(), [line])
         if not self.plan("luasup", "stderr").routes:  # not for the bus after all

@@ -63,28 +63,33 @@ class Sink:
         if not data:
             return
         lines = len(batch.lines)
+        began = False
         with self._lock:
             if self.full == DROP_NEWEST and self.queued + len(data) > self.max_bytes:
-                self._drop(lines, len(data))
-                return
-            self._items.append((data, lines, batch.mono))
-            self.queued += len(data)
-            while self.full == DROP_OLDEST and self.queued > self.max_bytes and len(self._items) > 1:
-                old, old_lines, _ = self._items.popleft()
-                self.queued -= len(old)
-                self._drop(old_lines, len(old))
-            self._idle.clear()
+                began = self._drop(lines, len(data))
+            else:
+                self._items.append((data, lines, batch.mono))
+                self.queued += len(data)
+                while self.full == DROP_OLDEST and self.queued > self.max_bytes and len(self._items) > 1:
+                    old, old_lines, _ = self._items.popleft()
+                    self.queued -= len(old)
+                    began = self._drop(old_lines, len(old)) or began
+                self._idle.clear()
+        if began:  # outside the lock: the line may come back here as a record
+            log.warn("logs: %s is full (%d bytes queued): dropping its %s lines"
+                     % (self.label, self.max_bytes, "newest" if self.full == DROP_NEWEST else "oldest"))
         self.wake()
 
     def _drop(self, lines, size):
+        """Count a drop; whether it began a burst."""
         self.dropped += lines
         self.dropped_bytes += size
-        if self._burst is None:
+        began = self._burst is None
+        if began:
             self._burst = [0, 0]
-            log.warn("logs: %s is full (%d bytes queued): dropping its %s lines"
-                     % (self.label, self.max_bytes, "newest" if self.full == DROP_NEWEST else "oldest"))
         self._burst[0] += lines
         self._burst[1] += size
+        return began
 
     def congested(self):
         return self.full == BLOCK and self.queued > self.max_bytes
