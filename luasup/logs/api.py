@@ -5,18 +5,17 @@ failures come back as (nil, message)."""
 import os
 
 from ..lines import Piece
-from . import bus, form
+from . import bus, form, record
 from .bus import Bus, Route
 from .consolesink import ConsoleSink
 from .filesink import FileSink
 from .record import Batch
 from .ring import RingSink
-from .sink import Sink
 
 # queue defaults by kind: (max_bytes, batch_bytes, batch_time)
 QUEUE = {
     "console": (1 << 20, 1 << 16, 0),
-    "file": (4 << 20, 1 << 16, 0),
+    "file": (4 << 20, 1 << 20, 0.05),  # a thread writes: wake it once per batch, not per read
     "http": (8 << 20, 1 << 20, 1.0),
     "process": (4 << 20, 1 << 16, 0),
     "function": (1 << 20, 1 << 16, 0),
@@ -38,7 +37,7 @@ class Logs:
     def __init__(self, loop, line_cap, table):
         self.loop = loop
         self._table = table  # a Lua table from a dict or list
-        Sink.line_cap = line_cap
+        record.LINE_CAP = line_cap
         self._sinks = {}  # id -> Sink
         self._default = None
         self.bus = bus.current = Bus(loop, self._default_sink)
@@ -121,7 +120,7 @@ class Logs:
     def publish(self, name, stream, pid, line, continued):
         """One record from Lua (a line an output readiness probe watched)."""
         line = Piece(line) if continued else bytes(line)
-        self.bus.publish(Batch(_text(name), _text(stream), int(pid), [line]))
+        self.bus.publish(Batch(_text(name), _text(stream), int(pid), lines=[line]))
 
     def tail(self, sid, name, n):
         sink = self._sinks[sid]

@@ -57,7 +57,7 @@ class _Stderr:
     @staticmethod
     def put(batch):
         from .. import console
-        console.stderr.write(b"\n".join(batch.lines) + b"\n")
+        console.stderr.write(batch.raw)
 
     @staticmethod
     def congested():
@@ -156,7 +156,7 @@ class Bus:
             except RuntimeError:  # the loop is closed: luasup is exiting
                 return True
             return False
-        batch = Batch("luasup", "stderr", os.getpid(), [line])
+        batch = Batch("luasup", "stderr", os.getpid(), line + b"\n")
         if not self.plan("luasup", "stderr").routes:  # not for the bus after all
             return True
         self._tapping = True
@@ -196,8 +196,8 @@ class Source:
         self.bus, self.name, self.stream, self.pid = bus, name, stream, pid
         bus.sources += 1
 
-    def publish(self, lines):
-        return self.bus.publish(Batch(self.name, self.stream, self.pid, lines))
+    def publish(self, raw):
+        return self.bus.publish(Batch(self.name, self.stream, self.pid, raw))
 
     def close(self):
         self.bus.source_closed()

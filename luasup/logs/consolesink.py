@@ -21,7 +21,7 @@ class ConsoleSink(Sink):
         self._form = form
 
     def encode(self, batch):
-        data = self._form(batch, self.line_cap)
+        data = self._form(batch)
         to = batch.stream if self._stream == "same" else self._stream
         return ToStderr(data) if to == "stderr" else data
 

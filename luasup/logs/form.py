@@ -3,7 +3,6 @@
 
 import zlib
 
-from ..lines import Piece
 from . import record
 
 FIELDS = ("name", "stream", "pid", "time")
@@ -38,24 +37,18 @@ class Text:
         self._last = (key, data)
         return data
 
-    def __call__(self, batch, cap):
-        lines = batch.lines
+    def __call__(self, batch):
         p = self.prefix(batch)
         if p:  # each piece of a long line gets a line, and a prefix, of its own
-            return p + (b"\n" + p).join(lines) + b"\n"
-        if record.has_pieces(lines, cap):  # the long line whole again
-            out = []
-            for line in lines:
-                out.append(line if type(line) is Piece else line + b"\n")
-            return b"".join(out)
-        return b"\n".join(lines) + b"\n"
+            return p + (b"\n" + p).join(batch.lines) + b"\n"
+        return batch.raw  # as the child wrote it, long lines whole
 
 
 class Json:
     def __init__(self, extra=None):
         self._extra = extra
 
-    def __call__(self, batch, cap):
+    def __call__(self, batch):
         return record.json_lines(batch, self._extra)
 
 

@@ -23,9 +23,10 @@ class RingSink(Sink):
             ring = self._rings[batch.name] = [collections.deque(), 0]
         keep = ring[0]
         stamp = (batch.wall, batch.stream, batch.pid)
-        keep.extend(stamp + (line,) for line in batch.lines)
+        lines = batch.lines
+        keep.extend(stamp + (line,) for line in lines)
         ring[1] += batch.size()
-        self.delivered += len(batch.lines)
+        self.delivered += len(lines)
         self.delivered_bytes += batch.size()
         while len(keep) > self._max_lines or (ring[1] > self._max_size and len(keep) > 1):
             ring[1] -= len(keep.popleft()[3]) + 1

@@ -25,7 +25,6 @@ FULL = (DROP_OLDEST, DROP_NEWEST, BLOCK)
 
 class Sink:
     can_block = False
-    line_cap = 65536  # set by the bus from LUASUP_LINE_BYTES
 
     def __init__(self, loop, label, max_bytes, full, batch_bytes, batch_time):
         if full not in FULL:
@@ -41,6 +40,7 @@ class Sink:
         self._lock = threading.Lock()  # put() on the loop, take() maybe in a thread
         self._items = collections.deque()  # (data, lines, mono)
         self.queued = 0  # bytes
+        self._taken = 0  # batches take() gave and done() has not counted yet
         self.delivered = self.delivered_bytes = 0
         self.dropped = self.dropped_bytes = 0
         self._burst = None  # [lines, bytes] dropped since this burst began
@@ -62,7 +62,7 @@ class Sink:
         data = self.encode(batch)
         if not data:
             return
-        lines = len(batch.lines)
+        lines = batch.count()
         began = False
         with self._lock:
             if self.full == DROP_NEWEST and self.queued + len(data) > self.max_bytes:
@@ -124,6 +124,8 @@ class Sink:
                 size += len(data)
                 lines += n
             self.queued -= size
+            if out:
+                self._taken += 1
             relieved = []
             if self._relieved and self.queued <= self.max_bytes // 2:
                 relieved, self._relieved = self._relieved, []
@@ -140,7 +142,10 @@ class Sink:
         """Count what take() gave and has been delivered."""
         self.delivered += lines
         self.delivered_bytes += size
-        if not self._items:
+        with self._lock:
+            self._taken -= 1
+            idle = not self._items and not self._taken
+        if idle:
             self._hurry = self._draining
             self._idle.set()
 
