@@ -12,6 +12,7 @@ by line on the log bus (logs/bus.py). Lines are cut at LUASUP_LINE_BYTES
 import asyncio
 import collections
 import os
+import select
 
 from . import console
 from .lines import Piece, Runs, Splitter
@@ -149,6 +150,12 @@ class ChunkQueue:
         return data
 
 
+def _readable_now(fd):
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
+
+
 class Capture:
     def __init__(self, loop, fd, limit, relay=None, source=None):
         """relay: (fd, prefix) to forward lines to instead of keeping them;
@@ -247,7 +254,9 @@ class Capture:
         """A line still unfinished after PARTIAL_WAIT goes out as a piece
         (its end follows as the next record, marked as its continuation)."""
         self._partial = None
-        if self._fd >= 0:
+        # not while its end may be in the pipe unread (held back, or the
+        # loop was busy): the next read re-arms the wait
+        if self._fd >= 0 and not self._held and not _readable_now(self._fd):
             self._publish(self._runs.flush())
 
     def pause(self):
