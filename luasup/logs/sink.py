@@ -170,8 +170,15 @@ class Sink:
                     pass
                 continue
             items, lines = self.take()
-            await self.deliver(items, lines)
-            self.done(lines, sum(map(len, items)))
+            size = sum(map(len, items))
+            try:
+                await self.deliver(items, lines)
+            except Exception as e:  # a defect: lose this batch, not the sink
+                log.error("logs: %s: delivery failed: %r" % (self.label, e))
+                self.dropped += lines
+                self.dropped_bytes += size
+                lines = size = 0
+            self.done(lines, size)
 
     async def deliver(self, items, lines):
         """Deliver what take() gave, however long it takes."""
