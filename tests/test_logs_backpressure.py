@@ -3,10 +3,8 @@ to it (they wait on their pipes; nothing is lost), while other children,
 the reaper and signals carry on; otherwise it drops its oldest or newest
 lines, with one warning when dropping begins and a count when it ends."""
 
-import re
 import signal
 import subprocess
-import threading
 
 import pytest
 
@@ -117,7 +115,6 @@ def test_a_full_sink_drops_with_one_warning_and_a_count_matching_its_stats(tmp_p
         "luasup: warning: logs: console same dropped %d lines (%d bytes) while full" % (dropped, dropped_bytes)]
 
 
-@pytest.mark.xfail(reason="BUGS.md #6", strict=True)
 def test_a_blocking_sink_holds_back_a_service_with_an_output_probe(tmp_path):
     # the probe reads the service's lines in Lua: they must be held back all the same
     proc = start(["-e", PRELUDE + """

@@ -119,7 +119,6 @@ def test_no_colour_when_piped():
     assert b"web | out\n" in result.stdout and b"web | err\n" in result.stderr
 
 
-@pytest.mark.xfail(reason="BUGS.md #2", strict=True)
 def test_no_colour_on_a_piped_stderr_when_stdout_is_a_terminal():
     seen, err = on_a_terminal(["-e", TWO_NAMES], stderr_too=False)
     assert re.search(COLOURED % (b"web", b"out"), seen)

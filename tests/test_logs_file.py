@@ -7,8 +7,6 @@ import signal
 import subprocess
 import time
 
-import pytest
-
 from helpers import PY, command, env_for, lua_quote, start, stop, wait_until
 from helpers.logfiles import PRELUDE, check_numbered, numbered, policy, read_rotated, rotated
 
@@ -163,7 +161,6 @@ def test_an_unwritable_path_fails_at_its_declaration(tmp_path):
         assert "Traceback" not in result.stderr
 
 
-@pytest.mark.xfail(reason="BUGS.md #1", strict=True)
 def test_what_a_child_wrote_before_the_exit_is_all_in_the_files(tmp_path):
     # the file sink is still writing (and rotating) behind the child when the script ends
     log = str(tmp_path / "app.log")

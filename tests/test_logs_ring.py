@@ -1,8 +1,6 @@
 """logs.ring: the last lines of each name in memory, bounded by lines and
 bytes; ring:tail(name, n) gives them oldest first, every name merged by time."""
 
-import pytest
-
 from helpers.logfiles import policy
 
 SHOW = """
@@ -69,6 +67,5 @@ def test_bounded_by_bytes_per_name_keeping_at_least_the_last_line():
     """ % ("x" * 40), size=25) == ["a:stdout:abcdefghi a:stdout:ABCDEFGHI", "40"]
 
 
-@pytest.mark.xfail(reason="BUGS.md #5", strict=True)
 def test_tail_of_zero_records_is_empty():
     assert ring("say('a', 'echo a1')\nprint(#r:tail('a', 0))") == ["0"]

@@ -76,7 +76,6 @@ def test_a_record_goes_to_each_of_many_sinks_once(tmp_path):
     assert console == []
 
 
-@pytest.mark.xfail(reason="BUGS.md #3", strict=True)
 def test_a_sink_listed_twice_in_one_route_gets_a_record_once(tmp_path):
     got, _ = routed(tmp_path, "logs.route{ to = { a, a } }", ["web"], sinks="a")
     assert got == {"a": ["web.stderr e", "web.stdout o"]}

@@ -6,6 +6,8 @@ inherited as before. And luasup's own lines, through a route naming
 
 import re
 
+import pytest
+
 from helpers import lua_quote
 from helpers.supervision import sup_run
 
@@ -52,6 +54,7 @@ def test_a_route_by_service_name_holds_across_restarts(tmp_path):
     assert len(pids) == len(lines) == len(set(pids)) == 3  # each start's own pid
 
 
+@pytest.mark.xfail(reason="BUGS.md #11", strict=True)
 def test_an_output_readiness_probe_sees_the_lines_and_they_reach_the_bus(tmp_path):
     log = tmp_path / "app.log"
     result = sup_run(PRELUDE + """
@@ -75,11 +78,11 @@ def test_with_no_logs_declared_a_services_output_is_inherited():
     """ + STOP_AT_RUNNING % "web"
     result = sup_run(script)
     assert result.returncode == 0, result.stderr
-    assert result.stdout == "hello\n" and "\noops\n" in result.stderr
+    assert result.stdout == "hello\n" and "oops" in result.stderr.splitlines()
     # a sink declared, even with no route: records, to the default console
     result = sup_run(PRELUDE + "logs.ring{}\n" + script)
     assert result.returncode == 0, result.stderr
-    assert result.stdout == "web | hello\n" and "\nweb | oops\n" in result.stderr
+    assert result.stdout == "web | hello\n" and "web | oops" in result.stderr.splitlines()
 
 
 OWN = """
