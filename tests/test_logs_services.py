@@ -62,7 +62,7 @@ def test_an_output_readiness_probe_sees_the_lines_and_they_reach_the_bus(tmp_pat
         sup.service('api', { cmd = { 'sh', '-c', 'echo starting; echo listening on 8080; echo more >&2; exec sleep 30' },
                              ready = sup.output('^listening on %%d+$') })
         sup.service('client', { cmd = { 'sh', '-c', 'echo up; exec sleep 30' }, after = 'api' })
-    """ % lua_quote(str(log)) + STOP_AT_RUNNING % "client")
+    """ % lua_quote(str(log)) + STOP_AT_RUNNING % "client", timeout=10)
     assert result.returncode == 0, result.stderr
     assert "luasup: service api: running" in result.stderr
     lines = log.read_text().splitlines()
