@@ -5,7 +5,7 @@ pieces, made whole again in a file with no prefix; bytes stay bytes."""
 import pytest
 
 from helpers import PY, env_for, lua_quote, start, stop, wait_until
-from helpers.logfiles import PRELUDE, policy
+from helpers.logfiles import PRELUDE, lua_text, policy
 
 
 def read(path):
@@ -56,7 +56,7 @@ def test_a_long_line_is_whole_in_a_file_without_prefix_and_in_pieces_with_one(tm
     result = policy("""
         logs.route{ to = { logs.file{ path = %s }, logs.file{ path = %s, prefix = '> ' } } }
         init.exec{ 'printf', %s, stdout = 'log' }:status()
-    """ % (lua_quote(str(whole)), lua_quote(str(pieces)), lua_quote(LONG.replace("\n", "\\n"))),
+    """ % (lua_quote(str(whole)), lua_quote(str(pieces)), lua_text(LONG)),
         env=env_for(LUASUP_LINE_BYTES=10))
     assert result.returncode == 0, result.stderr
     assert read(whole) == LONG.encode() + b"\n"
@@ -123,7 +123,7 @@ def test_lines_written_while_luasup_stops_reach_every_sink(tmp_path):
         repeat init.sleep(0.02) until io.open(%s):read('*a') == 'hi\\n' or init.now() > deadline
         init.kill(init.pid(), 'TERM')
         init.wait()
-    """ % (lua_quote(str(log)), lua_quote(PY), lua_quote(child).replace("\n", "\\n"), lua_quote(str(log))))
+    """ % (lua_quote(str(log)), lua_quote(PY), lua_text(child), lua_quote(str(log))))
     assert result.returncode == 143, result.stderr
     assert read(log) == b"hi\nbye\nlast words\n"
     assert result.stdout == "> hi\n> bye\n> last words\n"

@@ -9,22 +9,25 @@ from . import PY, helper, lua_quote, run
 PRELUDE = "local init, logs = require('init'), require('logs')\n"
 
 
-def policy(body, *args, **kw):
+def policy(body, **kw):
     """Run `body` (Lua, with `init` and `logs` in scope) to the end."""
-    return run(["-e", PRELUDE + body] + [str(a) for a in args], **kw)
+    return run(["-e", PRELUDE + body], **kw)
 
 
-def numbered(tag, count, width=0, options=""):
+def lua_text(text):
+    """text as a Lua string literal on one line (lua_quote keeps newlines)."""
+    return lua_quote(text).replace("\n", "\\n")
+
+
+def numbered(tag, count, width=0):
     """A Lua init.exec table: a child named `tag` whose stdout goes to the
     bus, writing the numbers 0..count-1, a line each, fast (one write per
-    thousand lines), each padded with `width` x's; `options`: more Lua
-    fields."""
+    thousand lines), each padded with `width` x's."""
     code = ("import os\n"
             "for start in range(0, %d, 1000):\n"
             "    os.write(1, ''.join('%%d%%s\\n' %% (n, %r) for n in range(start, min(start + 1000, %d))).encode())\n"
             % (count, " " + "x" * width if width else "", count))
-    return "{%s, '-c', %s, name = %s, stdout = 'log'%s}" % (
-        lua_quote(PY), lua_quote(code).replace("\n", "\\n"), lua_quote(tag), ", " + options if options else "")
+    return "{%s, '-c', %s, name = %s, stdout = 'log'}" % (lua_quote(PY), lua_text(code), lua_quote(tag))
 
 
 def rotated(path):
