@@ -6,8 +6,6 @@ inherited as before. And luasup's own lines, through a route naming
 
 import re
 
-import pytest
-
 from helpers import lua_quote
 from helpers.supervision import sup_run
 
@@ -54,7 +52,6 @@ def test_a_route_by_service_name_holds_across_restarts(tmp_path):
     assert len(pids) == len(lines) == len(set(pids)) == 3  # each start's own pid
 
 
-@pytest.mark.xfail(reason="BUGS.md #11", strict=True)
 def test_an_output_readiness_probe_sees_the_lines_and_they_reach_the_bus(tmp_path):
     log = tmp_path / "app.log"
     result = sup_run(PRELUDE + """
@@ -62,7 +59,7 @@ def test_an_output_readiness_probe_sees_the_lines_and_they_reach_the_bus(tmp_pat
         sup.service('api', { cmd = { 'sh', '-c', 'echo starting; echo listening on 8080; echo more >&2; exec sleep 30' },
                              ready = sup.output('^listening on %%d+$') })
         sup.service('client', { cmd = { 'sh', '-c', 'echo up; exec sleep 30' }, after = 'api' })
-    """ % lua_quote(str(log)) + STOP_AT_RUNNING % "client", timeout=10)
+    """ % lua_quote(str(log)) + STOP_AT_RUNNING % "client")
     assert result.returncode == 0, result.stderr
     assert "luasup: service api: running" in result.stderr
     lines = log.read_text().splitlines()
