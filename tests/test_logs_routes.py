@@ -4,7 +4,7 @@ it; a record no route matches goes to the default console (`{name} | `)."""
 
 import pytest
 
-from helpers import lua_quote
+from helpers import env_for, lua_quote
 from helpers.logfiles import policy
 
 # each child writes 'o' on stdout and 'e' on stderr
@@ -87,7 +87,7 @@ def test_with_no_route_every_record_goes_to_the_default_console(tmp_path):
     assert console == ["db | e", "db | o", "web | e", "web | o"]
 
 
-def lines_routed(tmp_path, routes, lines, sinks="ab"):
+def lines_routed(tmp_path, routes, lines, sinks="ab", **kw):
     """One child named w writing `lines` on stdout under `routes` (Lua, with
     file sinks a, b in scope, no prefix): each sink's lines, and the
     console's, in order."""
@@ -97,7 +97,7 @@ def lines_routed(tmp_path, routes, lines, sinks="ab"):
         lua_quote(str(tmp_path / "input")))
     with open(tmp_path / "input", "w") as f:
         f.write("".join(line + "\n" for line in lines))
-    result = policy(body)
+    result = policy(body, **kw)
     assert result.returncode == 0, result.stderr
     got = {}
     for s in sinks:
@@ -155,3 +155,12 @@ def test_a_bad_pattern_is_an_error_at_its_declaration():
     assert result.stderr.startswith(
         "luasup: error in task main: (command line):3: logs.route: bad pattern '[a': ")
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.xfail(reason="BUGS.md #15", strict=True)
+def test_a_pattern_route_keeps_a_line_whole(tmp_path):
+    # the line's head matches; its end, cut at the cap, must follow it
+    got, _ = lines_routed(tmp_path, "logs.route{ match = 'ERROR', to = a }\nlogs.route{ to = b }",
+                          ["ERROR 0123456789abc", "INFO x", "ERROR second"], env=env_for(LUASUP_LINE_BYTES=10))
+    assert got == {"a": ["ERROR 0123456789abc", "ERROR second"],
+                   "b": ["ERROR 0123456789abc", "INFO x", "ERROR second"]}
