@@ -113,3 +113,15 @@ def test_without_a_route_naming_luasup_its_lines_stay_on_stderr(tmp_path):
     assert "luasup: warning: from the script\n" in result.stderr
     assert "luasup: exited nap" in result.stderr
     assert (tmp_path / "all.log").read_text() == "hi\n"
+
+
+def test_luasups_own_lines_by_pattern_the_rest_on_stderr(tmp_path):
+    log = tmp_path / "luasup.log"
+    result = sup_run(PRELUDE + """
+        logs.route{ name = 'luasup', match = '^luasup: started', drop = true }
+        logs.route{ name = 'luasup', match = 'warning', to = logs.file{ path = %s } }
+    """ % lua_quote(str(log)) + OWN)
+    assert result.returncode == 0, result.stderr
+    assert log.read_text() == "luasup: warning: from the script\n"
+    assert [re.sub(r"\(pid \d+\)", "(pid N)", line) for line in result.stderr.splitlines()] == [
+        "luasup: exited web (pid N) (code 0)", "luasup: exited nap (pid N) (SIGKILL)"]
