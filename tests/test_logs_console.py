@@ -123,3 +123,11 @@ def test_no_colour_on_a_piped_stderr_when_stdout_is_a_terminal():
     seen, err = on_a_terminal(["-e", TWO_NAMES], stderr_too=False)
     assert re.search(COLOURED % (b"web", b"out"), seen)
     assert b"web | err\n" in err and b"\x1b" not in err
+
+
+def test_color_true_or_false_overrides_the_terminal_check():
+    forced = TWO_NAMES.replace("logs.console{}", "logs.console{ color = true }")
+    result = subprocess.run(command(["-e", forced]), env=env_for(), capture_output=True, timeout=DEADLINE)
+    assert re.search(COLOURED % (b"web", b"out"), result.stdout)
+    seen, _ = on_a_terminal(["-e", TWO_NAMES.replace("logs.console{}", "logs.console{ color = false }")])
+    assert b"\x1b" not in seen and b"web | out\n" in seen
