@@ -11,7 +11,7 @@ import asyncio
 import time
 
 from ..lines import Piece
-from .record import has_pieces
+from . import record
 from .sink import Sink
 
 
@@ -32,7 +32,8 @@ class FunctionSink(Sink):
     kind = "function"
 
     def __init__(self, loop, name, table, **queue):
-        super().__init__(loop, "function %s" % name, **queue)
+        # name: its task's, "logs.fn FILE:LINE" (where the callback is defined)
+        super().__init__(loop, "function %s" % name.partition(" ")[2], **queue)
         self._table = table  # a Lua table from a Python list
         self._taken = None  # (lines, bytes) handed to Lua and not yet done
         self.errors = 0  # records whose callback raised an error
@@ -66,10 +67,12 @@ class FunctionSink(Sink):
         flat = []
         for held in items:
             batch = held.batch
-            continued = has_pieces(batch.lines, self.line_cap) and [
-                i for i, line in enumerate(batch.lines, 1) if type(line) is Piece]
+            lines = batch.lines
+            # pieces: an unfinished last line, or cuts of a line longer than the cap
+            continued = (type(lines[-1]) is Piece or batch.size() > record.LINE_CAP) and [
+                i for i, line in enumerate(lines, 1) if type(line) is Piece]
             flat += [batch.name.encode("utf-8", "surrogateescape"), batch.stream.encode(), batch.pid,
-                     batch.wall, batch.mono, list(batch.lines), continued]
+                     batch.wall, batch.mono, list(lines), continued]
         return (self._table(flat),)
 
     def stats(self):

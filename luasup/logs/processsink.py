@@ -70,7 +70,7 @@ class ProcessSink(Sink):
             raise SpawnFailed("unable to spawn %s: %s" % (argv[0], failure_text(e))) from None
 
     def encode(self, batch):
-        return self._form(batch, self.line_cap)
+        return self._form(batch)
 
     # -- the consumer ------------------------------------------------------
 
@@ -174,6 +174,13 @@ class ProcessSink(Sink):
         if self._owed:
             return 0
         return super().due_in(now)
+
+    def take(self, limit=None):
+        items, lines = super().take(limit)
+        if not items:  # a delivery of owed bytes alone: done() counts it as one
+            with self._lock:
+                self._taken += 1
+        return items, lines
 
     async def deliver(self, items, lines):
         if items:
