@@ -35,7 +35,7 @@ class FunctionSink(Sink):
         # name: its task's, "logs.fn FILE:LINE" (where the callback is defined)
         super().__init__(loop, "function %s" % name.partition(" ")[2], **queue)
         self._table = table  # a Lua table from a Python list
-        self._taken = None  # (lines, bytes) handed to Lua and not yet done
+        self._handed = None  # (lines, bytes) handed to Lua and not yet done
         self.errors = 0  # records whose callback raised an error
 
     def encode(self, batch):
@@ -50,9 +50,9 @@ class FunctionSink(Sink):
         per batch, continued a list of the indexes of lines that go on in
         the next record, or False."""
         self.errors += int(errors)
-        if self._taken is not None:
-            self.done(*self._taken)
-            self._taken = None
+        if self._handed is not None:
+            self.done(*self._handed)
+            self._handed = None
         while True:
             due = self.due_in(time.monotonic())
             if due == 0:
@@ -63,7 +63,7 @@ class FunctionSink(Sink):
             except asyncio.TimeoutError:
                 pass
         items, lines = self.take()
-        self._taken = (lines, sum(map(len, items)))
+        self._handed = (lines, sum(map(len, items)))
         flat = []
         for held in items:
             batch = held.batch
