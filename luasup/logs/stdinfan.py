@@ -65,7 +65,7 @@ class StdinFan:
             except InterruptedError:
                 continue
             except OSError as e:
-                log.warn("logs: unable to read luasup's stdin: %s: closing the children's"
+                log.warn("logs: unable to read luasup's stdin: %s: closing the children's stdin"
                          % (e.strerror or e))
                 data = b""
             try:

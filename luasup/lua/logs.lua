@@ -148,6 +148,12 @@ function M.process(opts)
     if opts.umask ~= nil then
         args.integer(1, 'logs.process', opts.umask, 0, 511, "option 'umask': 0 to 0777")
     end
+    for key, value in pairs(opts.env or {}) do
+        if type(key) ~= 'string' or not (type(value) == 'string' or type(value) == 'number' or value == false) then
+            argerror(1, 'logs.process', ("option 'env': string keys and string, number or false values"
+                .. " expected, got %s = %s"):format(type(key), type(value)))
+        end
+    end
     local exec = {}
     for _, key in ipairs(EXEC_OPTIONS) do
         exec[key] = opts[key]
