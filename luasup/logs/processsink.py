@@ -36,10 +36,6 @@ BACKOFF_RESET = 60.0  # a consumer that ran this long is restarted after BACKOFF
 EOF_WAIT = 0.5  # seconds a consumer has at least, after end of file, to exit by itself
 
 
-class SpawnFailed(ValueError):
-    pass
-
-
 class ProcessSink(Sink):
     kind = "process"
 
@@ -62,12 +58,13 @@ class ProcessSink(Sink):
         self._owed = b""  # bytes a delivery (or a dead consumer) left to write
         self._history = bytearray()  # the newest bytes written to the running consumer
         self._keep = 1 << 16  # how many: what its pipe holds
+        self._trimmed = False  # the history lacks its first bytes
         self.restarts = 0
         self.resent = self.resent_bytes = 0
         try:
             self._start()
         except (OSError, ValueError) as e:
-            raise SpawnFailed("unable to spawn %s: %s" % (argv[0], failure_text(e))) from None
+            raise ValueError("unable to spawn %s: %s" % (argv[0], failure_text(e))) from None
 
     def encode(self, batch):
         return self._form(batch)
@@ -86,6 +83,7 @@ class ProcessSink(Sink):
         except OSError:
             pass
         self._history.clear()
+        self._trimmed = False
         self._started_at = time.monotonic()
         self._up.set()
         if self._owed:
@@ -132,10 +130,14 @@ class ProcessSink(Sink):
             return
         if time.monotonic() - self._started_at >= BACKOFF_RESET:
             self._delay = BACKOFF_FIRST
+        log.warn("logs: process %s exited (%s): restarting in %g s" % (self.name, how, self._restart_later()))
+
+    def _restart_later(self):
+        """Schedule a restart after the backoff; its delay in seconds."""
         delay = self._delay
         self._delay = min(self._delay * 2, BACKOFF_MAX)
-        log.warn("logs: process %s exited (%s): restarting in %g s" % (self.name, how, delay))
         self._restart = self.loop.call_later(delay, self._restart_now)
+        return delay
 
     def _salvage(self, unread):
         """Owe the next consumer what the dead one left in its pipe, from
@@ -145,7 +147,7 @@ class ProcessSink(Sink):
             return
         start = max(0, len(history) - unread)
         line_start = history.rfind(b"\n", 0, start) + 1
-        if line_start or len(history) < self._keep:  # the line's start is in history
+        if line_start or not self._trimmed:  # the line's start is in history
             start = line_start
         resend = bytes(history[start:])
         self._owed = resend + self._owed
@@ -160,11 +162,8 @@ class ProcessSink(Sink):
         try:
             self._start()
         except (OSError, ValueError) as e:
-            delay = self._delay
-            self._delay = min(self._delay * 2, BACKOFF_MAX)
             log.warn("logs: process %s: unable to restart %s: %s: retrying in %g s"
-                     % (self.name, self._argv[0], failure_text(e), delay))
-            self._restart = self.loop.call_later(delay, self._restart_now)
+                     % (self.name, self._argv[0], failure_text(e), self._restart_later()))
             return
         self.restarts += 1
 
@@ -202,6 +201,7 @@ class ProcessSink(Sink):
             self._history += written
             if len(self._history) > 2 * self._keep:
                 del self._history[:-self._keep]
+                self._trimmed = True
 
     async def _writable(self):
         fd = self._watched = self._fd
