@@ -182,3 +182,27 @@ def test_a_consumer_that_cannot_start_fails_at_the_declaration(decl, message):
     assert (result.returncode, result.stdout) == (1, "")
     assert "(command line):2: " + message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_consumer_that_cannot_be_restarted_is_retried_with_backoff(tmp_path):
+    gone = tmp_path / "gone.sh"
+    gone.write_text('#!/bin/sh\nrm -f "$0"\nexit 1\n')  # runs once: the restart finds nothing
+    gone.chmod(0o755)
+    result = run(["-e", """
+        local init, logs = require('init'), require('logs')
+        local own = {}
+        logs.route{name = 'luasup', to = logs.fn(function(rec) own[#own + 1] = rec.line end)}
+        local p = logs.process{%s, name = 'ship'}
+        while #own < 3 do init.sleep(0.02) end -- luasup's own lines, through the bus
+        for i = 1, 3 do print(own[i]) end
+        print(p:stats().restarts)
+    """ % lua_quote(str(gone))])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "luasup: warning: logs: process ship exited (code 1): restarting in 0.5 s",
+        "luasup: warning: logs: process ship: unable to restart %s: No such file or directory:"
+        " retrying in 1 s" % gone,
+        "luasup: warning: logs: process ship: unable to restart %s: No such file or directory:"
+        " retrying in 2 s" % gone,
+        "0",
+    ]
