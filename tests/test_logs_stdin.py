@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from helpers import LOOPS, lua_quote, read_line, start, stop
+from helpers import LOOPS, PY, lua_quote, read_line, start, stop
 
 # A child that echoes each line it reads with its name and pid.
 ECHO = "echo $0 ready $$; while read l; do echo $0 got $l $$; done; echo $0 eof $$"
@@ -148,3 +148,19 @@ def test_bad_arguments(code, message):
         stop(proc)
     assert proc.returncode == 1
     assert message in err
+
+
+def test_luasups_stdin_stays_blocking_for_children_that_share_it():
+    check = "import fcntl, os; print('nonblock', bool(fcntl.fcntl(0, fcntl.F_GETFL) & os.O_NONBLOCK))"
+    proc = luasup("""
+        logs.stdin('web')
+        local web = %s
+        init.exec{%s, '-c', %s, stdin = 'inherit', stdout = 'inherit'}:wait()
+        web:wait()
+    """ % (echo("web"), lua_quote(PY), lua_quote(check)))
+    try:
+        out, err = proc.communicate(input="one\n", timeout=30)
+    finally:
+        stop(proc)
+    assert proc.returncode == 0, err
+    assert "nonblock False" in out.splitlines()
