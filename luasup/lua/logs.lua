@@ -148,12 +148,7 @@ function M.process(opts)
     if opts.umask ~= nil then
         args.integer(1, 'logs.process', opts.umask, 0, 511, "option 'umask': 0 to 0777")
     end
-    for key, value in pairs(opts.env or {}) do
-        if type(key) ~= 'string' or not (type(value) == 'string' or type(value) == 'number' or value == false) then
-            argerror(1, 'logs.process', ("option 'env': string keys and string, number or false values"
-                .. " expected, got %s = %s"):format(type(key), type(value)))
-        end
-    end
+    require('luasup.process').check_env('logs.process', opts.env)
     local exec = {}
     for _, key in ipairs(EXEC_OPTIONS) do
         exec[key] = opts[key]
@@ -170,37 +165,38 @@ local REPORT_EVERY = 5
 
 local function run_fn(callback, name)
     local await, xpcall, now = task.await, xpcall, core.now
+    local errors, last_report, unreported = 0, -math.huge, 0
     local function message(err)
         return tostring(err)
     end
+    local function failed(err)
+        errors = errors + 1
+        if now() - last_report < REPORT_EVERY then
+            unreported = unreported + 1
+            return
+        end
+        if unreported > 0 then
+            err = ('%s (and %d more errors since the last one reported)'):format(err, unreported)
+        end
+        core.report_error(name, err)
+        last_report, unreported = now(), 0
+    end
     return function(id)
-        local errors, last_report, unreported = 0, -math.huge, 0
         while true do
             local flat = await('logs.fn', 'log_fn_next', id, errors)
             errors = 0
             for b = 1, #flat, 7 do
                 local bname, stream, pid, time, mono, lines, continued = unpack(flat, b, b + 6)
                 local cont = {}
-                if continued then
-                    for _, i in ipairs(continued) do
-                        cont[i] = true
-                    end
+                for _, i in ipairs(continued or cont) do
+                    cont[i] = true
                 end
                 for i = 1, #lines do
                     local ok, err = xpcall(callback, message, {
                         name = bname, stream = stream, pid = pid, line = lines[i], time = time,
                         mono = mono, continued = cont[i] or false })
                     if not ok then
-                        errors = errors + 1
-                        if now() - last_report >= REPORT_EVERY then
-                            if unreported > 0 then
-                                err = ('%s (and %d more errors since the last one reported)'):format(err, unreported)
-                            end
-                            core.report_error(name, err)
-                            last_report, unreported = now(), 0
-                        else
-                            unreported = unreported + 1
-                        end
+                        failed(err)
                     end
                 end
             end
