@@ -77,6 +77,7 @@ class Child:
         self.log_name = None  # the name of its records (and of logs.stdin's targets)
         self.stop_last = False  # a log consumer: stopped after the others (shutdown.py)
         self.before_stdin_close = []  # callbacks(child): who writes to stdin lets go of the fd
+        self.stdin_fed = False  # logs.stdin writes to its stdin: child:write must not
 
     @property
     def running(self):
@@ -302,6 +303,8 @@ def _fork_exec(argv, opts, plumbing):
 
 async def write_stdin(loop, child, data):
     """Write all of data to the child's stdin pipe, waiting while it is full."""
+    if child.stdin_fed:  # two writers would interleave, and share one add_writer slot
+        raise OSError(errno.EBUSY, "its stdin is fed by logs.stdin")
     view = memoryview(data)
     while view:
         if child.stdin_fd < 0:

@@ -25,10 +25,11 @@ def luasup(code, loop="uvloop"):
                  loop=loop, stdin=subprocess.PIPE)
 
 
-def lines_until(proc, last, n=1):
-    """Lines of stdout up to the nth that starts with `last`."""
+def lines_until(proc, *starts):
+    """Lines of stdout until one has come for each of `starts` (the start
+    of a line; given twice, two lines)."""
     out = []
-    while sum(line.startswith(last) for line in out) < n:
+    while any(sum(line.startswith(start) for line in out) < starts.count(start) for start in starts):
         out.append(read_line(proc.stdout).rstrip("\n"))
     return out
 
@@ -39,20 +40,22 @@ def test_stdin_routed_to_one_child(loop):
         logs.stdin('web')
         local web = %s
         local other = %s
+        print('write', web:write('x\\n')) -- two writers would interleave
         web:wait()
         other:close() -- not routed: only its own close ends it
         other:wait()
     """ % (echo("web"), echo("other")), loop)
     try:
-        lines_until(proc, ("web ready", "other ready"), 2)
+        ready = lines_until(proc, "write", "web ready", "other ready")
         proc.stdin.write("one\ntwo\n")
         proc.stdin.flush()
-        got = lines_until(proc, "web got", 2)
+        got = lines_until(proc, "web got", "web got")
         rest, err = proc.communicate(input="", timeout=30)  # and end of file
     finally:
         stop(proc)
     assert proc.returncode == 0, err
     assert [line.split()[:3] for line in got] == [["web", "got", "one"], ["web", "got", "two"]]
+    assert "write\tnil\tits stdin is fed by logs.stdin" in ready
     assert sorted(line.split()[:2] for line in rest.splitlines()) == [["other", "eof"], ["web", "eof"]]
 
 
@@ -65,7 +68,7 @@ def test_stdin_fanned_out_to_two_children_each_getting_every_line_in_order():
         print('stats', s.read, s.written, s.eof, s.children)
     """ % (echo("a"), echo("b")))
     try:
-        lines_until(proc, ("a ready", "b ready"), 2)
+        lines_until(proc, "a ready", "b ready")
         out, err = proc.communicate(input="".join("%d\n" % i for i in range(1, 201)), timeout=30)
     finally:
         stop(proc)
@@ -99,7 +102,7 @@ def test_a_restarted_service_gets_what_arrives_after_its_start_and_end_of_file_r
         got_two = lines_until(proc, "web got")[-1].split()
         proc.stdin.close()  # the running one reads end of file (an empty line), exits, and the
         # one started after it gets end of file at once
-        after_eof = lines_until(proc, "web got", 2)
+        after_eof = lines_until(proc, "web got", "web got")
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
     finally:

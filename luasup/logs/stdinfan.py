@@ -84,6 +84,7 @@ class StdinFan:
             child.close_stdin()
             return
         self._targets[child] = _Target(child)
+        child.stdin_fed = True
         child.before_stdin_close.append(self._let_go)
         child.on_exit.append(lambda c: c.close_stdin())  # its pipe is of no use now
 
@@ -138,6 +139,7 @@ class StdinFan:
         target = self._targets.pop(child, None)
         if target is None:
             return
+        child.stdin_fed = False
         self._unwatch(target)
         self.dropped_bytes += target.queued
         self._check_room()
