@@ -67,12 +67,12 @@ class FunctionSink(Sink):
         flat = []
         for held in items:
             batch = held.batch
-            lines = batch.lines
+            records = batch.lines
             # pieces: an unfinished last line, or cuts of a line longer than the cap
-            continued = (type(lines[-1]) is Piece or batch.size() > record.LINE_CAP) and [
-                i for i, line in enumerate(lines, 1) if type(line) is Piece]
+            continued = (type(records[-1]) is Piece or batch.size() > record.LINE_CAP) and [
+                i for i, line in enumerate(records, 1) if type(line) is Piece]
             flat += [batch.name.encode("utf-8", "surrogateescape"), batch.stream.encode(), batch.pid,
-                     batch.wall, batch.mono, list(lines), continued]
+                     batch.wall, batch.mono, list(records), continued]
         return (self._table(flat),)
 
     def stats(self):
