@@ -5,7 +5,6 @@ declaration; at exit it gets the other children's last lines, then end of
 file."""
 
 import json
-import os
 
 import pytest
 
