@@ -30,9 +30,7 @@ def test_the_callback_sees_every_field(loop):
     assert result.stdout.splitlines() == [
         "web\tstderr\ttrue\terr\tfalse\ttrue\ttrue",
         "web\tstdout\ttrue\t0123456789abcdef\ttrue\ttrue\ttrue",  # cut at 16 bytes: goes on
-        # the last line, unfinished when the stream ended, is marked continued
-        # as the bus hands it (a Piece): see BUGS.md
-        "web\tstdout\ttrue\tghij\ttrue\ttrue\ttrue",
+        "web\tstdout\ttrue\tghij\tfalse\ttrue\ttrue",  # whole at the stream's end
         "web\tstdout\ttrue\tout\tfalse\ttrue\ttrue",
     ]
 

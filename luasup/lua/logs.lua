@@ -13,7 +13,6 @@ local M = {}
 
 local Sink = {}
 Sink.__index = Sink
-M.Sink = Sink
 
 local QUEUE = { max_bytes = 'number', full = 'string', batch_bytes = 'number', batch_time = 'number' }
 
@@ -28,10 +27,11 @@ local function spec_with(extra)
     return spec
 end
 
-local function positive(fname, opts, key)
+local function positive(fname, opts, key, prefix)
     local v = opts[key]
     if v ~= nil and not (v >= 0 and v < math.huge) then
-        argerror(1, fname, ("option '%s': non-negative number expected, got %s"):format(key, tostring(v)))
+        argerror(1, fname, ("option '%s%s': non-negative number expected, got %s")
+            :format(prefix or '', key, tostring(v)))
     end
 end
 
@@ -62,11 +62,6 @@ local function declared(kind, fname, id, err)
     end
     return setmetatable({ _id = id, _kind = kind }, Sink)
 end
-M.declared = declared
-M.queue_options = queue_options
-M.spec_with = spec_with
-M.one_of = one_of
-M.positive = positive
 
 local CONSOLE = spec_with({ stream = 'string', prefix = 'string', format = 'string', color = 'string|boolean' })
 local STREAM = { "'same', 'stdout' or 'stderr'", same = 1, stdout = 1, stderr = 1 }
@@ -103,7 +98,7 @@ function M.file(opts)
     local rotate = opts.rotate or {}
     args.options(1, 'logs.file', rotate, ROTATE)
     for key in pairs(ROTATE) do
-        positive('logs.file', rotate, key)
+        positive('logs.file', rotate, key, 'rotate.')
     end
     if rotate.keep and rotate.keep % 1 ~= 0 then
         argerror(1, 'logs.file', "option 'rotate.keep': whole number expected, got " .. tostring(rotate.keep))
@@ -277,12 +272,17 @@ function M.route(opts)
     if not opts.drop and not opts.to then
         argerror(1, 'logs.route', "option 'to' (sinks) or 'drop = true' expected")
     end
+    if opts.to and getmetatable(opts.to) ~= Sink and #opts.to == 0 then
+        argerror(1, 'logs.route', "option 'to': at least one sink expected (drop = true discards)")
+    end
     local names = opts.name
     if type(names) == 'string' then
         names = { names }
     elseif names then
         for i, n in ipairs(names) do
-            check(1, 'logs.route', n, 'string')
+            if type(n) ~= 'string' then
+                argerror(1, 'logs.route', ("option 'name': names expected, got %s at [%d]"):format(type(n), i))
+            end
         end
     end
     local ok, err = core.log_route(names, opts.stream, opts.match, opts.to and sink_list(opts.to) or {},
@@ -304,7 +304,8 @@ function M.watch(name, pattern, stream)
     check(1, 'logs.watch', name, 'string')
     check(2, 'logs.watch', pattern, 'string')
     if stream ~= nil and not ROUTE_STREAM[stream] then
-        argerror(3, 'logs.watch', "'stdout' or 'stderr' expected, got " .. tostring(stream))
+        argerror(3, 'logs.watch', ("'stdout' or 'stderr' expected, got %s"):format(
+            type(stream) == 'string' and "'" .. stream .. "'" or type(stream)))
     end
     local id, err = core.log_watch(name, stream, pattern)
     if not id then
@@ -367,7 +368,14 @@ function Sink:tail(name, n)
 end
 
 function Sink:__tostring()
-    return 'sink ' .. self._kind .. ' ' .. tostring(core.log_stats(self._id).label)
+    return 'sink ' .. tostring(core.log_stats(self._id).label)
 end
 
-return M
+task.guard_all(M)
+
+-- Strict, as init is: a typo such as logs.fiel is an error that names it.
+return setmetatable(M, {
+    __index = function(_, key)
+        task.raise(("logs has no field '%s'"):format(tostring(key)))
+    end,
+})

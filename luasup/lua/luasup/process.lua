@@ -82,6 +82,9 @@ local function check_options(opts)
                       log = 1 }
     check_stream('stdout', opts.stdout, streams)
     check_stream('stderr', opts.stderr, streams)
+    if opts.prefix and (opts.stdout == 'log' or opts.stderr == 'log') then
+        argerror(1, 'exec', "option 'prefix': for 'inherit' streams; records on the log bus get a sink's prefix")
+    end
     M.check_env('exec', opts.env)
     local Listener = require('luasup.probes').Listener
     for i, sock in ipairs(opts.fds or {}) do
