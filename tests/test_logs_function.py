@@ -15,10 +15,10 @@ def test_the_callback_sees_every_field(loop):
         local f = logs.fn(function(rec) got[#got + 1] = rec end)
         logs.route{to = f}
         local before_wall, before_mono = os.time(), init.now()
-        local c = init.exec{'sh', '-c', 'echo out; echo err >&2; printf 0123456789abcdefghij',
+        local c = init.exec{'sh', '-c', 'echo out; echo err >&2; printf "0123456789abcdefghij\\\\nend"',
                             name = 'web', stdout = 'log', stderr = 'log'}
         c:wait()
-        while #got < 4 do init.sleep(0.02) end
+        while #got < 5 do init.sleep(0.02) end
         table.sort(got, function(a, b) return a.stream .. a.line < b.stream .. b.line end)
         for _, r in ipairs(got) do
             print(r.name, r.stream, r.pid == c:pid(), r.line, tostring(r.continued),
@@ -30,7 +30,8 @@ def test_the_callback_sees_every_field(loop):
     assert result.stdout.splitlines() == [
         "web\tstderr\ttrue\terr\tfalse\ttrue\ttrue",
         "web\tstdout\ttrue\t0123456789abcdef\ttrue\ttrue\ttrue",  # cut at 16 bytes: goes on
-        "web\tstdout\ttrue\tghij\tfalse\ttrue\ttrue",  # whole at the stream's end
+        "web\tstdout\ttrue\tend\tfalse\ttrue\ttrue",  # unfinished, then whole at the stream's end
+        "web\tstdout\ttrue\tghij\tfalse\ttrue\ttrue",
         "web\tstdout\ttrue\tout\tfalse\ttrue\ttrue",
     ]
 
