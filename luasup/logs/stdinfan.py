@@ -46,8 +46,10 @@ class StdinFan:
         self.names = frozenset(names)
         self.label = "stdin to %s" % ", ".join(names)
         self._targets = {}  # child -> _Target
-        self._room = threading.Event()  # the thread may read
+        self._room = threading.Event()  # the thread may read (the loop took its last chunk)
         self._room.set()
+        self._full = False  # reading paused for a child's full queue
+        self._posted = False  # a chunk is on its way to the loop
         self.eof = False
         self.read = self.written = self.dropped_bytes = self.paused = 0
         sup.spawned.append(self._spawned)
@@ -68,6 +70,8 @@ class StdinFan:
                 log.warn("logs: unable to read luasup's stdin: %s: closing the children's stdin"
                          % (e.strerror or e))
                 data = b""
+            self._posted = True
+            self._room.clear()  # until the loop has queued this chunk, and has room for another
             try:
                 self.loop.call_soon_threadsafe(self._arrived, data)
             except RuntimeError:  # the loop is closed: luasup is exiting
@@ -89,6 +93,7 @@ class StdinFan:
         child.on_exit.append(lambda c: c.close_stdin())  # its pipe is of no use now
 
     def _arrived(self, data):
+        self._posted = False
         if not data:
             self.eof = True
             for target in list(self._targets.values()):
@@ -145,11 +150,12 @@ class StdinFan:
         self._check_room()
 
     def _check_room(self):
-        if self._room.is_set():
-            if any(t.queued > LIMIT for t in self._targets.values()):
-                self._room.clear()
-                self.paused += 1
-        elif all(t.queued <= LIMIT // 2 for t in self._targets.values()):
+        if not self._full and any(t.queued > LIMIT for t in self._targets.values()):
+            self._full = True
+            self.paused += 1
+        elif self._full and all(t.queued <= LIMIT // 2 for t in self._targets.values()):
+            self._full = False
+        if not self._full and not self._posted:
             self._room.set()
 
     def stats(self):
