@@ -12,11 +12,13 @@ that started luasup) shares. A thread also reads what epoll refuses to
 watch, a regular file or /dev/null.
 
 Writes to the children never block the loop: what a child does not take
-at once waits in its queue, written as its pipe has room. Once a child's
-queue holds more than LIMIT bytes the thread stops reading (counted in
-`paused`) until every queue is down to half of it: a child that does not
-read holds up the others, as with tee, rather than miss input. Bytes
-queued for a child that exits or closes its stdin are dropped (counted)."""
+at once waits in its queue, written as its pipe has room. The thread reads
+a chunk only once the loop has queued the one before; once a child's
+queue holds more than LIMIT bytes it reads no more (counted in `paused`)
+until every queue is down to half of it: a child that does not read holds
+up the others, as with tee, rather than miss input. Bytes queued for a
+child that exits or closes its stdin are dropped (counted); what arrives
+while no listed child runs goes to none (`read` counts it, `written` not)."""
 
 import collections
 import os
