@@ -6,6 +6,7 @@
 local init = require('init')
 local core = require('luasup.core')
 local probes = require('supervise.probes')
+local logs = require('logs')
 
 local M = {}
 
@@ -130,7 +131,7 @@ function M.hook(hub, svc, which, info)
                 env.LUASUP_RUNTIME = ('%.3f'):format(info.runtime)
             end
             opts.env = env
-            M.inherit_output(opts) -- its output in the log, as the service's
+            M.inherit_output(opts, svc.name) -- its output in the log, as the service's
             local child, err = probes.exec(opts)
             if not child then
                 return false, err
@@ -169,12 +170,15 @@ end
 
 -- A service's (or a hook's) output goes where luasup's goes unless it says
 -- otherwise, each stream on its own: like a program run directly, not
--- init.exec's default of capturing it.
-function M.inherit_output(opts)
+-- init.exec's default of capturing it. Once the policy has declared log
+-- sinks or routes, it goes to the log bus under the service's name.
+function M.inherit_output(opts, name)
     if opts.prefix == nil then
-        opts.stdout = opts.stdout or 'inherit'
-        opts.stderr = opts.stderr or 'inherit'
+        local default = logs.active() and 'log' or 'inherit'
+        opts.stdout = opts.stdout or default
+        opts.stderr = opts.stderr or default
     end
+    opts.log_name = opts.log_name or name
 end
 
 -- init.exec's options for one start: the service's own, with its output
@@ -184,31 +188,50 @@ local function exec_options(svc)
     local opts = {}
     for k, v in pairs(s.exec) do opts[k] = v end
     for i, v in ipairs(s.cmd) do opts[i] = v end
-    M.inherit_output(opts)
+    M.inherit_output(opts, svc.name)
     local r = s.ready
     if r and r.probe.kind == 'output' then
         for _, stream in ipairs(r.probe.stream and { r.probe.stream } or { 'stdout', 'stderr' }) do
             local given, forward = opts[stream], nil
             local write = stream == 'stdout' and core.print or core.print_err
-            if type(given) == 'function' then
-                forward = given
-            elseif given == 'inherit' or (given == nil and opts.prefix == nil) then
-                forward = function(line, continues) write(continues and line or line .. '\n') end
-            elseif given == nil then
-                local prefix = opts.prefix
-                forward = function(line) write(prefix .. line .. '\n') end
-            end
             local pattern = r.probe.pattern
-            opts[stream] = function(line, continues)
-                if not svc.output_matched and line:find(pattern) then
-                    svc.output_matched = true
-                    svc.output_latch:fire()
+            if given == 'log' then -- the bus watches it, with no Lua call per line
+                local w = logs.watch(opts.log_name, pattern, stream)
+                svc.watches[#svc.watches + 1] = w
+                init.spawn(function()
+                    if w:wait() then
+                        svc.output_matched = true
+                        svc.output_latch:fire()
+                    end
+                end)
+            else
+                if type(given) == 'function' then
+                    forward = given
+                elseif given == 'inherit' or (given == nil and opts.prefix == nil) then
+                    forward = function(line, continues) write(continues and line or line .. '\n') end
+                elseif given == nil then
+                    local prefix = opts.prefix
+                    forward = function(line) write(prefix .. line .. '\n') end
                 end
-                if forward then forward(line, continues) end
+                opts[stream] = function(line, continues)
+                    if not svc.output_matched and line:find(pattern) then
+                        svc.output_matched = true
+                        svc.output_latch:fire()
+                    end
+                    if forward then forward(line, continues) end
+                end
             end
         end
     end
     return opts
+end
+
+-- An output readiness probe's watches on the log bus, once it is decided.
+local function stop_watches(svc)
+    for _, w in ipairs(svc.watches) do
+        w:cancel()
+    end
+    svc.watches = {}
 end
 
 local function cancel(t)
@@ -310,6 +333,7 @@ local function run_once(hub, svc)
         end
     end
     svc.output_matched = false
+    stop_watches(svc)
     local child, why = probes.exec(exec_options(svc))
     if not child then
         local code = (why:find('Permission denied$') or why:find('Exec format error$')) and 126 or 127
@@ -321,6 +345,7 @@ local function run_once(hub, svc)
     local cause
     if s.kind == 'service' then
         local ready, why = await_ready(svc, child)
+        stop_watches(svc)
         if ready then
             svc.healthy = s.health == nil or nil
             hub.set(svc, 'running', 'ready: ' .. tostring(why), ('(pid %d)'):format(svc.pid))
