@@ -1,8 +1,10 @@
 """A route's `match` finds exactly the lines LuaJIT's string.find(line, pattern)
 finds: luasup.logs.luapattern is checked against LuaJIT itself, on a table of
-tricky patterns, on every class and byte, and on generated patterns; and it
-refuses, in Lua's words, every pattern Lua raises an error for."""
+tricky patterns, on every class and byte, on every pattern of up to three
+bytes of pattern syntax, and on generated patterns; and it refuses, in Lua's
+words, every pattern Lua raises an error for."""
 
+import itertools
 import re
 
 import lupa.luajit21 as lupa
@@ -168,6 +170,15 @@ def test_every_class_takes_the_bytes_lua_takes(letter):
     pieces = ['%' + letter, '[%' + letter + ']', '[^%' + letter + ']'] if letter != '.' else ['.']
     for piece in pieces:
         assert_same_as_lua(piece.encode(), [bytes([c]) for c in range(256)])
+
+
+def test_every_short_pattern_finds_what_lua_finds():
+    syntax = [bytes([c]) for c in b'a%]-[^$()*?.1bf"z']
+    lines = [b'', b'a', b'aa', b'a]', b'-a', b'%', b'(a)', b'"a"', b'b', b'1a', b'^$', b'*.',
+             b'\0', b'fz', b'a-]']
+    for size in range(4):
+        for pattern in itertools.product(syntax, repeat=size):
+            assert_same_as_lua(b''.join(pattern), lines)
 
 
 ERRORS = [
