@@ -25,7 +25,6 @@ FULL = (DROP_OLDEST, DROP_NEWEST, BLOCK)
 
 class Sink:
     can_block = False
-    line_cap = 65536  # set by the bus from LUASUP_LINE_BYTES
 
     def __init__(self, loop, label, max_bytes, full, batch_bytes, batch_time):
         if full not in FULL:
@@ -41,6 +40,7 @@ class Sink:
         self._lock = threading.Lock()  # put() on the loop, take() maybe in a thread
         self._items = collections.deque()  # (data, lines, mono)
         self.queued = 0  # bytes
+        self._taken = 0  # batches take() gave and done() has not counted yet
         self.delivered = self.delivered_bytes = 0
         self.dropped = self.dropped_bytes = 0
         self._burst = None  # [lines, bytes] dropped since this burst began
@@ -58,33 +58,42 @@ class Sink:
         """The batch as this sink queues it: bytes, or anything with a len."""
         raise NotImplementedError
 
-    def put(self, batch):
+    def put(self, batch, can_wait=True):
+        """Queue batch. A publisher that cannot be held back (can_wait
+        false: luasup's own lines) has its records dropped by a full
+        blocking sink rather than grow it without bound."""
         data = self.encode(batch)
         if not data:
             return
-        lines = len(batch.lines)
+        lines = batch.count()
+        began = False
         with self._lock:
-            if self.full == DROP_NEWEST and self.queued + len(data) > self.max_bytes:
-                self._drop(lines, len(data))
-                return
-            self._items.append((data, lines, batch.mono))
-            self.queued += len(data)
-            while self.full == DROP_OLDEST and self.queued > self.max_bytes and len(self._items) > 1:
-                old, old_lines, _ = self._items.popleft()
-                self.queued -= len(old)
-                self._drop(old_lines, len(old))
-            self._idle.clear()
+            full = self.queued + len(data) > self.max_bytes
+            if full and (self.full == DROP_NEWEST or (self.full == BLOCK and not can_wait)):
+                began = self._drop(lines, len(data))
+            else:
+                self._items.append((data, lines, batch.mono))
+                self.queued += len(data)
+                while self.full == DROP_OLDEST and self.queued > self.max_bytes and len(self._items) > 1:
+                    old, old_lines, _ = self._items.popleft()
+                    self.queued -= len(old)
+                    began = self._drop(old_lines, len(old)) or began
+                self._idle.clear()
+        if began:  # outside the lock: the line may come back here as a record
+            log.warn("logs: %s is full (%d bytes queued): dropping its %s lines"
+                     % (self.label, self.max_bytes, "newest" if self.full == DROP_NEWEST else "oldest"))
         self.wake()
 
     def _drop(self, lines, size):
+        """Count a drop; whether it began a burst."""
         self.dropped += lines
         self.dropped_bytes += size
-        if self._burst is None:
+        began = self._burst is None
+        if began:
             self._burst = [0, 0]
-            log.warn("logs: %s is full (%d bytes queued): dropping its %s lines"
-                     % (self.label, self.max_bytes, "newest" if self.full == DROP_NEWEST else "oldest"))
         self._burst[0] += lines
         self._burst[1] += size
+        return began
 
     def congested(self):
         return self.full == BLOCK and self.queued > self.max_bytes
@@ -119,6 +128,8 @@ class Sink:
                 size += len(data)
                 lines += n
             self.queued -= size
+            if out:
+                self._taken += 1
             relieved = []
             if self._relieved and self.queued <= self.max_bytes // 2:
                 relieved, self._relieved = self._relieved, []
@@ -135,7 +146,10 @@ class Sink:
         """Count what take() gave and has been delivered."""
         self.delivered += lines
         self.delivered_bytes += size
-        if not self._items:
+        with self._lock:
+            self._taken -= 1
+            idle = not self._items and not self._taken
+        if idle:
             self._hurry = self._draining
             self._idle.set()
 
@@ -160,8 +174,15 @@ class Sink:
                     pass
                 continue
             items, lines = self.take()
-            await self.deliver(items, lines)
-            self.done(lines, sum(map(len, items)))
+            size = sum(map(len, items))
+            try:
+                await self.deliver(items, lines)
+            except Exception as e:  # a defect: lose this batch, not the sink
+                log.error("logs: %s: delivery failed: %r" % (self.label, e))
+                self.dropped += lines
+                self.dropped_bytes += size
+                lines = size = 0
+            self.done(lines, size)
 
     async def deliver(self, items, lines):
         """Deliver what take() gave, however long it takes."""
