@@ -100,29 +100,34 @@ def test_500_and_429_are_retried_and_each_record_arrives_once_in_order():
         assert "logs: http %s: delivering again" % loki.url in err
 
 
-def test_a_batch_answered_400_is_dropped_counted_and_reported():
-    n = 100
+def test_batches_answered_400_are_dropped_counted_and_reported_once():
+    n = 150
+    body = "entry too far behind\nfor stream {service=\"a\"}"
     with FakeLoki() as loki:
-        loki.answer((400, "entry too far behind\nfor stream {service=\"a\"}"))
-        # the second half is written once the first request was answered
+        loki.answer((400, body), (400, body))
+        # each third is written once the request before it was answered
         proc = start(["-e", policy("url = %s, batch_time = 0" % lua_quote(loki.url),
-                                   {"a": "seq 1 %d; read go; seq %d %d" % (n // 2, n // 2 + 1, n)})],
+                                   {"a": "seq 1 50; read go; seq 51 100; read go; seq 101 %d" % n})],
                      stdin=subprocess.PIPE)
         try:
-            refused = wait_until(lambda: loki.requests and loki.requests[0], what="a first request")
-            assert refused[0] == 400
-            proc.stdin.write("go\n")
-            proc.stdin.flush()
-            loki.wait_for(n - refused[1])
+            for i in (1, 2):
+                wait_until(lambda: len(loki.requests) >= i, what="request %d" % i)
+                proc.stdin.write("go\n")
+                proc.stdin.flush()
+            first, second = loki.requests[:2]
+            assert first[0] == second[0] == 400
+            refused = first[1] + second[1]
+            loki.wait_for(n - refused)
         finally:
             out, err = terminate(proc)
-        # the refused batch was the first lines; the rest arrived once each
-        assert loki.lines() == numbers(refused[1] + 1, n)
+        # the refused batches were the first lines; the rest arrived once each
+        assert loki.lines() == numbers(refused + 1, n)
         s = stats(out)
-        assert (s["rejected"], s["delivered"], s["retries"]) == (refused[1], n - refused[1], 0)
-        warning = ("luasup: warning: logs: http %s: rejected %d lines: HTTP 400: entry too far behind"
-                   " for stream {service=\"a\"}" % (loki.url, refused[1]))
-        assert err.count(warning) == 1, err
+        assert (s["rejected"], s["delivered"], s["retries"]) == (refused, n - refused, 0)
+        # one warning for a run of rejections: the body on one line
+        assert err.count("rejected") == 1, err
+        assert ("luasup: warning: logs: http %s: rejected %d lines: HTTP 400: entry too far behind"
+                " for stream {service=\"a\"}\n" % (loki.url, first[1])) in err
 
 
 def hwm_kib(pid):

@@ -68,7 +68,7 @@ class HttpSink(Sink):
         super().__init__(loop, "http %s" % url, **queue)
         self.url = url
         self.form = form
-        self.labels = dict(labels)  # str -> str, added to every record
+        self.labels = {_json_text(k): _json_text(v) for k, v in labels}  # added to every record
         self.timeout = timeout
         given = {name.lower() for name, _ in headers}
         self._headers = list(headers)
@@ -78,6 +78,7 @@ class HttpSink(Sink):
         self._nudge = asyncio.Event()  # retry now rather than at the end of the backoff
         self._refused = False  # the batch just handled was rejected, not delivered
         self._failing = None  # why the batch in hand has not gone yet
+        self._rejecting = None  # the status of the last batch, when it was rejected
         self.rejected = self.rejected_bytes = self.retries = 0
         self.sending = 0  # lines of the batch in hand
 
@@ -130,10 +131,9 @@ class HttpSink(Sink):
                     reason, wait = describe(e), None
                 else:
                     if 200 <= status < 300:
-                        self._working()
+                        self._delivered()
                         return
                     if status not in RETRIED and status < 500:
-                        self._working()
                         self._reject(status, answer, lines, sum(map(len, items)))
                         return
                     reason, wait = _answer(status, answer), _retry_after(fields)
@@ -150,7 +150,8 @@ class HttpSink(Sink):
                      % (self.label, reason, self.max_bytes))
         self._failing = reason
 
-    def _working(self):
+    def _delivered(self):
+        self._rejecting = None
         if self._failing is not None:
             self._failing = None
             log.info("logs: %s: delivering again" % self.label)
@@ -159,7 +160,13 @@ class HttpSink(Sink):
         self.rejected += lines
         self.rejected_bytes += size
         self._refused = True
-        log.warn("logs: %s: rejected %d lines: %s" % (self.label, lines, _answer(status, answer)))
+        self._failing = None
+        # Once per run of the same answer: when luasup's own lines go to this
+        # sink, a warning per batch would be a batch of its own, rejected in
+        # turn, for ever.
+        if status != self._rejecting:
+            log.warn("logs: %s: rejected %d lines: %s" % (self.label, lines, _answer(status, answer)))
+        self._rejecting = status
 
     async def _pause(self, seconds):
         self._nudge.clear()
