@@ -217,6 +217,32 @@ def test_what_is_queued_at_shutdown_is_delivered_within_the_grace_period():
         assert stats(result.stdout)["delivered"] == 0
 
 
+def test_at_shutdown_a_batch_told_to_retry_after_an_hour_is_tried_again_at_once():
+    with FakeLoki() as loki:
+        loki.answer((503, "ingester busy", [("Retry-After", "3600")]))
+        proc = start(["-e", policy("url = %s" % lua_quote(loki.url), {"web": "seq 1 10"})])
+        try:
+            wait_until(lambda: loki.requests, what="a first request")
+        finally:
+            out, err = terminate(proc)
+        assert proc.returncode == 128 + signal.SIGTERM
+        assert loki.lines() == numbers(1, 10)
+        assert [s for s, _ in loki.requests] == [503, 204]
+        assert "not delivered" not in err
+
+
+def test_a_push_that_never_ends_does_not_hold_up_the_exit():
+    with silent_server() as port:
+        # a request timeout far beyond the run's deadline: only the drain's
+        # deadline (the grace period) ends it
+        result = run(["-e", policy("url = 'http://127.0.0.1:%d/push', timeout = 3600, batch_time = 0" % port,
+                                   {"web": "echo lost"}, then="")],
+                     env=env_for(LUASUP_GRACE_MS=1000))
+    assert result.returncode == 0, result.stderr
+    assert ("logs: http http://127.0.0.1:%d/push: 1 lines not delivered by the exit (still sending)"
+            % port) in result.stderr
+
+
 @pytest.mark.parametrize("options, message", [
     ("url = 'ftp://host/push'", "logs.http: invalid url 'ftp://host/push': scheme must be http or https"),
     ("url = 'http:///push'", "logs.http: invalid url 'http:///push': no host"),

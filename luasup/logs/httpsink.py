@@ -65,7 +65,8 @@ class HttpSink(Sink):
             raise ValueError(str(e)) from None
         if form not in CONTENT_TYPE:
             raise ValueError("format must be 'loki' or 'ndjson', got %r" % form)
-        super().__init__(loop, "http %s" % url, **queue)
+        # (a query may carry an API key: messages show the url without it)
+        super().__init__(loop, "http %s" % url.partition("?")[0], **queue)
         self.url = url
         self.form = form
         self.labels = {_json_text(k): _json_text(v) for k, v in labels}  # added to every record
@@ -92,7 +93,7 @@ class HttpSink(Sink):
         if state is None:
             labels = {"service": _json_text(batch.name), "stream": batch.stream}
             labels.update(self.labels)
-            state = self._streams[key] = [json.dumps(labels, ensure_ascii=False).encode(), 0]
+            state = self._streams[key] = [json.dumps(labels, ensure_ascii=False, separators=(",", ":")).encode(), 0]
         # Loki refuses a stream's entries that go back in time: each record
         # gets a nanosecond of its own, after the stream's last one.
         n = len(batch.lines)
@@ -101,7 +102,8 @@ class HttpSink(Sink):
         # one decode for the batch: lines hold no newline, and a byte that is
         # not UTF-8 becomes \xNN text, never a newline
         texts = b"\n".join(batch.lines).decode("utf-8", "backslashreplace").split("\n")
-        pairs = json.dumps(list(zip(map(str, range(first, first + n)), texts)), ensure_ascii=False)
+        pairs = json.dumps(list(zip(map(str, range(first, first + n)), texts)),
+                           ensure_ascii=False, separators=(",", ":"))
         data = Values(pairs[1:-1].encode())
         data.stream = state[0]
         return data
@@ -121,6 +123,7 @@ class HttpSink(Sink):
     async def deliver(self, items, lines):
         body = self._body(items)
         self.sending = lines
+        self._nudge.clear()  # from now on a flush or drain cuts a backoff short
         backoff = BACKOFF_FIRST
         try:
             while True:
@@ -169,11 +172,11 @@ class HttpSink(Sink):
         self._rejecting = status
 
     async def _pause(self, seconds):
-        self._nudge.clear()
         try:
             await within(self._nudge.wait(), seconds)
         except asyncio.TimeoutError:
             pass
+        self._nudge.clear()
 
     def done(self, lines, size):
         if self._refused:  # counted as rejected, not delivered
