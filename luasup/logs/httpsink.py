@@ -93,7 +93,8 @@ class HttpSink(Sink):
         if state is None:
             labels = {"service": _json_text(batch.name), "stream": batch.stream}
             labels.update(self.labels)
-            state = self._streams[key] = [json.dumps(labels, ensure_ascii=False, separators=(",", ":")).encode(), 0]
+            labels = json.dumps(labels, ensure_ascii=False, separators=(",", ":"))
+            state = self._streams[key] = [labels.encode(), 0]
         # Loki refuses a stream's entries that go back in time: each record
         # gets a nanosecond of its own, after the stream's last one.
         n = len(batch.lines)

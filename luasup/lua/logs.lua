@@ -137,9 +137,12 @@ local OWN_FIELDS = {
 local function flat_labels(labels, format)
     local names = {}
     for name, value in pairs(labels) do
-        if type(name) ~= 'string' or not name:find('^[%a_][%w_]*$') then
-            argerror(1, 'logs.http', ("option 'labels': names are letters, digits and _, not starting"
-                .. " with a digit; got %s"):format(type(name) == 'string' and "'" .. name .. "'" or type(name)))
+        if type(name) ~= 'string' then
+            argerror(1, 'logs.http', "option 'labels': label name must be a string, got " .. type(name))
+        end
+        if not name:find('^[%a_][%w_]*$') then
+            argerror(1, 'logs.http', ("option 'labels': invalid label name '%s' (letters, digits and _,"
+                .. " not starting with a digit)"):format(name))
         end
         if OWN_FIELDS[format][name] then
             argerror(1, 'logs.http', ("option 'labels': '%s' is set by each record"):format(name))
@@ -169,11 +172,13 @@ function M.http(opts)
     one_of('logs.http', opts, 'format', HTTP_FORMAT)
     local timeout = opts.timeout
     if timeout ~= nil and not (timeout > 0 and timeout < math.huge) then
-        argerror(1, 'logs.http', "option 'timeout': positive number of seconds expected, got " .. tostring(timeout))
+        argerror(1, 'logs.http', "option 'timeout': positive number of seconds expected, got "
+            .. tostring(timeout))
     end
     local format = opts.format or 'loki'
-    return declared('http', 'logs.http', core.log_http(opts.url, format, flat_labels(opts.labels or {}, format),
-        args.headers(1, 'logs.http', opts.headers or {}), timeout or 10, queue_options('logs.http', opts)))
+    return declared('http', 'logs.http', core.log_http(opts.url, format,
+        flat_labels(opts.labels or {}, format), args.headers(1, 'logs.http', opts.headers or {}),
+        timeout or 10, queue_options('logs.http', opts)))
 end
 
 local function sink_list(value)
