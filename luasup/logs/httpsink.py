@@ -29,11 +29,6 @@ RETRIED = frozenset((408, 429))  # and every 5xx
 CONTENT_TYPE = {"loki": b"application/json", "ndjson": b"application/x-ndjson"}
 
 
-class Values(bytes):
-    """A batch's `[ns, line]` pairs, without brackets, for the Loki stream
-    whose labels (as JSON) are `stream`."""
-
-
 def _json_text(text):
     """str that may hold surrogate escapes (bytes that were not UTF-8) as
     text JSON can carry: those bytes become \\xNN."""
@@ -75,7 +70,7 @@ class HttpSink(Sink):
         self._headers = list(headers)
         if b"content-type" not in given:
             self._headers.append((b"Content-Type", CONTENT_TYPE[form]))
-        self._streams = {}  # (name, stream) -> [labels as JSON, last ns given]
+        self._streams = {}  # (name, stream) -> [its labels as JSON and a NUL, last ns given]
         self._nudge = asyncio.Event()  # retry now rather than at the end of the backoff
         self._refused = False  # the batch just handled was rejected, not delivered
         self._failing = None  # why the batch in hand has not gone yet
@@ -94,7 +89,7 @@ class HttpSink(Sink):
             labels = {"service": _json_text(batch.name), "stream": batch.stream}
             labels.update(self.labels)
             labels = json.dumps(labels, ensure_ascii=False, separators=(",", ":"))
-            state = self._streams[key] = [labels.encode(), 0]
+            state = self._streams[key] = [labels.encode() + b"\0", 0]
         # Loki refuses a stream's entries that go back in time: each record
         # gets a nanosecond of its own, after the stream's last one.
         n = len(batch.lines)
@@ -105,16 +100,18 @@ class HttpSink(Sink):
         texts = b"\n".join(batch.lines).decode("utf-8", "backslashreplace").split("\n")
         pairs = json.dumps(list(zip(map(str, range(first, first + n)), texts)),
                            ensure_ascii=False, separators=(",", ":"))
-        data = Values(pairs[1:-1].encode())
-        data.stream = state[0]
-        return data
+        # queued as plain bytes: the stream's labels, a NUL (which JSON text
+        # never holds) and the [ns, line] pairs; an attribute would cost a
+        # dict per batch that max_bytes does not count
+        return state[0] + pairs[1:-1].encode()
 
     def _body(self, items):
         if self.form == "ndjson":
             return b"".join(items)
         streams = {}  # labels -> its values, in order
-        for values in items:
-            streams.setdefault(values.stream, []).append(values)
+        for item in items:
+            labels, _, values = item.partition(b"\0")
+            streams.setdefault(labels, []).append(values)
         return b'{"streams":[' + b",".join(
             b'{"stream":%s,"values":[%s]}' % (labels, b",".join(values))
             for labels, values in streams.items()) + b"]}"
