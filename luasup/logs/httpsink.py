@@ -93,6 +93,8 @@ class HttpSink(Sink):
         # Loki refuses a stream's entries that go back in time: each record
         # gets a nanosecond of its own, after the stream's last one.
         n = len(batch.lines)
+        if not n:
+            return b""
         first = max(int(batch.wall * 1e9), state[1] + 1)
         state[1] = first + n - 1
         # one decode for the batch: lines hold no newline, and a byte that is

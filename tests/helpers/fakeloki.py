@@ -53,7 +53,8 @@ class FakeLoki:
         self.requests = []  # (status answered, number of records) per request
         self.headers = []  # each request's headers, lowercase names
         self.errors = []  # what broke the schema: a test expects none
-        self.records = []  # accepted, in order: dicts (service, stream, labels, ns, line) or ndjson objects
+        # accepted, in order: {service, stream, labels, ns, line}, or the ndjson objects
+        self.records = []
         self._last_ns = {}  # a stream's labels -> newest ns accepted
         self._server = http.server.ThreadingHTTPServer((HOST, 0), _Handler)
         self._server.daemon_threads = True
@@ -111,7 +112,7 @@ class FakeLoki:
         if ctype != "application/json":
             raise ValueError("content-type %r" % ctype)
         push = json.loads(body.decode("utf-8"))  # strict UTF-8, as Loki's decoder
-        if not isinstance(push, dict) or set(push) != {"streams"} or not isinstance(push["streams"], list):
+        if not (isinstance(push, dict) and set(push) == {"streams"} and isinstance(push["streams"], list)):
             raise ValueError("not {\"streams\": [...]}")
         records = []
         for entry in push["streams"]:
