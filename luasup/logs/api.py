@@ -65,6 +65,7 @@ class Logs:
             b"log_fn": self.fn,
             b"log_stdin": self.stdin,
             b"log_stdin_stats": lambda: self._lua_stats(self._stdin),
+            b"log_http": self._declare(self.http),
             b"log_route": self.route,
             b"log_stats": lambda sid: self._lua_stats(self._sinks[sid]),
             b"log_flush": lambda sid: self._sinks[sid].flush(),
@@ -152,6 +153,15 @@ class Logs:
             return None, ("luasup's stdin already goes to %s" % ", ".join(sorted(self._stdin.names))).encode()
         self._stdin = StdinFan(self.loop, self._sup, names)
         return True
+
+    def http(self, url, fmt, labels, headers, timeout, *queue):
+        """labels, headers: Lua lists of names and values, flattened."""
+        from .httpsink import HttpSink  # only policies that ship logs pay for it
+        labels = [_text(labels[i]) for i in range(1, len(labels) + 1)]
+        headers = [bytes(headers[i]) for i in range(1, len(headers) + 1)]
+        return HttpSink(self.loop, _text(url), _text(fmt), zip(labels[::2], labels[1::2]),
+                        list(zip(headers[::2], headers[1::2])), float(timeout),
+                        **self._queue("http", *queue))
 
     @staticmethod
     def _pattern(match):

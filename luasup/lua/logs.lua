@@ -240,6 +240,63 @@ function Stdin:stats()
     return core.log_stdin_stats()
 end
 
+local HTTP = spec_with({ url = 'string', format = 'string', labels = 'table', headers = 'table',
+                         timeout = 'number' })
+local HTTP_FORMAT = { "'loki' or 'ndjson'", loki = 1, ndjson = 1 }
+-- what each record sets itself: a static label of that name would hide it
+local OWN_FIELDS = {
+    loki = { service = 1, stream = 1 },
+    ndjson = { time = 1, name = 1, stream = 1, pid = 1, line = 1, continued = 1 },
+}
+
+-- labels { name = value } -> { name1, value1, ... } sorted by name
+local function flat_labels(labels, format)
+    local names = {}
+    for name, value in pairs(labels) do
+        if type(name) ~= 'string' then
+            argerror(1, 'logs.http', "option 'labels': label name must be a string, got " .. type(name))
+        end
+        if not name:find('^[%a_][%w_]*$') then
+            argerror(1, 'logs.http', ("option 'labels': invalid label name '%s' (letters, digits and _,"
+                .. " not starting with a digit)"):format(name))
+        end
+        if OWN_FIELDS[format][name] then
+            argerror(1, 'logs.http', ("option 'labels': '%s' is set by each record"):format(name))
+        end
+        if type(value) ~= 'string' and type(value) ~= 'number' then
+            argerror(1, 'logs.http', ("option 'labels': label '%s': string expected, got %s")
+                :format(name, type(value)))
+        end
+        names[#names + 1] = name
+    end
+    table.sort(names)
+    local flat = {}
+    for _, name in ipairs(names) do
+        flat[#flat + 1] = name
+        flat[#flat + 1] = tostring(labels[name])
+    end
+    return flat
+end
+
+--- logs.http{url=, format='loki', labels={}, headers={}, timeout=10, ...} -> sink
+function M.http(opts)
+    check(1, 'logs.http', opts, 'table')
+    args.options(1, 'logs.http', opts, HTTP)
+    if opts.url == nil then
+        argerror(1, 'logs.http', "option 'url' is required")
+    end
+    one_of('logs.http', opts, 'format', HTTP_FORMAT)
+    local timeout = opts.timeout
+    if timeout ~= nil and not (timeout > 0 and timeout < math.huge) then
+        argerror(1, 'logs.http', "option 'timeout': positive number of seconds expected, got "
+            .. tostring(timeout))
+    end
+    local format = opts.format or 'loki'
+    return declared('http', 'logs.http', core.log_http(opts.url, format,
+        flat_labels(opts.labels or {}, format), args.headers(1, 'logs.http', opts.headers or {}),
+        timeout or 10, queue_options('logs.http', opts)))
+end
+
 local function sink_list(value)
     if getmetatable(value) == Sink then
         return { value._id }
