@@ -2,8 +2,6 @@
 at the end of the stream; a line longer than LUASUP_LINE_BYTES comes in
 pieces, made whole again in a file with no prefix; bytes stay bytes."""
 
-import pytest
-
 from helpers import PY, env_for, lua_quote, start, stop, wait_until
 from helpers.logfiles import PRELUDE, lua_text, policy
 
@@ -36,7 +34,6 @@ def test_an_unfinished_line_goes_out_after_a_short_wait_its_end_later(tmp_path):
     assert (read(whole), read(pieces)) == (b"partial\n", b"> part\n> ial\n")
 
 
-@pytest.mark.xfail(reason="BUGS.md #10", strict=True)
 def test_an_unfinished_last_line_goes_out_at_the_end_of_the_stream(tmp_path):
     log = tmp_path / "app.log"
     result = policy("""
@@ -50,7 +47,6 @@ def test_an_unfinished_last_line_goes_out_at_the_end_of_the_stream(tmp_path):
 LONG = "abcdefghijklmnopqrstuvwxy\nshort\nexactly10c\n" + "0123456789" * 4 + "\ntail without newline"
 
 
-@pytest.mark.xfail(reason="BUGS.md #10", strict=True)
 def test_a_long_line_is_whole_in_a_file_without_prefix_and_in_pieces_with_one(tmp_path):
     whole, pieces = tmp_path / "whole.log", tmp_path / "pieces.log"
     result = policy("""
@@ -107,7 +103,6 @@ def test_an_unfinished_line_is_not_glued_to_another_childs_line(tmp_path):
     assert "".join(l for l in lines if l not in ("other line", "last")) == "Loading... doneleft"
 
 
-@pytest.mark.xfail(reason="BUGS.md #10", strict=True)
 def test_lines_written_while_luasup_stops_reach_every_sink(tmp_path):
     log = tmp_path / "app.log"
     child = ("import signal, sys, time\n"
