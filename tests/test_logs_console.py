@@ -131,3 +131,13 @@ def test_color_true_or_false_overrides_the_terminal_check():
     assert re.search(COLOURED % (b"web", b"out"), result.stdout)
     seen, _ = on_a_terminal(["-e", TWO_NAMES.replace("logs.console{}", "logs.console{ color = false }")])
     assert b"\x1b" not in seen and b"web | out\n" in seen
+
+
+def test_json_escapes_a_name_that_is_not_utf8():
+    result = subprocess.run(command(["-e", PRELUDE + """
+        logs.route{ to = logs.console{ format = 'json', stream = 'stdout' } }
+        init.exec{ 'echo', 'hi', name = 'w\\255b', stdout = 'log' }:status()
+    """]), env=env_for(), capture_output=True, timeout=DEADLINE)
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout.decode("utf-8"))
+    assert (record["name"], record["line"]) == ("w\\xffb", "hi")
