@@ -171,3 +171,31 @@ def test_what_a_child_wrote_before_the_exit_is_all_in_the_files(tmp_path):
     assert result.returncode == 0, result.stderr
     assert log + ".1000" not in rotated(log)
     check_numbered(read_rotated(log), ["w"], 200000)
+
+
+def test_a_file_that_cannot_be_written_drops_lines_with_one_warning_until_it_can(tmp_path):
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    log = str(folder / "app.log")
+    result = policy("""
+        local f = logs.file{ path = %s }
+        logs.route{ to = f }
+        local cat = init.exec{ 'cat', stdin = 'pipe', stdout = 'log' }
+        local function say(text, n)  -- and wait until the sink is done with it
+            cat:write(text)
+            while f:stats().delivered + f:stats().dropped < n do init.sleep(0.01) end
+        end
+        say('one\\n', 1)
+        assert(os.remove(%s)); assert(os.remove(%s))
+        say('two\\n', 2); say('three\\n', 3)
+        assert(os.execute('mkdir ' .. %s))
+        say('four\\n', 4)
+        cat:close(); cat:status()
+        print(f:stats().delivered, f:stats().dropped)
+    """ % (lua_quote(log), lua_quote(log), lua_quote(str(folder)), lua_quote(str(folder))))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "2\t2\n"
+    assert lines_of(log) == ["four"]
+    assert [line for line in result.stderr.splitlines() if "logs: " in line] == [
+        "luasup: warning: logs: file %s: No such file or directory: dropping lines until it works again" % log,
+        "luasup: logs: file %s: writing again" % log]
