@@ -3,6 +3,8 @@ to it (they wait on their pipes; nothing is lost), while other children,
 the reaper and signals carry on; otherwise it drops its oldest or newest
 lines, with one warning when dropping begins and a count when it ends."""
 
+import os
+import select
 import signal
 import subprocess
 
@@ -133,3 +135,34 @@ def test_a_blocking_sink_holds_back_a_service_with_an_output_probe(tmp_path):
         assert progress(tmp_path / "a.progress") < A_BOUND
     finally:
         stop(proc)
+
+
+def test_a_blocking_file_sink_holds_back_only_its_children(tmp_path):
+    # the file is a FIFO the test reads from, or not: a disk that stops
+    fifo = tmp_path / "a.fifo"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    proc = start(["-e", PRELUDE + """
+        logs.route{ name = 'a', to = logs.file{ path = %s, full = 'block', max_bytes = 65536 } }
+        logs.route{ name = 'b', to = logs.file{ path = %s } }
+        local a = init.exec%s
+        init.exec%s:status()
+        a:status()
+    """ % (lua_quote(str(fifo)), lua_quote(str(tmp_path / "b.log")),
+           progress_writer("a", tmp_path / "a.progress", A_LINES, SIZE),
+           progress_writer("b", tmp_path / "b.progress", B_LINES, SIZE))])
+    got = b""
+    try:
+        wait_until(lambda: progress(tmp_path / "b.progress") == B_LINES, what="b's 20 MB written")
+        assert progress(tmp_path / "a.progress") < A_BOUND
+        while True:  # read a's lines until luasup exits and closes the FIFO
+            select.select([reader], [], [], DEADLINE)
+            data = os.read(reader, 1 << 20)
+            if not data and proc.poll() is not None:
+                break
+            got += data
+        assert proc.wait(timeout=DEADLINE) == 0
+    finally:
+        os.close(reader)
+        stop(proc)
+    assert [int(line.split()[0]) for line in got.splitlines()] == list(range(A_LINES))
