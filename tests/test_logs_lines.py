@@ -86,16 +86,24 @@ def test_a_child_that_closes_stdout_early_keeps_its_lines_and_its_stderr(tmp_pat
 
 
 def test_an_unfinished_line_is_not_glued_to_another_childs_line(tmp_path):
-    log = tmp_path / "app.log"
+    log, gate = tmp_path / "app.log", tmp_path / "gate"
     result = policy("""
+        local function wait_for(text)
+            local deadline = init.now() + 30
+            repeat init.sleep(0.02) until io.open(%s):read('*a'):find(text, 1, true) or init.now() > deadline
+        end
         logs.route{ to = logs.file{ path = %s } }
-        local slow = init.exec{ 'sh', '-c', 'printf Loading...; sleep 1.5; echo " done"', stdout = 'log' }
-        init.sleep(1)
+        local slow = init.exec{ 'sh', '-c', %s, stdout = 'log' }
+        wait_for('Loading...')  -- published unfinished, after the wait
         init.exec{ 'echo', 'other line', stdout = 'log' }:status()
+        wait_for('other line')
+        io.open(%s, 'w'):close()
         slow:status()
-        init.exec{ 'sh', '-c', 'printf left; sleep 1', stdout = 'log' }:status()
+        init.exec{ 'printf', 'left', stdout = 'log' }:status()
         init.exec{ 'echo', 'last', stdout = 'log' }:status()
-    """ % lua_quote(str(log)))
+    """ % (lua_quote(str(log)), lua_quote(str(log)),
+           lua_quote('printf Loading...; while [ ! -e %s ]; do sleep 0.02; done; echo " done"' % gate),
+           lua_quote(str(gate))))
     assert result.returncode == 0, result.stderr
     lines = read(log).decode().splitlines()
     # where a piece is cut off is the sink's choice; no line holds two children's bytes

@@ -10,21 +10,16 @@ from helpers import lua_quote
 from helpers.supervision import sup_run
 
 PRELUDE = "local logs = require('logs')\n"
-STOP_AT_RUNNING = """
-    sup.on('state', function(ev)
-        if ev.service == %r and ev.state == 'running' then init.after(0.2, sup.shutdown, 0) end
-    end)
-    return sup.run()
-"""
+# a oneshot saying hello on both streams: sup.run() returns once it is done
+HELLO = ("sup.oneshot('web', { cmd = { 'sh', '-c', 'echo hello; echo oops >&2' }%s })\n"
+         "return sup.run()\n")
 
 
 def test_a_services_output_is_records_named_by_the_service(tmp_path):
     log = tmp_path / "app.log"
     result = sup_run(PRELUDE + """
         logs.route{ to = logs.file{ path = %s, prefix = '{name} {stream}: ' } }
-        sup.service('web', { cmd = { 'sh', '-c', 'echo hello; echo oops >&2; exec sleep 30' },
-                             pre_start = { 'echo', 'getting ready' } })
-    """ % lua_quote(str(log)) + STOP_AT_RUNNING % "web")
+    """ % lua_quote(str(log)) + HELLO % ", pre_start = { 'echo', 'getting ready' }")
     assert result.returncode == 0, result.stderr
     lines = log.read_text().splitlines()
     assert lines[0] == "web stdout: getting ready"  # its hook's output goes as its own
@@ -58,8 +53,12 @@ def test_an_output_readiness_probe_sees_the_lines_and_they_reach_the_bus(tmp_pat
         logs.route{ to = logs.file{ path = %s, prefix = '{name} {stream}: ' } }
         sup.service('api', { cmd = { 'sh', '-c', 'echo starting; echo listening on 8080; echo more >&2; exec sleep 30' },
                              ready = sup.output('^listening on %%d+$') })
-        sup.service('client', { cmd = { 'sh', '-c', 'echo up; exec sleep 30' }, after = 'api' })
-    """ % lua_quote(str(log)) + STOP_AT_RUNNING % "client")
+        sup.oneshot('client', { cmd = { 'echo', 'up' }, after = 'api' })
+        sup.on('state', function(ev)
+            if ev.service == 'client' and ev.state == 'done' then sup.shutdown(0) end
+        end)
+        return sup.run()
+    """ % lua_quote(str(log)))
     assert result.returncode == 0, result.stderr
     assert "luasup: service api: running" in result.stderr
     lines = log.read_text().splitlines()
@@ -70,9 +69,7 @@ def test_an_output_readiness_probe_sees_the_lines_and_they_reach_the_bus(tmp_pat
 
 
 def test_with_no_logs_declared_a_services_output_is_inherited():
-    script = """
-        sup.service('web', { cmd = { 'sh', '-c', 'echo hello; echo oops >&2; exec sleep 30' } })
-    """ + STOP_AT_RUNNING % "web"
+    script = HELLO % ""
     result = sup_run(script)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "hello\n" and "oops" in result.stderr.splitlines()
