@@ -1,0 +1,122 @@
+"""The load of the log benchmarks and how what arrived is checked.
+
+N writers (csrc/logwriter.c) each write numbered 100-byte lines tagged with
+their number, once a "go" file exists, so no subject's start-up is timed.
+What a logger kept is then counted, rotated files included: a logger that
+loses lines fails its row instead of looking fast."""
+
+import os
+import time
+
+from . import procs, subjects
+
+LINE = 100  # bytes per line, newline included: logwriter's LINE
+WRITER = "logwriter"  # its comm in /proc
+# Files s6-log and svlogd keep beside the logs, which hold no lines.
+METADATA = {"config", "lock", "state", "newstate"}
+CHUNK = 16 << 20
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def writer_argv(ctx, number, lines, go, rate=None):
+    argv = [ctx.bins["logwriter"], str(number), str(lines), go]
+    return argv + ([str(int(rate))] if rate else [])
+
+
+def luasup_script(ctx, loop, sinks, writers, lines, go, rate=None, after=""):
+    """luasup running `writers` logwriters named w1..wN with stdout = 'log';
+    `sinks` is the Lua that declares sinks and routes. Once the writers have
+    exited it runs `after` and then holds (init.wait) until the harness,
+    having read what it needs from /proc, stops it."""
+    program, _, *tail = writer_argv(ctx, 0, lines, go, rate)
+    exe = ", ".join([subjects.lua_string(program), "tostring(i)"]
+                    + [subjects.lua_string(a) for a in tail])
+    return subjects.luasup_script(ctx, loop, (
+        "local init = require('init')\n"
+        "local logs = require('logs')\n"
+        "%s\n"
+        "local writers = {}\n"
+        "for i = 1, %d do\n"
+        "    writers[i] = init.exec{%s, name = 'w' .. i, stdout = 'log'}\n"
+        "end\n"
+        "for i = 1, #writers do writers[i]:status() end\n"
+        "%s\n"
+        "init.wait()\n") % (sinks, writers, exe, after))
+
+
+def writers_running(root):
+    """How many logwriters run under the process root."""
+    table = procs.table()
+    return sum(1 for p in procs.descendants(root, table) if table[p][2] == WRITER)
+
+
+def first_line(launch):
+    """What went wrong, in a table cell: the first line the launch wrote to
+    stderr (a Lua error's message, not its traceback)."""
+    lines = [l for l in launch.stderr_tail(4000).splitlines() if l.strip()]
+    return lines[0][:200] if lines else "nothing on stderr"
+
+
+def wait_writers(launch, count, timeout):
+    """Until `count` logwriters run under the launch; Timeout if it exits first."""
+    deadline = time.monotonic() + timeout
+    while writers_running(launch.pid) < count:
+        if launch.proc.poll() is not None:
+            raise procs.Timeout("exited %s before its writers ran: %s"
+                                % (launch.proc.returncode, first_line(launch)))
+        if time.monotonic() > deadline:
+            raise procs.Timeout("no %d running writers within %.0f s: %s"
+                                % (count, timeout, first_line(launch)))
+        time.sleep(0.01)
+
+
+def cpu_seconds(pid):
+    """utime + stime of the process, all its threads, from /proc."""
+    with open("/proc/%d/stat" % pid, "rb") as f:
+        data = f.read()
+    fields = data[data.rindex(b")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def go(path):
+    """Let the writers start; the moment they were let go."""
+    started = time.monotonic()
+    open(path, "w").close()
+    return started
+
+
+def log_files(directory):
+    for entry in os.scandir(directory):
+        if entry.is_file() and entry.name not in METADATA:
+            yield entry.path
+
+
+def size(directories):
+    return sum(os.path.getsize(p) for d in directories for p in log_files(d))
+
+
+def count(directories, writers):
+    """(lines, {writer number: its lines}) in every log file of the
+    directories, rotated ones included."""
+    tags = {n: b"|w%d|" % n for n in range(1, writers + 1)}
+    lines, each = 0, dict.fromkeys(tags, 0)
+    for d in directories:
+        for path in log_files(d):
+            with open(path, "rb") as f:
+                rest = b""
+                while True:
+                    data = f.read(CHUNK)
+                    if not data:
+                        break
+                    # whole lines only, so no tag is split between chunks
+                    data = rest + data
+                    cut = data.rfind(b"\n") + 1
+                    whole, rest = data[:cut], data[cut:]
+                    lines += whole.count(b"\n")
+                    for n, tag in tags.items():
+                        each[n] += whole.count(tag)
+            if rest:
+                lines += 1
+                for n, tag in tags.items():
+                    each[n] += rest.count(tag)
+    return lines, each
