@@ -53,10 +53,13 @@ class Api:
         self._fds_opened = True
         # Further groups of init functions, each with a core() and ops() of
         # its own and a Lua module that adds its functions to `init`.
+        from .capture import line_cap
         from .lifecycle import Lifecycle
+        from .logs.api import Logs
         from .probes import Probes
         self.lifecycle = Lifecycle(loop, supervisor)
-        self.extensions = [self.lifecycle, Probes(loop, supervisor)]
+        self.logs = Logs(loop, line_cap, bridge.runtime.table)
+        self.extensions = [self.lifecycle, Probes(loop, supervisor), self.logs]
 
     def core(self):
         table = {
@@ -125,6 +128,7 @@ class Api:
             if self.sup.closed:
                 raise SpawnRefused("luasup is shutting down")
             opts, name, notify = options_from_lua(self.loop, lua_opts, self.capture_limit)
+            opts.log_name = opts.log_name or name or os.path.basename(argv[0])
             opts.close_strays = self._fds_opened
         except SpawnRefused as e:
             return None, ("unable to spawn %s: %s" % (argv[0], e)).encode()

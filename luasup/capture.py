@@ -5,18 +5,21 @@ output must not grow luasup's memory without bound: the pipe is read as soon
 as it is readable. What is read is either kept for child:stdout() and
 child:lines() (the newest `limit` bytes of each stream, and the newest
 LUASUP_CAPTURE_TOTAL_BYTES across all of them), or relayed line by line with
-a prefix to luasup's own stdout/stderr through console. Lines are cut at
-LUASUP_LINE_BYTES (see lines.py)."""
+a prefix to luasup's own stdout/stderr through console, or published line
+by line on the log bus (logs/bus.py). Lines are cut at LUASUP_LINE_BYTES
+(see lines.py)."""
 
 import asyncio
 import collections
 import os
+import select
 
 from . import console
-from .lines import Piece, Splitter
+from .lines import Piece, Runs, Splitter
 
 CHUNK = 65536
 _SMALL = 4096  # reads smaller than this join the newest kept chunk
+PARTIAL_WAIT = 0.5  # seconds an unfinished line waits for its end before it is published
 
 line_cap = 65536
 
@@ -147,16 +150,26 @@ class ChunkQueue:
         return data
 
 
+def _readable_now(fd):
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
+
+
 class Capture:
-    def __init__(self, loop, fd, limit, relay=None):
-        """relay: (fd, prefix) to forward lines to instead of keeping them."""
+    def __init__(self, loop, fd, limit, relay=None, source=None):
+        """relay: (fd, prefix) to forward lines to instead of keeping them;
+        source: a logs.bus.Source to publish them on instead."""
         self._loop = loop
         self._fd = fd
         self._limit = limit
         self._relay = relay
-        self.relayed = relay is not None
+        self._source = source
+        self.relayed = relay is not None or source is not None
         self._held = False  # not read while the relay's output is congested
         self._splitter = Splitter(line_cap) if relay is not None else None
+        self._runs = Runs(line_cap) if source is not None else None
+        self._partial = None  # the timer that publishes an unfinished line
         self._chunks = collections.deque()  # [bytearray, self], shared with budget
         self._size = 0
         self._budget = budget
@@ -174,6 +187,11 @@ class Capture:
             data = b""
         if not data:
             self.close()
+            return
+        if self._source is not None:
+            self._publish(self._runs.feed(data))
+            if self._runs.pending() and self._partial is None:
+                self._partial = self._loop.call_later(PARTIAL_WAIT, self._publish_partial)
             return
         if self._relay is not None:
             self._forward(self._splitter.feed(data))
@@ -223,6 +241,23 @@ class Capture:
         # luasup's stdout itself, and nothing of it is dropped
         if out.congested() and self.pause():
             out.when_relieved(self._wake_soon)
+
+    def _publish(self, run):
+        if not run:
+            return
+        sink = self._source.publish(run)
+        # a sink that blocks: stop reading, as for a congested relay
+        if sink is not None and self.pause():
+            sink.when_relieved(self._wake_soon)
+
+    def _publish_partial(self):
+        """A line still unfinished after PARTIAL_WAIT goes out as a piece
+        (its end follows as the next record, marked as its continuation)."""
+        self._partial = None
+        # not while its end may be in the pipe unread (held back, or the
+        # loop was busy): the next read re-arms the wait
+        if self._fd >= 0 and not self._held and not _readable_now(self._fd):
+            self._publish(self._runs.flush())
 
     def pause(self):
         """Stop reading until unpause() (a reader that falls behind, a
@@ -278,6 +313,11 @@ class Capture:
         self._fd = -1
         if self._relay is not None:
             self._forward(self._splitter.finish())
+        if self._source is not None:
+            if self._partial is not None:
+                self._partial.cancel()
+            self._publish(self._runs.flush())
+            self._source.close()
         for queue in self._queues:
             queue.close()
         self._queues = []

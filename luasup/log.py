@@ -14,6 +14,9 @@ _TEXT_PREFIX = {"fatal": "fatal: ", "error": "", "warn": "warning: ", "info": ""
 _SCRIPT_PREFIX = {"error": "error: ", "warn": "warning: ", "info": "", "debug": "debug: "}
 _level = LEVELS["info"]
 _json = False
+# the log bus's hook (logs/bus.py), while a route takes luasup's own lines:
+# tap(line) -> whether stderr should still get it
+tap = None
 
 
 def configure(level, form):
@@ -32,7 +35,9 @@ def _emit(level, text, prefix=None):
         line = json.dumps({"time": stamp, "level": level, "msg": text}) + "\n"
     else:
         line = "luasup: %s%s\n" % (_TEXT_PREFIX[level] if prefix is None else prefix, text)
-    console.stderr.write(line.encode("utf-8", "replace"))
+    data = line.encode("utf-8", "replace")
+    if tap is None or tap(data[:-1]):
+        console.stderr.write(data)
 
 
 def enabled(level):

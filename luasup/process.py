@@ -10,8 +10,8 @@ from . import child_signals, log, posix_spawn, signals
 from .capture import Capture
 
 # Streams a child's stdout/stderr can be: kept for stdout()/lines(),
-# luasup's own fd, nothing, or a file (given as its path).
-CAPTURE, INHERIT, NULL = "capture", "inherit", "null"
+# luasup's own fd, nothing, records on the log bus, or a file (given as its path).
+CAPTURE, INHERIT, NULL, LOG = "capture", "inherit", "null", "log"
 
 
 class Options:
@@ -24,6 +24,7 @@ class Options:
         self.stdout = CAPTURE  # capture | inherit | null | a file path
         self.stderr = CAPTURE
         self.prefix = None  # bytes: relay inherit streams line by line with it
+        self.log_name = None  # str: the name of its records on the log bus
         self.uid = None
         self.gid = None
         self.groups = None
@@ -184,7 +185,7 @@ def _plumb(opts):
                 p.opens.append((fd, os.devnull, os.O_WRONLY))
             elif mode == INHERIT and opts.prefix is None:
                 continue
-            elif mode in (CAPTURE, INHERIT):
+            elif mode in (CAPTURE, INHERIT, LOG):
                 r, w = os.pipe()
                 p.readers[fd] = r
                 p.dups.append((w, fd))
@@ -222,9 +223,13 @@ def spawn(loop, argv, opts):
         os.close(fd)
     captures = {}
     for fd, r in plumbing.readers.items():
-        relay = (fd, opts.prefix) if opts.prefix is not None and (
-            opts.stdout if fd == 1 else opts.stderr) == INHERIT else None
-        captures[fd] = Capture(loop, r, opts.capture_limit, relay)
+        mode = opts.stdout if fd == 1 else opts.stderr
+        relay = (fd, opts.prefix) if opts.prefix is not None and mode == INHERIT else None
+        source = None
+        if mode == LOG:
+            from .logs import bus
+            source = bus.Source(bus.current, opts.log_name or argv[0], "stdout" if fd == 1 else "stderr", pid)
+        captures[fd] = Capture(loop, r, opts.capture_limit, relay, source)
     if plumbing.stdin_w >= 0:
         os.set_blocking(plumbing.stdin_w, False)
     return pid, captures, plumbing.stdin_w

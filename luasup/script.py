@@ -12,6 +12,7 @@ from .loop import run as run_loop
 from .shutdown import stop_everything
 
 EXIT_LUA_ERROR = 1
+LOG_DRAIN_MIN = 0.5  # seconds the log sinks get at exit, even when the grace period is spent
 
 
 def _load(inv):
@@ -111,7 +112,17 @@ async def _main(loop, runtime, fn, args, arg, script_dir, settings):
     await _cancel(bridge.tasks)
     if api.lifecycle.exit_hooks:
         code = await _run_exit_hooks(api, sup, code)
+    await _drain_logs(api, sup)
     return code
+
+
+async def _drain_logs(api, sup):
+    """The log sinks get what is left of the grace period since the stop
+    began (at least LOG_DRAIN_MIN) to deliver what they hold."""
+    import time
+    deadline = max(sup.stopping_since + sup.grace, time.monotonic() + LOG_DRAIN_MIN)
+    if not await api.logs.drain(deadline):
+        log.warn("logs: not every sink delivered what it held before the exit")
 
 
 async def _cancel(tasks):

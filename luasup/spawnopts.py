@@ -100,4 +100,6 @@ def options_from_lua(loop, lua, capture_limit):
         opts.env = dict(opts.env if opts.env is not None else os.environ)
         opts.env["NOTIFY_SOCKET"] = notify.address
     name = get("name")
+    if get("log_name") is not None:
+        opts.log_name = _text(get("log_name"))
     return opts, _text(name) if name is not None else None, notify

@@ -7,6 +7,7 @@ by the intake thread, without the loop."""
 import os
 import signal
 import threading
+import time
 
 from . import linux, log, pid1, process, signals
 from .intake import INTAKE
@@ -28,6 +29,7 @@ class Supervisor:
         self.stop_signal = signal.SIGTERM
         # Plain copies of the shutdown's state, for the intake thread.
         self.shutting_down = False
+        self.stopping_since = None  # time.monotonic() when the shutdown began
         self.pending_code = None
         self.closed = False  # no new children once shutdown has begun
 
@@ -93,5 +95,6 @@ class Supervisor:
             self.stop_signal = stop_signal
             self.pending_code = code
             self.shutting_down = True
+            self.stopping_since = time.monotonic()
             self.exit_code.set_result(code)
             INTAKE.wake()  # it watches over the shutdown from now on

@@ -153,7 +153,7 @@ def test_world_failures_raise_clear_errors(option, message):
     ("init.exec{'true', stdin = 'file'}",
      "bad argument #1 to 'exec' (option 'stdin': 'null', 'inherit' or 'pipe' expected, got 'file')"),
     ("init.exec{'true', stdout = 'loud'}",
-     "bad argument #1 to 'exec' (option 'stdout': 'capture', 'inherit', 'null', a function or a"
+     "bad argument #1 to 'exec' (option 'stdout': 'capture', 'inherit', 'null', 'log', a function or a"
      " file path expected, got 'loud')"),
     ("init.exec{'true', env = {A = true}}",
      "bad argument #1 to 'exec' (option 'env': string keys and string, number or false values"

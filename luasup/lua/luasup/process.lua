@@ -30,7 +30,7 @@ local OPTIONS = {
     env = 'table', clear_env = 'boolean', cwd = 'string', stdin = 'string',
     stdout = 'string|function', stderr = 'string|function', prefix = 'string',
     user = 'string|number', group = 'string|number', setsid = 'boolean',
-    umask = 'number', name = 'string', fds = 'table', notify = 'boolean',
+    umask = 'number', name = 'string', fds = 'table', notify = 'boolean', log_name = 'string',
 }
 M.OPTIONS = OPTIONS
 
@@ -67,7 +67,8 @@ local function check_options(opts)
         argerror(1, 'exec', ("option 'stdin': 'null', 'inherit' or 'pipe' expected, got '%s'")
             :format(opts.stdin))
     end
-    local streams = { "'capture', 'inherit', 'null', a function", capture = 1, inherit = 1, null = 1 }
+    local streams = { "'capture', 'inherit', 'null', 'log', a function", capture = 1, inherit = 1, null = 1,
+                      log = 1 }
     check_stream('stdout', opts.stdout, streams)
     check_stream('stderr', opts.stderr, streams)
     for key, value in pairs(opts.env or {}) do

@@ -30,6 +30,7 @@
 ---| 'capture' # kept in luasup for child:stdout()/child:stderr() and child:lines() (the default)
 ---| 'inherit' # luasup's own stdout/stderr
 ---| 'null'    # /dev/null
+---| 'log'     # records on the log bus (require('logs')): routed to its sinks
 ---| string    # a file path (must contain a '/'): opened for appending, created with mode 0644; a FIFO must already have a reader
 ---| fun(line: string, continues: true?) # called with each line (without its newline), in a task of its own; `continues` is true for a piece of a line longer than LUASUP_LINE_BYTES that goes on in the next call; the stream is captured too
 
@@ -66,7 +67,7 @@
 ---@field clear_env? boolean Start from an empty environment instead of luasup's own (then `env` adds to it).
 ---@field cwd? string Working directory of the child. Failure: "unable to spawn CMD: cannot change directory to DIR: REASON".
 ---@field stdin? 'null'|'inherit'|'pipe' 'null' (the default: /dev/null), 'inherit' (luasup's own stdin) or 'pipe' (for child:write and child:close).
----@field stdout? luasup.Output 'capture' (the default), 'inherit', 'null', a file path (containing a '/'), or a function called with each line.
+---@field stdout? luasup.Output 'capture' (the default), 'inherit', 'null', 'log' (records on the log bus: require('logs')), a file path (containing a '/'), or a function called with each line.
 ---@field stderr? luasup.Output As stdout.
 ---@field prefix? string Relay the child's output to luasup's stdout/stderr line by line, each line prefixed with this text. Makes both streams 'inherit' unless stdout/stderr say otherwise.
 ---@field user? string|integer User to run as: a name, or a uid (a uid without a passwd entry is fine). Also sets that user's group and supplementary groups unless `group` is given. Needs luasup to run as root ("unable to spawn CMD: user= and group= need luasup to run as root"; "unknown user 'X'").
@@ -74,6 +75,7 @@
 ---@field setsid? boolean Start the child in a new session (setsid) instead of a new process group.
 ---@field umask? integer The child's umask, e.g. 63 (octal 077). Lua has no octal literals: write 18 for 022.
 ---@field name? string Name for luasup's log lines ("started NAME (pid N)", "exited NAME ...") and the task names of stdout/stderr functions. A named child's start and exit are logged at level info, others at debug.
+---@field log_name? string The name of its records on the log bus (stdout/stderr = 'log'); default: `name`, else the command's base name.
 ---@field fds? luasup.Listener[] Listening sockets from init.listen, passed as fds 3, 4, ... with LISTEN_FDS, LISTEN_FDNAMES and LISTEN_PID set (systemd's socket passing).
 ---@field notify? boolean Give the child NOTIFY_SOCKET (sd_notify protocol) so it can report READY=1; wait for it with child:ready().
 

@@ -6,6 +6,7 @@
 local init = require('init')
 local core = require('luasup.core')
 local probes = require('supervise.probes')
+local logs = require('logs')
 
 local M = {}
 
@@ -130,7 +131,7 @@ function M.hook(hub, svc, which, info)
                 env.LUASUP_RUNTIME = ('%.3f'):format(info.runtime)
             end
             opts.env = env
-            M.inherit_output(opts) -- its output in the log, as the service's
+            M.inherit_output(opts, svc.name) -- its output in the log, as the service's
             local child, err = probes.exec(opts)
             if not child then
                 return false, err
@@ -169,12 +170,15 @@ end
 
 -- A service's (or a hook's) output goes where luasup's goes unless it says
 -- otherwise, each stream on its own: like a program run directly, not
--- init.exec's default of capturing it.
-function M.inherit_output(opts)
+-- init.exec's default of capturing it. Once the policy has declared log
+-- sinks or routes, it goes to the log bus under the service's name.
+function M.inherit_output(opts, name)
     if opts.prefix == nil then
-        opts.stdout = opts.stdout or 'inherit'
-        opts.stderr = opts.stderr or 'inherit'
+        local default = logs.active() and 'log' or 'inherit'
+        opts.stdout = opts.stdout or default
+        opts.stderr = opts.stderr or default
     end
+    opts.log_name = opts.log_name or name
 end
 
 -- init.exec's options for one start: the service's own, with its output
@@ -184,7 +188,7 @@ local function exec_options(svc)
     local opts = {}
     for k, v in pairs(s.exec) do opts[k] = v end
     for i, v in ipairs(s.cmd) do opts[i] = v end
-    M.inherit_output(opts)
+    M.inherit_output(opts, svc.name)
     local r = s.ready
     if r and r.probe.kind == 'output' then
         for _, stream in ipairs(r.probe.stream and { r.probe.stream } or { 'stdout', 'stderr' }) do
@@ -192,6 +196,11 @@ local function exec_options(svc)
             local write = stream == 'stdout' and core.print or core.print_err
             if type(given) == 'function' then
                 forward = given
+            elseif given == 'log' then
+                local name, fd = opts.log_name, stream
+                forward = function(line, continues)
+                    core.log_publish(name, fd, svc.pid or 0, line, continues or false)
+                end
             elseif given == 'inherit' or (given == nil and opts.prefix == nil) then
                 forward = function(line, continues) write(continues and line or line .. '\n') end
             elseif given == nil then

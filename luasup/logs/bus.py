@@ -1,0 +1,203 @@
+"""The bus: routes each batch of records to the sinks the policy chose.
+
+Routes are tried in the order they were declared; a record goes to the
+sinks of every route that matches it, each sink once, until a route marked
+drop or final matches it. A route matches by name, stream and a Lua pattern
+(translated once into a regular expression: luapattern.py). A record no
+route matches goes to a console sink that prefixes it with its name (so
+with no route at all, everything does); a last `drop` route discards them.
+
+Which routes can apply to a child's stream is worked out once per
+(name, stream), so a batch from a child no pattern route concerns costs one
+dictionary lookup and a put per sink."""
+
+import os
+import threading
+
+from .. import log
+from .record import Batch
+
+current = None  # the Bus, once the script's runtime is up
+
+
+class Route:
+    def __init__(self, names, stream, regex, sinks, stop):
+        self.names = names  # frozenset of str, or None for every name
+        self.stream = stream  # "stdout" | "stderr" | None
+        self.regex = regex  # compiled bytes regex, or None
+        self.sinks = sinks  # tuple of Sink
+        self.stop = stop  # drop / final: what it matched goes no further
+
+    def applies(self, name, stream):
+        return ((self.names is None or name in self.names)
+                and (self.stream is None or self.stream == stream))
+
+
+class _Plan:
+    """The routes that can apply to one (name, stream)."""
+
+    def __init__(self, routes, default):
+        self.routes = routes
+        self.default = default  # () -> the sink of records no route matched
+        self.simple = None  # sinks, when no route of the plan has a pattern
+        if not routes:
+            self.simple = [default()]
+        elif all(r.regex is None for r in routes):
+            sinks = []
+            for route in routes:
+                sinks += [s for s in route.sinks if s not in sinks]
+                if route.stop:
+                    break
+            self.simple = sinks
+
+
+class _Stderr:
+    """Where luasup's own lines no route took go: stderr, as without a bus."""
+
+    @staticmethod
+    def put(batch):
+        from .. import console
+        console.stderr.write(batch.raw)
+
+    @staticmethod
+    def congested():
+        return False
+
+
+def _stderr():
+    return _Stderr
+
+
+class Bus:
+    def __init__(self, loop, default_sink):
+        self.loop = loop
+        self.sinks = []
+        self.routes = []
+        self._default = default_sink  # () -> the console sink used with no routes
+        self._plans = {}
+        self.configured = False  # a sink or route was declared
+        self.own = False  # luasup's own lines are records too (a route names 'luasup')
+        self._thread = threading.get_ident()
+        self._tapping = False
+        self.sources = 0  # child streams still open
+        self._sources_done = None  # an asyncio.Event while drain() waits for them
+
+    def add_sink(self, sink):
+        self.sinks.append(sink)
+        self.configured = True
+
+    def add_route(self, route):
+        self.routes.append(route)
+        self._plans.clear()
+        self.configured = True
+        if route.names is not None and "luasup" in route.names and not self.own:
+            self.own = True
+            log.tap = self._own_line
+
+    def plan(self, name, stream):
+        plan = self._plans.get((name, stream))
+        if plan is None:
+            default = _stderr if name == "luasup" else self._default
+            plan = _Plan([r for r in self.routes if r.applies(name, stream)], default)
+            self._plans[(name, stream)] = plan
+        return plan
+
+    def publish(self, batch):
+        """Route batch; a congested blocking sink it went to, or None."""
+        plan = self.plan(batch.name, batch.stream)
+        sinks = plan.simple
+        if sinks is not None:
+            for sink in sinks:
+                sink.put(batch)
+        else:
+            sinks = self._by_pattern(batch, plan)
+        for sink in sinks:
+            if sink.congested():
+                return sink
+        return None
+
+    def _by_pattern(self, batch, plan):
+        lines = batch.lines
+        remaining = range(len(lines))
+        chosen = {}  # sink -> indexes of its lines
+        matched = set()
+        for route in plan.routes:
+            if route.regex is None:
+                hit = remaining
+            else:
+                search = route.regex.search
+                hit = [i for i in remaining if search(lines[i])]
+            matched.update(hit)
+            for sink in route.sinks:
+                chosen.setdefault(sink, set()).update(hit)
+            if route.stop and hit:
+                if len(hit) == len(remaining):
+                    break
+                gone = set(hit)
+                remaining = [i for i in remaining if i not in gone]
+        if len(matched) < len(lines):
+            chosen.setdefault(plan.default(), set()).update(
+                i for i in range(len(lines)) if i not in matched)
+        for sink, picked in chosen.items():
+            if len(picked) == len(lines):
+                sink.put(batch)
+            elif picked:
+                sink.put(batch.part([lines[i] for i in sorted(picked)]))
+        return list(chosen)
+
+    def _own_line(self, line):
+        """log.py's tap: one of luasup's own lines, as a record named luasup.
+        Whether log.py should also write it to stderr (no route took it)."""
+        if self._tapping:
+            return True  # a line about the bus while it handles one: stderr only
+        if threading.get_ident() != self._thread:
+            try:
+                self.loop.call_soon_threadsafe(self._own_line, line)
+            except RuntimeError:  # the loop is closed: luasup is exiting
+                return True
+            return False
+        batch = Batch("luasup", "stderr", os.getpid(), line + b"\n")
+        if not self.plan("luasup", "stderr").routes:  # not for the bus after all
+            return True
+        self._tapping = True
+        try:
+            self.publish(batch)
+        finally:
+            self._tapping = False
+        return False
+
+    def source_closed(self):
+        self.sources -= 1
+        if not self.sources and self._sources_done is not None:
+            self._sources_done.set()
+
+    async def drain(self, deadline):
+        """At exit: the last lines of child streams still being read, then
+        what every sink holds, delivered by deadline (time.monotonic());
+        whether it all went."""
+        import asyncio
+        import time
+        if self.sources:
+            self._sources_done = asyncio.Event()
+            try:
+                await asyncio.wait_for(self._sources_done.wait(), max(0.0, deadline - time.monotonic()))
+            except asyncio.TimeoutError:
+                pass
+        results = await asyncio.gather(*(s.drain(deadline) for s in self.sinks))
+        return all(results)
+
+
+class Source:
+    """One child stream's entry to the bus (capture.py)."""
+
+    __slots__ = ("bus", "name", "stream", "pid")
+
+    def __init__(self, bus, name, stream, pid):
+        self.bus, self.name, self.stream, self.pid = bus, name, stream, pid
+        bus.sources += 1
+
+    def publish(self, raw):
+        return self.bus.publish(Batch(self.name, self.stream, self.pid, raw))
+
+    def close(self):
+        self.bus.source_closed()

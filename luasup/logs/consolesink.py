@@ -1,0 +1,39 @@
+"""A console sink: records on luasup's own stdout or stderr, through
+console.py's writers, which never block luasup. While a writer is congested
+(nobody reads luasup's stdout fast enough) the sink waits, and its queue
+fills: then it drops, or blocks the children routed to it if asked."""
+
+from .. import console
+from .sink import Sink
+
+
+class ToStderr(bytes):
+    """Queued bytes that go to stderr rather than stdout."""
+
+
+class ConsoleSink(Sink):
+    kind = "console"
+    can_block = True
+
+    def __init__(self, loop, stream, form, **queue):
+        super().__init__(loop, "console %s" % stream, **queue)
+        self._stream = stream  # "same" | "stdout" | "stderr"
+        self._form = form
+
+    def encode(self, batch):
+        data = self._form(batch)
+        to = batch.stream if self._stream == "same" else self._stream
+        return ToStderr(data) if to == "stderr" else data
+
+    async def deliver(self, items, lines):
+        start = 0
+        for i in range(1, len(items) + 1):  # one write per run of a stream
+            if i == len(items) or type(items[i]) is not type(items[start]):
+                out = console.stderr if type(items[start]) is ToStderr else console.stdout
+                out.write(b"".join(items[start:i]))
+                start = i
+                if out.congested():
+                    relieved = self.loop.create_future()
+                    out.when_relieved(lambda: self.loop.call_soon_threadsafe(
+                        lambda: relieved.done() or relieved.set_result(None)))
+                    await relieved

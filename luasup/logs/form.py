@@ -1,0 +1,58 @@
+"""How a sink writes a batch as bytes: text lines behind a prefix template
+(`{name} | `), or JSON lines."""
+
+import zlib
+
+from . import record
+
+FIELDS = ("name", "stream", "pid", "time")
+_COLOURS = (b"\x1b[36m", b"\x1b[33m", b"\x1b[32m", b"\x1b[35m", b"\x1b[34m", b"\x1b[31m")
+_RESET = b"\x1b[0m"
+
+
+class Text:
+    def __init__(self, template="", colour=False):
+        try:
+            template.format(name="", stream="", pid=0, time="")
+        except (KeyError, IndexError, ValueError, AttributeError) as e:
+            raise ValueError("bad prefix %r: %s (the fields are %s)"
+                             % (template, e, ", ".join("{%s}" % f for f in FIELDS))) from None
+        self._template = template
+        self._fixed = None if "{" in template else template.encode()
+        self._colour = colour
+        self._last = None  # (name, stream, pid) -> its prefix, for the next batch of the same child
+
+    def prefix(self, batch):
+        if self._fixed is not None and not self._colour:
+            return self._fixed
+        key = (batch.name, batch.stream, batch.pid)
+        if "{time}" not in self._template and self._last and self._last[0] == key:
+            return self._last[1]
+        text = self._template.format(name=batch.name, stream=batch.stream, pid=batch.pid,
+                                     time=record.stamp(batch.wall))
+        data = text.encode("utf-8", "surrogateescape")
+        if self._colour and data:
+            data = _COLOURS[zlib.crc32(batch.name.encode("utf-8", "surrogateescape")) % len(_COLOURS)] \
+                + data + _RESET
+        self._last = (key, data)
+        return data
+
+    def __call__(self, batch):
+        p = self.prefix(batch)
+        if p:  # each piece of a long line gets a line, and a prefix, of its own
+            return p + (b"\n" + p).join(batch.lines) + b"\n"
+        return batch.raw  # as the child wrote it, long lines whole
+
+
+class Json:
+    def __init__(self, extra=None):
+        self._extra = extra
+
+    def __call__(self, batch):
+        return record.json_lines(batch, self._extra)
+
+
+def make(form, prefix="", colour=False):
+    if form == "json":
+        return Json()
+    return Text(prefix, colour)
