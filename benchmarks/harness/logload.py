@@ -23,50 +23,90 @@ def writer_argv(ctx, number, lines, go, rate=None):
     return argv + ([str(int(rate))] if rate else [])
 
 
-def luasup_script(ctx, loop, sinks, writers, lines, go, rate=None, after=""):
-    """luasup running `writers` logwriters named w1..wN with stdout = 'log';
-    `sinks` is the Lua that declares sinks and routes. Once the writers have
-    exited it runs `after` and then holds (init.wait) until the harness,
-    having read what it needs from /proc, stops it."""
+STATS = ("queued", "delivered", "dropped", "dropped_bytes")
+
+
+def luasup_script(ctx, loop, sinks, writers, lines, go, rate=None, drain=True):
+    """luasup running `writers` logwriters named w1..wN with stdout = 'log',
+    routed to every sink of `sinks`, a list of (name, Lua expression making
+    the sink). Once the writers have exited it waits, with `drain`, until
+    every queue is empty, and writes each sink's stats to stderr (see
+    `sink_stats`); then it holds (init.wait) until the harness, having
+    read what it needs from /proc, stops it."""
     program, _, *tail = writer_argv(ctx, 0, lines, go, rate)
     exe = ", ".join([subjects.lua_string(program), "tostring(i)"]
                     + [subjects.lua_string(a) for a in tail])
+    declare = "".join("watched[%s] = %s\n" % (subjects.lua_string(name), lua)
+                      for name, lua in sinks)
+    every = ", ".join("watched[%s]" % subjects.lua_string(name) for name, _ in sinks)
     return subjects.luasup_script(ctx, loop, (
         "local init = require('init')\n"
         "local logs = require('logs')\n"
-        "%s\n"
+        "local watched = {}\n"
+        "%s"
+        "logs.route{to = {%s}}\n"
         "local writers = {}\n"
         "for i = 1, %d do\n"
         "    writers[i] = init.exec{%s, name = 'w' .. i, stdout = 'log'}\n"
         "end\n"
         "for i = 1, #writers do writers[i]:status() end\n"
-        "%s\n"
-        "init.wait()\n") % (sinks, writers, exe, after))
+        "for _, sink in pairs(watched) do\n"
+        "    while %s and sink:stats().queued > 0 do init.sleep(0.005) end\n"
+        "end\n"
+        "for name, sink in pairs(watched) do\n"
+        "    local s = sink:stats()\n"
+        "    io.stderr:write(('logstats %%s%s\\n'):format(name%s))\n"
+        "end\n"
+        "init.wait()\n") % (declare, every, writers, exe, "true" if drain else "false",
+                             "".join(" %s=%%d" % k for k in STATS),
+                             "".join(", s.%s or 0" % k for k in STATS)))
 
 
-def writers_running(root):
-    """How many logwriters run under the process root."""
+def sink_stats(launch):
+    """{sink name: {stat: number}} from the script's `logstats` lines, or
+    None before it has written them."""
+    try:
+        with open(launch.errfile, "rb") as f:
+            text = f.read().decode("utf-8", "replace")
+    except OSError:
+        return None
+    found = {}
+    for line in text.splitlines():
+        if line.startswith("logstats "):
+            name, *pairs = line.split()[1:]
+            found[name] = {k: int(v) for k, v in (p.split("=", 1) for p in pairs)}
+    return found or None
+
+
+def running_writers(root):
+    """The logwriters running under the process root."""
     table = procs.table()
-    return sum(1 for p in procs.descendants(root, table) if table[p][2] == WRITER)
+    return [p for p in procs.descendants(root, table) if table[p][2] == WRITER]
 
 
-def first_line(launch):
-    """What went wrong, in a table cell: the first line the launch wrote to
-    stderr (a Lua error's message, not its traceback)."""
+def what_went_wrong(launch):
+    """What went wrong, in a table cell: the first error or warning the
+    launch wrote to stderr (a Lua error's message, not its traceback), else
+    its last line."""
     lines = [l for l in launch.stderr_tail(4000).splitlines() if l.strip()]
-    return lines[0][:200] if lines else "nothing on stderr"
+    telling = [l for l in lines if any(w in l.lower() for w in ("error", "warning", "fatal"))]
+    return (telling or lines[-1:] or ["nothing on stderr"])[0][:200]
 
 
 def wait_writers(launch, count, timeout):
-    """Until `count` logwriters run under the launch; Timeout if it exits first."""
+    """The pids of the `count` logwriters running under the launch, once
+    they do; Timeout if it exits first."""
     deadline = time.monotonic() + timeout
-    while writers_running(launch.pid) < count:
+    while True:
+        found = running_writers(launch.pid)
+        if len(found) >= count:
+            return found
         if launch.proc.poll() is not None:
             raise procs.Timeout("exited %s before its writers ran: %s"
-                                % (launch.proc.returncode, first_line(launch)))
+                                % (launch.proc.returncode, what_went_wrong(launch)))
         if time.monotonic() > deadline:
             raise procs.Timeout("no %d running writers within %.0f s: %s"
-                                % (count, timeout, first_line(launch)))
+                                % (count, timeout, what_went_wrong(launch)))
         time.sleep(0.01)
 
 

@@ -22,6 +22,7 @@ file per process (it cannot share one). luasup is one process for all."""
 
 import os
 import shutil
+import signal
 import subprocess
 import time
 
@@ -35,6 +36,11 @@ PEER = "s6-log"
 TARGET_PEER = 1.0  # ≥ s6-log's throughput
 TARGET_CAT = 0.5  # ≥ 0.5x cat to a file
 QUIET = 5  # s the output may stand still once the writers are gone before a run fails
+# luasup's rows: (loop, the sink's `full`). A sink that drops when full
+# (the default) is not comparable with loggers that block their writers,
+# so the rows judged block; the default's row shows what it loses.
+LUASUP = [("uvloop", "block"), ("asyncio", "block"), ("uvloop", None)]
+SETTLE = 1  # s a drained luasup is given for its last lines to land
 
 
 def _spawn(argv, stdin, stdout, errfile):
@@ -83,6 +89,12 @@ class Piped:
         procs.wait_until(self.complete, timeout, "loggers' exit")
         return self.cpu_s
 
+    def settled(self):
+        return False  # a pipe-fed logger never drops: it blocks its writers
+
+    def stats(self, timeout=0):
+        return None
+
     def problem(self):
         failed = [p for p in self.loggers + self.writers if p.returncode not in (None, 0)]
         return "exit %s" % failed[0].returncode if failed else ""
@@ -101,27 +113,47 @@ class Piped:
 
 class Supervised:
     """A supervisor that starts the writers itself (luasup, supervisord).
-    `output` says when its output is complete."""
+    luasup's script says when its sinks have drained (logload.sink_stats),
+    so a run that dropped lines ends there instead of waiting for them."""
 
-    def __init__(self, ctx, argv, env, stdout):
+    def __init__(self, ctx, argv, env, stdout, reports=False):
         self.launch = procs.Launch(argv, ctx.path("err"), env=env, stdout=stdout)
+        self.reports = reports  # writes its sinks' stats (a luasup script)
         self.cpu_at_start = None
 
     def ready(self, timeout):
-        logload.wait_writers(self.launch, WRITERS, timeout)
+        self.writers = logload.wait_writers(self.launch, WRITERS, timeout)
         # what it spent starting (Python's imports, the config) is not counted
         self.cpu_at_start = logload.cpu_seconds(self.launch.pid)
 
     def writing(self):
-        return logload.writers_running(self.launch.pid) > 0
+        return any(procs.alive(p) for p in self.writers)
 
     def cpu(self, timeout):
         return logload.cpu_seconds(self.launch.pid) - self.cpu_at_start
 
+    def settled(self):
+        return self.stats() is not None
+
+    def stats(self, timeout=0):
+        if not self.reports:
+            return None
+        if timeout:
+            return procs.wait_until(lambda: logload.sink_stats(self.launch), timeout,
+                                    "sink stats")
+        return logload.sink_stats(self.launch)
+
     def problem(self):
-        return logload.first_line(self.launch)
+        return logload.what_went_wrong(self.launch)
 
     def close(self):
+        # a SIGTERM first: luasup flushes its sinks at exit
+        if self.launch.proc.poll() is None:
+            os.kill(self.launch.pid, signal.SIGTERM)
+            try:
+                self.launch.wait(10)
+            except procs.Timeout:
+                pass
         self.launch.close()
 
 
@@ -138,12 +170,12 @@ class Subject:
         self.by_size = by_size  # complete when the files hold every byte
 
 
-def _luasup_sinks(path, rotate, keep):
+def _luasup_sink(path, rotate, keep, full):
+    extra = ", full = %s" % subjects.lua_string(full) if full else ""
     if path is None:
-        return ("local sink = logs.console{prefix = '{name} | '}\n"
-                "logs.route{to = sink}")
-    return ("local sink = logs.file{path = %s, rotate = {size = %d, keep = %d}}\n"
-            "logs.route{to = sink}" % (subjects.lua_string(path), rotate, keep))
+        return [("console", "logs.console{prefix = '{name} | '%s}" % extra)]
+    return [("file", "logs.file{path = %s, rotate = {size = %d, keep = %d}%s}"
+             % (subjects.lua_string(path), rotate, keep, extra))]
 
 
 def _supervisord_argv(ctx, lines, go, stdout, rotate):
@@ -166,13 +198,14 @@ def _subjects(ctx, console, lines, rotate, keep):
         go = ctx.path("go")
         return Subject(name, go, lambda out: Piped(ctx, loggers, lines, go, out), dirs)
 
-    for loop in subjects.LOOPS:
+    for loop, full in LUASUP:
         go = ctx.path("go")
         d = None if console else scratch()
         name, argv, env = logload.luasup_script(
-            ctx, loop, _luasup_sinks(d and os.path.join(d, "app.log"), rotate, keep),
+            ctx, loop, _luasup_sink(d and os.path.join(d, "app.log"), rotate, keep, full),
             WRITERS, lines, go)
-        yield Subject(name, go, lambda out, a=argv, e=env: Supervised(ctx, a, e, out),
+        name += ", full = %s" % (full or "default (drop-oldest)")
+        yield Subject(name, go, lambda out, a=argv, e=env: Supervised(ctx, a, e, out, True),
                       [d] if d else [], by_size=True)
     if console:
         # s6-log's action `1` copies each line to its stdout
@@ -208,23 +241,31 @@ def _subjects(ctx, console, lines, rotate, keep):
 
 
 def _wait_complete(running, complete, deadline):
-    """The moment `complete()` first held, polled every few ms; Timeout if
-    the writers are gone and the output stands still for QUIET s, or at the
-    deadline."""
-    quiet_since = None
+    """The moment `complete()` first held, polled every 2 ms; None if the
+    logger said it had drained and the output was still short SETTLE s
+    later (it dropped lines). Timeout once the writers have been gone for
+    QUIET s, or at the deadline."""
+    gone_since = settled_since = None
     give_up = time.monotonic() + deadline
+    polls = 0
     while True:
         now = time.monotonic()
         if complete():
             return now
-        if running.writing():
-            quiet_since = None
-        elif quiet_since is None:
-            quiet_since = now
-        elif now - quiet_since > QUIET:
-            raise procs.Timeout("output incomplete %.0f s after the writers ended" % QUIET)
-        if now > give_up:
-            raise procs.Timeout("output incomplete after %.0f s" % deadline)
+        polls += 1
+        if polls % 50 == 0:  # the rest costs more: every 0.1 s
+            if running.writing():
+                gone_since = None
+            elif gone_since is None:
+                gone_since = now
+            elif now - gone_since > QUIET:
+                raise procs.Timeout("output incomplete %.0f s after the writers ended" % QUIET)
+            if settled_since is None and running.settled():
+                settled_since = now
+            if settled_since is not None and now - settled_since > SETTLE:
+                return None
+            if now > give_up:
+                raise procs.Timeout("output incomplete after %.0f s" % deadline)
         time.sleep(0.002)
 
 
@@ -271,9 +312,10 @@ def _once(ctx, subject, lines, deadline):
                 ended = _wait_complete(running, complete, deadline)
             except procs.Timeout as e:
                 raise procs.Timeout("%s; %s" % (e, running.problem())) from None
-            if console:
+            if console and ended is not None:
                 ended = _read_stamp(stamp)
             cpu = running.cpu(30)
+            sinks = running.stats(30)
         finally:
             running.close()
     finally:
@@ -290,7 +332,9 @@ def _once(ctx, subject, lines, deadline):
         found, each = logload.count(subject.dirs, WRITERS)
     for d in subject.dirs:
         shutil.rmtree(d, ignore_errors=True)
-    return {"seconds": ended - started, "cpu": cpu, "lines": found, "each": each}
+    return {"seconds": None if ended is None else ended - started, "cpu": cpu,
+            "lines": found, "each": each,
+            "dropped": sum(x["dropped"] for x in sinks.values()) if sinks else None}
 
 
 def _miscounted(m, lines):
@@ -310,7 +354,7 @@ def run(ctx):
         Column("p10–p90", "spread", "%.0f"), Column("lines/s", "lines_s", "%.0f"),
         Column("× cat", "ratio", "%.2f"), Column("× s6-log", "peer_ratio", "%.2f"),
         Column("CPU s/GB", "cpu_gb", "%.2f"), Column("lines lost", "lost", "%d"),
-        Column("lines extra", "extra", "%d"),
+        Column("lines extra", "extra", "%d"), Column("dropped (own count)", "dropped", "%d"),
         Column("runs", "n", "%d")],
         "%d writers of 100-byte lines, as fast as the logger takes them" % WRITERS)
     lines = ctx.pick(500_000, 10_000)  # per writer: 200 MB in all, or 4 MB
@@ -347,25 +391,30 @@ def run(ctx):
 
 
 def _rows(result, into, order, runs, errors, lines, megabytes):
-    rates = {name: [megabytes / m["seconds"] for m in ms] for name, ms in runs.items()}
-    median = lambda name: stats.percentile(rates[name], 50) if name in rates else None  # noqa
+    """A row per subject; a subject that dropped lines in a run has no
+    throughput for it (it did not carry them)."""
+    rates = {name: [megabytes / m["seconds"] for m in ms if m["seconds"]]
+             for name, ms in runs.items()}
+    median = lambda name: stats.percentile(rates[name], 50) if rates.get(name) else None  # noqa
     reference = median(REFERENCE)
-    peers = [median(n) for n in rates if n.startswith(PEER)]
+    peers = [median(n) for n in rates if n.startswith(PEER) and rates[n]]
     peer = max(peers) if peers else None
     for name in order:
         if name in errors:
             result.failed(name, errors[name], into=into)
             continue
         ms = runs[name]
-        s = stats.summary(rates[name])
-        cpu = stats.percentile([m["cpu"] for m in ms], 50)
-        row = result.add(name, into=into, lines_s=s["median"] * 1e6 / logload.LINE,
-                         ratio=stats.ratio(s["median"], reference),
-                         peer_ratio=stats.ratio(s["median"], peer),
-                         cpu_gb=cpu / (megabytes / 1e3),
-                         lost=max(_miscounted(m, lines)[0] for m in ms),
-                         extra=max(_miscounted(m, lines)[1] for m in ms), **s)
-        if name.startswith("luasup"):
+        s = stats.summary(rates[name]) if rates[name] else {"n": len(ms)}
+        dropped = [m["dropped"] for m in ms if m["dropped"] is not None]
+        row = result.add(
+            name, into=into, ratio=stats.ratio(s.get("median"), reference),
+            lines_s=s["median"] * 1e6 / logload.LINE if "median" in s else None,
+            peer_ratio=stats.ratio(s.get("median"), peer),
+            cpu_gb=stats.percentile([m["cpu"] for m in ms], 50) / (megabytes / 1e3),
+            lost=max(_miscounted(m, lines)[0] for m in ms),
+            extra=max(_miscounted(m, lines)[1] for m in ms),
+            dropped=max(dropped) if dropped else None, **s)
+        if name.startswith("luasup") and "block" in name:
             result.target("%s, %s: every line kept, once" % (name, into),
                           row["lost"] + row["extra"], row["lost"] + row["extra"] == 0, 0)
             result.target("%s, %s: ≥ %.1f× the best s6-log" % (name, into, TARGET_PEER),
