@@ -132,7 +132,19 @@ def log_files(directory):
 
 
 def size(directories):
-    return sum(os.path.getsize(p) for d in directories for p in log_files(d))
+    """Bytes in the directories' log files, each file once: a rotation
+    between listing and stat renames them under the harness, so a file is
+    known by its inode, and one renamed away meanwhile is missed (counted
+    at the next poll)."""
+    sizes = {}
+    for d in directories:
+        for path in log_files(d):
+            try:
+                st = os.stat(path)
+            except FileNotFoundError:
+                continue
+            sizes[st.st_ino] = st.st_size
+    return sum(sizes.values())
 
 
 def count(directories, writers):
