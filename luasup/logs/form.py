@@ -21,6 +21,7 @@ class Text:
         self._fixed = None if "{" in template else template.encode()
         self._colour = colour
         self._last = None  # (name, stream, pid) -> its prefix, for the next batch of the same child
+        self._open = None  # whose unfinished line the last output ended in (no prefix)
 
     def prefix(self, batch):
         if self._fixed is not None and not self._colour:
@@ -41,7 +42,12 @@ class Text:
         p = self.prefix(batch)
         if p:  # each piece of a long line gets a line, and a prefix, of its own
             return p + (b"\n" + p).join(batch.lines) + b"\n"
-        return batch.raw  # as the child wrote it, long lines whole
+        raw = batch.raw  # as the child wrote it, long lines whole
+        key = (batch.name, batch.stream, batch.pid)
+        if self._open is not None and self._open != key:
+            raw = b"\n" + raw  # another child's line must not go on this one's
+        self._open = None if raw.endswith(b"\n") else key
+        return raw
 
 
 class Json:

@@ -17,7 +17,7 @@ class RingSink(Sink):
         self._max_size = size
         self._rings = {}  # name -> [deque of (wall, stream, pid, line), bytes]
 
-    def put(self, batch):
+    def put(self, batch, can_wait=True):
         ring = self._rings.get(batch.name)
         if ring is None:
             ring = self._rings[batch.name] = [collections.deque(), 0]
@@ -39,7 +39,7 @@ class RingSink(Sink):
         else:
             ring = self._rings.get(name)
             merged = [r + (name,) for r in ring[0]] if ring else []
-        return merged[-n:] if n else merged
+        return merged if n is None else merged[max(0, len(merged) - n):]
 
     def names(self):
         return sorted(self._rings)

@@ -58,14 +58,18 @@ class Sink:
         """The batch as this sink queues it: bytes, or anything with a len."""
         raise NotImplementedError
 
-    def put(self, batch):
+    def put(self, batch, can_wait=True):
+        """Queue batch. A publisher that cannot be held back (can_wait
+        false: luasup's own lines) has its records dropped by a full
+        blocking sink rather than grow it without bound."""
         data = self.encode(batch)
         if not data:
             return
         lines = batch.count()
         began = False
         with self._lock:
-            if self.full == DROP_NEWEST and self.queued + len(data) > self.max_bytes:
+            full = self.queued + len(data) > self.max_bytes
+            if full and (self.full == DROP_NEWEST or (self.full == BLOCK and not can_wait)):
                 began = self._drop(lines, len(data))
             else:
                 self._items.append((data, lines, batch.mono))
@@ -170,8 +174,15 @@ class Sink:
                     pass
                 continue
             items, lines = self.take()
-            await self.deliver(items, lines)
-            self.done(lines, sum(map(len, items)))
+            size = sum(map(len, items))
+            try:
+                await self.deliver(items, lines)
+            except Exception as e:  # a defect: lose this batch, not the sink
+                log.error("logs: %s: delivery failed: %r" % (self.label, e))
+                self.dropped += lines
+                self.dropped_bytes += size
+                lines = size = 0
+            self.done(lines, size)
 
     async def deliver(self, items, lines):
         """Deliver what take() gave, however long it takes."""
