@@ -35,7 +35,7 @@ REFERENCE = "cat"
 PEER = "s6-log"
 TARGET_PEER = 1.0  # ≥ s6-log's throughput
 TARGET_CAT = 0.5  # ≥ 0.5x cat to a file
-QUIET = 5  # s the output may stand still once the writers are gone before a run fails
+QUIET = 5  # s after the writers are gone with the output still short: the run fails
 # luasup's rows: (loop, the sink's `full`). A sink that drops when full
 # (the default) is not comparable with loggers that block their writers,
 # so the rows judged block; the default's row shows what it loses.
@@ -288,7 +288,8 @@ def _read_stamp(path):
 
 
 def _once(ctx, subject, lines, deadline):
-    """{"seconds", "cpu", "lines", "each"} of one run."""
+    """{"seconds" (None if lines were dropped), "cpu", "lines", "each" (per
+    writer, None for the console), "dropped" (luasup's own count)} of one run."""
     total = lines * WRITERS
     console = not subject.dirs
     reader = None
