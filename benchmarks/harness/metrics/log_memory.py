@@ -128,7 +128,8 @@ def _series(samples, step):
 def run(ctx):
     result = Result(NAME, "memory with a dead HTTP sink", "MiB RSS", [
         Column("RSS at start", "start", "%.1f"), Column("peak", "peak", "%.1f"),
-        Column("growth", "growth", "%.1f"), Column("2nd half growth", "late", "%.1f"),
+        Column("growth", "growth", "%.1f"), Column("growth × max_bytes", "per_bound", "%.2f"),
+        Column("2nd half growth", "late", "%.1f"),
         Column("RSS every %d s" % ctx.pick(10, 1), "series", "%s"),
         Column("http dropped lines", "dropped", "%d"),
         Column("http dropped MB", "dropped_mb", "%.1f"),
@@ -165,7 +166,8 @@ def run(ctx):
             samples=[[round(t, 1), kib] for t, kib in samples],
             dropped=http and http["dropped"], warnings=warnings if http else None,
             dropped_mb=http and http["dropped_bytes"] / 1e6,
-            accepted=dead and dead.accepted, lost=lost)
+            accepted=dead and dead.accepted, lost=lost,
+            per_bound=(max(rss) - rss[0]) * (1 << 20) / max_bytes if http else None)
         result.target("%s: file sink got every line" % name, lost, lost == 0, 0)
         if http:
             limit = GROWTH * max_bytes / (1 << 20)
