@@ -26,19 +26,18 @@ def writer_argv(ctx, number, lines, go, rate=None):
 STATS = ("queued", "delivered", "dropped", "dropped_bytes")
 
 
-def luasup_script(ctx, loop, sinks, writers, lines, go, rate=None, drain=True):
+def luasup_script(ctx, loop, sinks, writers, lines, go, rate=None, drain=None):
     """luasup running `writers` logwriters named w1..wN with stdout = 'log',
     routed to every sink of `sinks`, a list of (name, Lua expression making
-    the sink). Once the writers have exited it waits, with `drain`, until
-    every queue is empty, and writes each sink's stats to stderr (see
-    `sink_stats`); then it holds (init.wait) until the harness, having
-    read what it needs from /proc, stops it."""
+    the sink). Once the writers have exited it waits until the sinks named
+    in `drain` (all if None) have written or dropped every line, writes each
+    sink's stats to stderr (see `sink_stats`), and holds (init.wait) until
+    the harness, having read what it needs, stops it."""
     program, _, *tail = writer_argv(ctx, 0, lines, go, rate)
     exe = ", ".join([subjects.lua_string(program), "tostring(i)"]
                     + [subjects.lua_string(a) for a in tail])
-    declare = "".join("watched[%s] = %s\n" % (subjects.lua_string(name), lua)
-                      for name, lua in sinks)
-    every = ", ".join("watched[%s]" % subjects.lua_string(name) for name, _ in sinks)
+    names = [name for name, _ in sinks]
+    drained = names if drain is None else list(drain)
     return subjects.luasup_script(ctx, loop, (
         "local init = require('init')\n"
         "local logs = require('logs')\n"
@@ -50,16 +49,22 @@ def luasup_script(ctx, loop, sinks, writers, lines, go, rate=None, drain=True):
         "    writers[i] = init.exec{%s, name = 'w' .. i, stdout = 'log'}\n"
         "end\n"
         "for i = 1, #writers do writers[i]:status() end\n"
-        "for _, sink in pairs(watched) do\n"
-        "    while %s and sink:stats().queued > 0 do init.sleep(0.005) end\n"
+        "for _, name in ipairs{%s} do\n"
+        "    local s = watched[name]:stats()\n"
+        "    while s.delivered + s.dropped < %d do\n"
+        "        init.sleep(0.005)\n"
+        "        s = watched[name]:stats()\n"
+        "    end\n"
         "end\n"
         "for name, sink in pairs(watched) do\n"
         "    local s = sink:stats()\n"
         "    io.stderr:write(('logstats %%s%s\\n'):format(name%s))\n"
         "end\n"
-        "init.wait()\n") % (declare, every, writers, exe, "true" if drain else "false",
-                             "".join(" %s=%%d" % k for k in STATS),
-                             "".join(", s.%s or 0" % k for k in STATS)))
+        "init.wait()\n") % (
+            "".join("watched[%s] = %s\n" % (subjects.lua_string(n), lua) for n, lua in sinks),
+            ", ".join("watched[%s]" % subjects.lua_string(n) for n in names),
+            writers, exe, ", ".join(map(subjects.lua_string, drained)), writers * lines,
+            "".join(" %s=%%d" % k for k in STATS), "".join(", s.%s or 0" % k for k in STATS)))
 
 
 def sink_stats(launch):

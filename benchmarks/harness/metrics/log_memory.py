@@ -79,7 +79,7 @@ def _source(ctx, port, max_bytes, path, lines, go, rate):
         url = "http://127.0.0.1:%d/loki/api/v1/push" % port
         sinks.insert(0, ("http", "logs.http{url = %s, max_bytes = %d}"
                          % (subjects.lua_string(url), max_bytes)))
-    return logload.luasup_script(ctx, "uvloop", sinks, WRITERS, lines, go, rate, drain=False)
+    return logload.luasup_script(ctx, "uvloop", sinks, WRITERS, lines, go, rate, drain=["file"])
 
 
 def _sample(launch, writers, every, deadline):
