@@ -55,6 +55,7 @@ class Logs:
             b"log_console": self._declare(self.console),
             b"log_file": self._declare(self.file),
             b"log_ring": self._declare(self.ring),
+            b"log_http": self._declare(self.http),
             b"log_route": self.route,
             b"log_stats": lambda sid: self._table(
                 {k.encode(): (v.encode() if isinstance(v, str) else v)
@@ -104,6 +105,15 @@ class Logs:
 
     def ring(self, lines, size):
         return RingSink(self.loop, int(lines), int(size))
+
+    def http(self, url, fmt, labels, headers, timeout, *queue):
+        """labels, headers: Lua lists of names and values, flattened."""
+        from .httpsink import HttpSink  # only policies that ship logs pay for it
+        labels = [_text(labels[i]) for i in range(1, len(labels) + 1)]
+        headers = [bytes(headers[i]) for i in range(1, len(headers) + 1)]
+        return HttpSink(self.loop, _text(url), _text(fmt), zip(labels[::2], labels[1::2]),
+                        list(zip(headers[::2], headers[1::2])), float(timeout),
+                        **self._queue("http", *queue))
 
     @staticmethod
     def _pattern(match):

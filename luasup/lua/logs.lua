@@ -13,7 +13,6 @@ local M = {}
 
 local Sink = {}
 Sink.__index = Sink
-M.Sink = Sink
 
 local QUEUE = { max_bytes = 'number', full = 'string', batch_bytes = 'number', batch_time = 'number' }
 
@@ -28,10 +27,11 @@ local function spec_with(extra)
     return spec
 end
 
-local function positive(fname, opts, key)
+local function positive(fname, opts, key, prefix)
     local v = opts[key]
     if v ~= nil and not (v >= 0 and v < math.huge) then
-        argerror(1, fname, ("option '%s': non-negative number expected, got %s"):format(key, tostring(v)))
+        argerror(1, fname, ("option '%s%s': non-negative number expected, got %s")
+            :format(prefix or '', key, tostring(v)))
     end
 end
 
@@ -62,11 +62,6 @@ local function declared(kind, fname, id, err)
     end
     return setmetatable({ _id = id, _kind = kind }, Sink)
 end
-M.declared = declared
-M.queue_options = queue_options
-M.spec_with = spec_with
-M.one_of = one_of
-M.positive = positive
 
 local CONSOLE = spec_with({ stream = 'string', prefix = 'string', format = 'string', color = 'string|boolean' })
 local STREAM = { "'same', 'stdout' or 'stderr'", same = 1, stdout = 1, stderr = 1 }
@@ -103,7 +98,7 @@ function M.file(opts)
     local rotate = opts.rotate or {}
     args.options(1, 'logs.file', rotate, ROTATE)
     for key in pairs(ROTATE) do
-        positive('logs.file', rotate, key)
+        positive('logs.file', rotate, key, 'rotate.')
     end
     if rotate.keep and rotate.keep % 1 ~= 0 then
         argerror(1, 'logs.file', "option 'rotate.keep': whole number expected, got " .. tostring(rotate.keep))
@@ -122,6 +117,63 @@ function M.ring(opts)
     positive('logs.ring', opts, 'lines')
     positive('logs.ring', opts, 'bytes')
     return declared('ring', 'logs.ring', core.log_ring(opts.lines or 1000, opts.bytes or 1048576))
+end
+
+local HTTP = spec_with({ url = 'string', format = 'string', labels = 'table', headers = 'table',
+                         timeout = 'number' })
+local HTTP_FORMAT = { "'loki' or 'ndjson'", loki = 1, ndjson = 1 }
+-- what each record sets itself: a static label of that name would hide it
+local OWN_FIELDS = {
+    loki = { service = 1, stream = 1 },
+    ndjson = { time = 1, name = 1, stream = 1, pid = 1, line = 1, continued = 1 },
+}
+
+-- labels { name = value } -> { name1, value1, ... } sorted by name
+local function flat_labels(labels, format)
+    local names = {}
+    for name, value in pairs(labels) do
+        if type(name) ~= 'string' then
+            argerror(1, 'logs.http', "option 'labels': label name must be a string, got " .. type(name))
+        end
+        if not name:find('^[%a_][%w_]*$') then
+            argerror(1, 'logs.http', ("option 'labels': invalid label name '%s' (letters, digits and _,"
+                .. " not starting with a digit)"):format(name))
+        end
+        if OWN_FIELDS[format][name] then
+            argerror(1, 'logs.http', ("option 'labels': '%s' is set by each record"):format(name))
+        end
+        if type(value) ~= 'string' and type(value) ~= 'number' then
+            argerror(1, 'logs.http', ("option 'labels': label '%s': string expected, got %s")
+                :format(name, type(value)))
+        end
+        names[#names + 1] = name
+    end
+    table.sort(names)
+    local flat = {}
+    for _, name in ipairs(names) do
+        flat[#flat + 1] = name
+        flat[#flat + 1] = tostring(labels[name])
+    end
+    return flat
+end
+
+--- logs.http{url=, format='loki', labels={}, headers={}, timeout=10, ...} -> sink
+function M.http(opts)
+    check(1, 'logs.http', opts, 'table')
+    args.options(1, 'logs.http', opts, HTTP)
+    if opts.url == nil then
+        argerror(1, 'logs.http', "option 'url' is required")
+    end
+    one_of('logs.http', opts, 'format', HTTP_FORMAT)
+    local timeout = opts.timeout
+    if timeout ~= nil and not (timeout > 0 and timeout < math.huge) then
+        argerror(1, 'logs.http', "option 'timeout': positive number of seconds expected, got "
+            .. tostring(timeout))
+    end
+    local format = opts.format or 'loki'
+    return declared('http', 'logs.http', core.log_http(opts.url, format,
+        flat_labels(opts.labels or {}, format), args.headers(1, 'logs.http', opts.headers or {}),
+        timeout or 10, queue_options('logs.http', opts)))
 end
 
 local function sink_list(value)
@@ -156,12 +208,17 @@ function M.route(opts)
     if not opts.drop and not opts.to then
         argerror(1, 'logs.route', "option 'to' (sinks) or 'drop = true' expected")
     end
+    if opts.to and getmetatable(opts.to) ~= Sink and #opts.to == 0 then
+        argerror(1, 'logs.route', "option 'to': at least one sink expected (drop = true discards)")
+    end
     local names = opts.name
     if type(names) == 'string' then
         names = { names }
     elseif names then
         for i, n in ipairs(names) do
-            check(1, 'logs.route', n, 'string')
+            if type(n) ~= 'string' then
+                argerror(1, 'logs.route', ("option 'name': names expected, got %s at [%d]"):format(type(n), i))
+            end
         end
     end
     local ok, err = core.log_route(names, opts.stream, opts.match, opts.to and sink_list(opts.to) or {},
@@ -183,7 +240,8 @@ function M.watch(name, pattern, stream)
     check(1, 'logs.watch', name, 'string')
     check(2, 'logs.watch', pattern, 'string')
     if stream ~= nil and not ROUTE_STREAM[stream] then
-        argerror(3, 'logs.watch', "'stdout' or 'stderr' expected, got " .. tostring(stream))
+        argerror(3, 'logs.watch', ("'stdout' or 'stderr' expected, got %s"):format(
+            type(stream) == 'string' and "'" .. stream .. "'" or type(stream)))
     end
     local id, err = core.log_watch(name, stream, pattern)
     if not id then
@@ -246,7 +304,14 @@ function Sink:tail(name, n)
 end
 
 function Sink:__tostring()
-    return 'sink ' .. self._kind .. ' ' .. tostring(core.log_stats(self._id).label)
+    return 'sink ' .. tostring(core.log_stats(self._id).label)
 end
 
-return M
+task.guard_all(M)
+
+-- Strict, as init is: a typo such as logs.fiel is an error that names it.
+return setmetatable(M, {
+    __index = function(_, key)
+        task.raise(("logs has no field '%s'"):format(tostring(key)))
+    end,
+})

@@ -71,6 +71,9 @@ local function check_options(opts)
                       log = 1 }
     check_stream('stdout', opts.stdout, streams)
     check_stream('stderr', opts.stderr, streams)
+    if opts.prefix and (opts.stdout == 'log' or opts.stderr == 'log') then
+        argerror(1, 'exec', "option 'prefix': for 'inherit' streams; records on the log bus get a sink's prefix")
+    end
     for key, value in pairs(opts.env or {}) do
         if type(key) ~= 'string' or not (type(value) == 'string' or type(value) == 'number'
                 or value == false) then
