@@ -387,7 +387,8 @@ def run(ctx):
         % (WRITERS, lines, logload.LINE, megabytes, rotate / 1e6, keep))
     result.notes.append("CPU s/GB: the supervising processes' utime + stime per GB of "
                         "lines, medians; lines lost and extra: the worst run (per writer in files, "
-                        "in all on the console).")
+                        "in all on the console); a run that dropped lines has no throughput, the "
+                        "median is of the others.")
     return result
 
 
@@ -405,7 +406,8 @@ def _rows(result, into, order, runs, errors, lines, megabytes):
             result.failed(name, errors[name], into=into)
             continue
         ms = runs[name]
-        s = stats.summary(rates[name]) if rates[name] else {"n": len(ms)}
+        s = stats.summary(rates[name]) if rates[name] else {}
+        s["n"] = len(ms)
         dropped = [m["dropped"] for m in ms if m["dropped"] is not None]
         row = result.add(
             name, into=into, ratio=stats.ratio(s.get("median"), reference),
