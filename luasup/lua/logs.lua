@@ -119,6 +119,127 @@ function M.ring(opts)
     return declared('ring', 'logs.ring', core.log_ring(opts.lines or 1000, opts.bytes or 1048576))
 end
 
+local PROCESS = spec_with({ name = 'string', prefix = 'string', format = 'string', env = 'table',
+                            clear_env = 'boolean', cwd = 'string', user = 'string|number',
+                            group = 'string|number', umask = 'number' })
+local EXEC_OPTIONS = { 'env', 'clear_env', 'cwd', 'user', 'group', 'umask' }
+
+--- logs.process{cmd, arg..., name=, format=, prefix=, env=, cwd=, user=, ...} -> sink:
+-- records written to a long-running consumer's stdin; restarted if it dies
+function M.process(opts)
+    check(1, 'logs.process', opts, 'table')
+    args.options(1, 'logs.process', opts, PROCESS)
+    one_of('logs.process', opts, 'format', FORMAT)
+    if opts[1] == nil then
+        argerror(1, 'logs.process', 'a command expected, got nothing')
+    end
+    local argv = {}
+    for i, v in ipairs(opts) do
+        if type(v) ~= 'string' and type(v) ~= 'number' then
+            argerror(1, 'logs.process', ('string expected at [%d], got %s'):format(i, type(v)))
+        end
+        argv[i] = tostring(v)
+    end
+    if opts.umask ~= nil then
+        args.integer(1, 'logs.process', opts.umask, 0, 511, "option 'umask': 0 to 0777")
+    end
+    require('luasup.process').check_env('logs.process', opts.env)
+    local exec = {}
+    for _, key in ipairs(EXEC_OPTIONS) do
+        exec[key] = opts[key]
+    end
+    return declared('process', 'logs.process', core.log_process(argv, exec, opts.name, opts.format or 'text',
+        opts.prefix or '', queue_options('logs.process', opts)))
+end
+
+-- A callback's error, reported in one line: the first at once, then at
+-- most one a REPORT_EVERY seconds with how many came meanwhile (a callback
+-- that fails on every record must not flood luasup's stderr, nor feed
+-- itself through a route of luasup's own lines).
+local REPORT_EVERY = 5
+
+local function run_fn(callback, name)
+    local await, xpcall, now = task.await, xpcall, core.now
+    local errors, last_report, unreported = 0, -math.huge, 0
+    local function message(err)
+        return tostring(err)
+    end
+    local function failed(err)
+        errors = errors + 1
+        if now() - last_report < REPORT_EVERY then
+            unreported = unreported + 1
+            return
+        end
+        if unreported > 0 then
+            err = ('%s (and %d more errors since the last one reported)'):format(err, unreported)
+        end
+        core.report_error(name, err)
+        last_report, unreported = now(), 0
+    end
+    return function(id)
+        while true do
+            local flat = await('logs.fn', 'log_fn_next', id, errors)
+            errors = 0
+            for b = 1, #flat, 7 do
+                local bname, stream, pid, time, mono, lines, continued = unpack(flat, b, b + 6)
+                local cont = {}
+                for _, i in ipairs(continued or cont) do
+                    cont[i] = true
+                end
+                for i = 1, #lines do
+                    local ok, err = xpcall(callback, message, {
+                        name = bname, stream = stream, pid = pid, line = lines[i], time = time,
+                        mono = mono, continued = cont[i] or false })
+                    if not ok then
+                        failed(err)
+                    end
+                end
+            end
+        end
+    end
+end
+
+--- logs.fn(function(rec) end [, {max_bytes=, full=, batch_bytes=, batch_time=}]) -> sink:
+-- rec = {name, stream, pid, line, time, mono, continued}, one record at a time, in order
+function M.fn(callback, opts)
+    check(1, 'logs.fn', callback, 'function')
+    opts = opts or {}
+    check(2, 'logs.fn', opts, 'table')
+    args.options(2, 'logs.fn', opts, QUEUE)
+    local name = task.job_name('logs.fn', callback)
+    return declared('function', 'logs.fn', core.log_fn(name, run_fn(callback, name),
+        queue_options('logs.fn', opts)))
+end
+
+local Stdin = {}
+Stdin.__index = Stdin
+
+--- logs.stdin(name, ...) -> an object with :stats(): luasup's own stdin written to the
+-- stdin of the children of these names (started with stdin = 'pipe')
+function M.stdin(...)
+    local n = select('#', ...)
+    if n == 0 then
+        argerror(1, 'logs.stdin', 'a child or service name expected, got nothing')
+    end
+    local names = {}
+    for i = 1, n do
+        local name = (select(i, ...))
+        check(i, 'logs.stdin', name, 'string')
+        names[i] = name
+    end
+    local ok, err = core.log_stdin(names)
+    if not ok then
+        task.raise('logs.stdin: ' .. tostring(err))
+    end
+    return setmetatable({}, Stdin)
+end
+
+--- stdin:stats() -> {read=, written=, dropped_bytes=, paused=, children=, eof=}
+function Stdin:stats()
+    args.self(self, Stdin, 'stdin', 'stats')
+    return core.log_stdin_stats()
+end
+
 local HTTP = spec_with({ url = 'string', format = 'string', labels = 'table', headers = 'table',
                          timeout = 'number' })
 local HTTP_FORMAT = { "'loki' or 'ndjson'", loki = 1, ndjson = 1 }
