@@ -16,14 +16,12 @@ WRITER = "logwriter"  # its comm in /proc
 METADATA = {"config", "lock", "state", "newstate"}
 CHUNK = 16 << 20
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+STATS = ("queued", "delivered", "dropped", "dropped_bytes")  # of sink:stats(), as written
 
 
 def writer_argv(ctx, number, lines, go, rate=None):
     argv = [ctx.bins["logwriter"], str(number), str(lines), go]
     return argv + ([str(int(rate))] if rate else [])
-
-
-STATS = ("queued", "delivered", "dropped", "dropped_bytes")
 
 
 def luasup_script(ctx, loop, sinks, writers, lines, go, rate=None, drain=None):

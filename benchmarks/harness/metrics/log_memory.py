@@ -119,7 +119,7 @@ def _once(ctx, dead, max_bytes, lines, rate, seconds):
             sinks = logload.sink_stats(launch)
             with open(launch.errfile, "rb") as f:
                 warnings = sum(1 for l in f if b"warning" in l and b"http" in l)
-        found, each = logload.count([scratch], WRITERS)
+        _, each = logload.count([scratch], WRITERS)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return samples, sinks, warnings, sum(max(0, lines - c) for c in each.values())
