@@ -83,8 +83,7 @@ def test_luasup_held_back_by_a_blocking_sink_still_stops_on_sigterm(tmp_path):
 @pytest.mark.parametrize("full", ["drop-oldest", "drop-newest"])
 def test_a_full_sink_drops_with_one_warning_and_a_count_matching_its_stats(tmp_path, full):
     lines, stats = 40000, tmp_path / "stats"
-    err = open(tmp_path / "stderr", "w+")
-    proc = start(["-e", PRELUDE + """
+    script = PRELUDE + """
         local con = logs.console{ max_bytes = 65536, prefix = '', full = %s }
         logs.route{ to = con }
         init.exec%s:status()
@@ -92,7 +91,9 @@ def test_a_full_sink_drops_with_one_warning_and_a_count_matching_its_stats(tmp_p
         while s.delivered + s.dropped < %d do init.sleep(0.02); s = con:stats() end
         local out = io.open(%s, 'w'); out:write(s.delivered, ' ', s.dropped, ' ', s.dropped_bytes); out:close()
     """ % (lua_quote(full), progress_writer("w", tmp_path / "progress", lines, 100), lines,
-           lua_quote(str(stats)))], stdout=subprocess.PIPE, stderr=err)
+           lua_quote(str(stats)))
+    with open(tmp_path / "stderr", "w") as err:
+        proc = start(["-e", script], stdout=subprocess.PIPE, stderr=err)
     try:
         # 4 MB while nobody reads luasup's stdout: the sink fills and drops
         wait_until(lambda: "exited w" in (tmp_path / "stderr").read_text(), what="the writer's exit")
@@ -118,7 +119,7 @@ def test_a_full_sink_drops_with_one_warning_and_a_count_matching_its_stats(tmp_p
 
 
 def test_a_blocking_sink_holds_back_a_service_with_an_output_probe(tmp_path):
-    # the probe reads the service's lines in Lua: they must be held back all the same
+    # an output probe watches the service's lines: they are held back all the same
     proc = start(["-e", PRELUDE + """
         local sup = require('supervise')
         local con = logs.console{ full = 'block', max_bytes = 65536, prefix = '{name} ' }

@@ -106,8 +106,6 @@ def lines_routed(tmp_path, routes, lines, sinks="ab", **kw):
     return got, result.stdout.splitlines()
 
 
-
-
 def test_a_pattern_route_takes_only_the_lines_it_matches(tmp_path):
     got, console = lines_routed(tmp_path, """
         logs.route{ match = '^DEBUG', drop = true }
