@@ -8,7 +8,7 @@ import subprocess
 import time
 
 from helpers import DEADLINE, PY, command, env_for, lua_quote, start, stop, wait_until
-from helpers.logfiles import PRELUDE, check_numbered, numbered, policy, read_rotated, rotated
+from helpers.logfiles import PRELUDE, WAIT_FOR, check_numbered, numbered, policy, read_rotated, rotated
 
 CHILDREN, LINES = 10, 100000
 
@@ -95,20 +95,6 @@ def test_age_deletes_rotated_files_older_than_it(tmp_path):
     assert lines_of(log + ".1") == ["0123456789"] and lines_of(log) == ["0123456789"]
 
 
-WAIT_FOR = """
-    local function wait_for(path, text)
-        for _ = 1, 3000 do
-            local f = io.open(path)
-            local s = f and f:read('*a')
-            if f then f:close() end
-            if s and s:find(text, 1, true) then return end
-            init.sleep(0.01)
-        end
-        error('no ' .. text .. ' in ' .. path)
-    end
-"""
-
-
 def test_a_file_deleted_or_moved_by_someone_else_is_recreated_on_the_next_write(tmp_path):
     log, moved = str(tmp_path / "app.log"), str(tmp_path / "moved")
     result = policy(WAIT_FOR + """
@@ -145,7 +131,7 @@ def test_reopen_from_a_hup_handler_after_an_outside_move_starts_a_new_file(tmp_p
             # reopened at once, not at the next write
             wait_until(lambda: os.path.exists(log), what="a new app.log")
             writer.write("two\n")
-        assert proc.wait(timeout=30) == 0
+        assert proc.wait(timeout=DEADLINE) == 0
     finally:
         stop(proc)
     assert (lines_of(log + ".1"), lines_of(log)) == (["one"], ["two"])

@@ -3,7 +3,7 @@ at the end of the stream; a line longer than LUASUP_LINE_BYTES comes in
 pieces, made whole again in a file with no prefix; bytes stay bytes."""
 
 from helpers import PY, env_for, lua_quote, start, stop, wait_until
-from helpers.logfiles import PRELUDE, lua_text, policy
+from helpers.logfiles import PRELUDE, WAIT_FOR, lua_text, policy
 
 
 def read(path):
@@ -87,21 +87,18 @@ def test_a_child_that_closes_stdout_early_keeps_its_lines_and_its_stderr(tmp_pat
 
 def test_an_unfinished_line_is_not_glued_to_another_childs_line(tmp_path):
     log, gate = tmp_path / "app.log", tmp_path / "gate"
-    result = policy("""
-        local function wait_for(text)
-            local deadline = init.now() + 30
-            repeat init.sleep(0.02) until io.open(%s):read('*a'):find(text, 1, true) or init.now() > deadline
-        end
-        logs.route{ to = logs.file{ path = %s } }
+    result = policy(WAIT_FOR + """
+        local log = %s
+        logs.route{ to = logs.file{ path = log } }
         local slow = init.exec{ 'sh', '-c', %s, stdout = 'log' }
-        wait_for('Loading...')  -- published unfinished, after the wait
+        wait_for(log, 'Loading...')  -- published unfinished, after the wait
         init.exec{ 'echo', 'other line', stdout = 'log' }:status()
-        wait_for('other line')
+        wait_for(log, 'other line')
         io.open(%s, 'w'):close()
         slow:status()
         init.exec{ 'printf', 'left', stdout = 'log' }:status()
         init.exec{ 'echo', 'last', stdout = 'log' }:status()
-    """ % (lua_quote(str(log)), lua_quote(str(log)),
+    """ % (lua_quote(str(log)),
            lua_quote('printf Loading...; while [ ! -e %s ]; do sleep 0.02; done; echo " done"' % gate),
            lua_quote(str(gate))))
     assert result.returncode == 0, result.stderr
@@ -119,14 +116,14 @@ def test_lines_written_while_luasup_stops_reach_every_sink(tmp_path):
              "signal.signal(signal.SIGTERM, stop)\n"
              "print('hi', flush=True)\n"
              "while True: time.sleep(1)\n")
-    result = policy("""
-        logs.route{ to = { logs.file{ path = %s }, logs.console{ prefix = '> ' } } }
+    result = policy(WAIT_FOR + """
+        local log = %s
+        logs.route{ to = { logs.file{ path = log }, logs.console{ prefix = '> ' } } }
         init.exec{ %s, '-c', %s, stdout = 'log' }
-        local deadline = init.now() + 30  -- its handler is in place once it said hi
-        repeat init.sleep(0.02) until io.open(%s):read('*a') == 'hi\\n' or init.now() > deadline
+        wait_for(log, 'hi')  -- its handler is in place once it said hi
         init.kill(init.pid(), 'TERM')
         init.wait()
-    """ % (lua_quote(str(log)), lua_quote(PY), lua_text(child), lua_quote(str(log))))
+    """ % (lua_quote(str(log)), lua_quote(PY), lua_text(child)))
     assert result.returncode == 143, result.stderr
     assert read(log) == b"hi\nbye\nlast words\n"
     assert result.stdout == "> hi\n> bye\n> last words\n"

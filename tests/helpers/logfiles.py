@@ -7,6 +7,19 @@ import os
 from . import PY, helper, lua_quote, run
 
 PRELUDE = "local init, logs = require('init'), require('logs')\n"
+# Lua: wait_for(path, text) waits (30 s at most) until the file holds text
+WAIT_FOR = """
+    local function wait_for(path, text)
+        for _ = 1, 3000 do
+            local f = io.open(path)
+            local s = f and f:read('*a')
+            if f then f:close() end
+            if s and s:find(text, 1, true) then return end
+            init.sleep(0.01)
+        end
+        error('no ' .. text .. ' in ' .. path)
+    end
+"""
 
 
 def policy(body, **kw):
