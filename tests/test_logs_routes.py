@@ -5,7 +5,7 @@ it; a record no route matches goes to the default console (`{name} | `)."""
 import pytest
 
 from helpers import env_for, lua_quote
-from helpers.logfiles import policy
+from helpers.logfiles import numbered, policy
 
 # each child writes 'o' on stdout and 'e' on stderr
 CHILDREN = ("local function run(name) init.exec{ 'sh', '-c', 'echo o; echo e >&2', name = name,"
@@ -162,3 +162,26 @@ def test_a_pattern_route_keeps_a_line_whole(tmp_path):
                           ["ERROR 0123456789abc", "INFO x", "ERROR second"], env=env_for(LUASUP_LINE_BYTES=10))
     assert got == {"a": ["ERROR 0123456789abc", "ERROR second"],
                    "b": ["ERROR 0123456789abc", "INFO x", "ERROR second"]}
+
+
+def test_pattern_routes_split_big_batches_line_by_line(tmp_path):
+    # ten fast writers: each read is a batch of thousands of lines that the
+    # routes take apart, and each sink gets its lines once, in order
+    names, count = ["c%d" % i for i in range(1, 11)], 20000
+    body = "".join("local %s = logs.file{ path = %s, prefix = '{name} ', full = 'block' }\n"
+                   % (s, lua_quote(str(tmp_path / s))) for s in "ab")
+    body += """
+        logs.route{ match = '5$', to = a }
+        logs.route{ match = '^1', drop = true }
+        logs.route{ to = b }
+        local children = {}
+    """ + "".join("children[%d] = init.exec%s\n" % (i, numbered(n, count)) for i, n in enumerate(names, 1))
+    body += "for _, child in ipairs(children) do child:status() end\n"
+    result = policy(body)
+    assert result.returncode == 0, result.stderr
+    for sink, kept in [("a", lambda n: n % 10 == 5), ("b", lambda n: not str(n).startswith("1"))]:
+        got = {name: [] for name in names}
+        for line in (tmp_path / sink).read_text().splitlines():
+            name, n = line.split()
+            got[name].append(int(n))
+        assert got == {name: [n for n in range(count) if kept(n)] for name in names}, sink
