@@ -5,6 +5,7 @@ declaration; at exit it gets the other children's last lines, then end of
 file."""
 
 import json
+import re
 
 import pytest
 
