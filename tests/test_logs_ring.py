@@ -1,8 +1,6 @@
 """logs.ring: the last lines of each name in memory, bounded by lines and
 bytes; ring:tail(name, n) gives them oldest first, every name merged by time."""
 
-import pytest
-
 from helpers import lua_quote
 from helpers.logfiles import policy
 
@@ -39,7 +37,6 @@ def test_tail_of_a_name_the_last_n_oldest_first():
              "a:stdout:a1 a:stdout:a2 a:stdout:a3 a:stderr:a4", ""]
 
 
-@pytest.mark.xfail(reason="BUGS.md #18", strict=True)
 def test_tail_of_every_name_merged_by_time():
     assert ring("""
         say('a', 'echo 1'); say('b', 'echo 2'); say('a', 'echo 3'); say('c', 'echo 4'); say('b', 'echo 5')
