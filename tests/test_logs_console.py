@@ -12,7 +12,7 @@ import time
 import pytest
 
 from helpers import DEADLINE, command, env_for
-from helpers.logfiles import PRELUDE, policy
+from helpers.logfiles import PRELUDE, policy, policy_bytes
 
 OUT_AND_ERR = "init.exec{ 'sh', '-c', 'echo out; echo err >&2', name = 'web', stdout = 'log', stderr = 'log' }"
 
@@ -54,11 +54,11 @@ def test_stream_same_stdout_or_stderr(stream, out, err):
 
 def test_json_lines_are_valid_json_with_bytes_that_are_not_utf8_escaped():
     writer = "printf 'plain\\n\\377\\376 raw\\n\"quoted\" \\\\ tab\\there\\n' ; printf 'é\\n' >&2"
-    result = subprocess.run(command(["-e", PRELUDE + """
+    result = policy_bytes("""
         logs.route{ to = logs.console{ format = 'json', stream = 'stdout' } }
         local c = init.exec{ 'sh', '-c', %r, name = 'web', stdout = 'log', stderr = 'log' }
         c:status()
-    """ % writer]), env=env_for(), capture_output=True, timeout=DEADLINE)
+    """ % writer)
     assert result.returncode == 0, result.stderr
     records = [json.loads(line) for line in result.stdout.decode("utf-8").splitlines()]
     by_stream = {}
@@ -94,7 +94,7 @@ def on_a_terminal(args, stderr_too=True):
 
 
 COLOURED = rb"\x1b\[3\dm%s \| \x1b\[0m%s"
-TWO_NAMES = PRELUDE + """
+TWO_NAMES = """
     logs.route{ to = logs.console{} }
     %s:status()
     init.exec{ 'echo', 'hi', name = 'db', stdout = 'log' }:status()
@@ -102,7 +102,7 @@ TWO_NAMES = PRELUDE + """
 
 
 def test_colour_per_name_on_a_terminal():
-    seen, _ = on_a_terminal(["-e", TWO_NAMES])
+    seen, _ = on_a_terminal(["-e", PRELUDE + TWO_NAMES])
     colours = {}
     for name, line in [(b"web", b"out"), (b"web", b"err"), (b"db", b"hi")]:
         m = re.search(COLOURED % (name, line), seen)
@@ -112,32 +112,31 @@ def test_colour_per_name_on_a_terminal():
 
 
 def test_no_colour_when_piped():
-    result = subprocess.run(command(["-e", TWO_NAMES]), env=env_for(), capture_output=True,
-                            timeout=DEADLINE)
+    result = policy_bytes(TWO_NAMES)
     assert result.returncode == 0
     assert b"\x1b" not in result.stdout + result.stderr
     assert b"web | out\n" in result.stdout and b"web | err\n" in result.stderr
 
 
 def test_no_colour_on_a_piped_stderr_when_stdout_is_a_terminal():
-    seen, err = on_a_terminal(["-e", TWO_NAMES], stderr_too=False)
+    seen, err = on_a_terminal(["-e", PRELUDE + TWO_NAMES], stderr_too=False)
     assert re.search(COLOURED % (b"web", b"out"), seen)
     assert b"web | err\n" in err and b"\x1b" not in err
 
 
 def test_color_true_or_false_overrides_the_terminal_check():
     forced = TWO_NAMES.replace("logs.console{}", "logs.console{ color = true }")
-    result = subprocess.run(command(["-e", forced]), env=env_for(), capture_output=True, timeout=DEADLINE)
+    result = policy_bytes(forced)
     assert re.search(COLOURED % (b"web", b"out"), result.stdout)
-    seen, _ = on_a_terminal(["-e", TWO_NAMES.replace("logs.console{}", "logs.console{ color = false }")])
+    seen, _ = on_a_terminal(["-e", PRELUDE + TWO_NAMES.replace("logs.console{}", "logs.console{ color = false }")])
     assert b"\x1b" not in seen and b"web | out\n" in seen
 
 
 def test_json_escapes_a_name_that_is_not_utf8():
-    result = subprocess.run(command(["-e", PRELUDE + """
+    result = policy_bytes("""
         logs.route{ to = logs.console{ format = 'json', stream = 'stdout' } }
         init.exec{ 'echo', 'hi', name = 'w\\255b', stdout = 'log' }:status()
-    """]), env=env_for(), capture_output=True, timeout=DEADLINE)
+    """)
     assert result.returncode == 0, result.stderr
     record = json.loads(result.stdout.decode("utf-8"))
     assert (record["name"], record["line"]) == ("w\\xffb", "hi")

@@ -4,11 +4,11 @@ someone else deleted or moved, and reopens it on request."""
 
 import os
 import signal
-import subprocess
 import time
 
-from helpers import DEADLINE, PY, command, env_for, lua_quote, start, stop, wait_until
-from helpers.logfiles import PRELUDE, WAIT_FOR, check_numbered, numbered, policy, read_rotated, rotated
+from helpers import DEADLINE, PY, lua_quote, start, stop, wait_until
+from helpers.logfiles import (PRELUDE, WAIT_FOR, check_numbered, numbered, policy, policy_bytes, read_rotated,
+                              rotated)
 
 CHILDREN, LINES = 10, 100000
 
@@ -27,9 +27,8 @@ def test_ten_children_a_million_lines_reach_console_and_rotated_files_each_once_
         %s
         for _, child in ipairs(children) do assert(child:status() == 0) end
     """ % (lua_quote(log), spawns)
-    # luasup as PID 1; its stdout a pipe, read as it comes (subprocess.run)
-    result = subprocess.run(command(["-e", PRELUDE + body], pidns=True), env=env_for(), capture_output=True,
-                            timeout=DEADLINE)
+    # luasup as PID 1; its stdout a pipe, read as it comes
+    result = policy_bytes(body, pidns=True)
     assert result.returncode == 0, result.stderr
     files = rotated(log)
     assert len(files) > 5 and log + ".100" not in files  # it rotated, and deleted nothing

@@ -3,8 +3,9 @@ write numbered lines, and what ends up in (rotated) log files."""
 
 import glob
 import os
+import subprocess
 
-from . import PY, helper, lua_quote, run
+from . import DEADLINE, PY, command, env_for, helper, lua_quote, run
 
 PRELUDE = "local init, logs = require('init'), require('logs')\n"
 # Lua: wait_for(path, text) waits (30 s at most) until the file holds text
@@ -25,6 +26,13 @@ WAIT_FOR = """
 def policy(body, **kw):
     """Run `body` (Lua, with `init` and `logs` in scope) to the end."""
     return run(["-e", PRELUDE + body], **kw)
+
+
+def policy_bytes(body, pidns=False):
+    """policy(), its output as bytes; luasup as PID 1 of a new PID
+    namespace if pidns."""
+    return subprocess.run(command(["-e", PRELUDE + body], pidns), env=env_for(), capture_output=True,
+                          timeout=DEADLINE)
 
 
 def lua_text(text):
