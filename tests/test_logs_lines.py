@@ -2,7 +2,7 @@
 at the end of the stream; a line longer than LUASUP_LINE_BYTES comes in
 pieces, made whole again in a file with no prefix; bytes stay bytes."""
 
-from helpers import PY, env_for, lua_quote, start, stop, wait_until
+from helpers import DEADLINE, PY, env_for, lua_quote, start, stop, wait_until
 from helpers.logfiles import PRELUDE, WAIT_FOR, lua_text, policy
 
 
@@ -28,7 +28,7 @@ def test_an_unfinished_line_goes_out_after_a_short_wait_its_end_later(tmp_path):
         wait_until(lambda: read(whole) == b"part" and read(pieces) == b"> part\n",
                    what="the unfinished line in both files")
         gate.touch()
-        assert proc.wait(timeout=30) == 0
+        assert proc.wait(timeout=DEADLINE) == 0
     finally:
         stop(proc)
     assert (read(whole), read(pieces)) == (b"partial\n", b"> part\n> ial\n")
