@@ -12,9 +12,10 @@ by line on the log bus (logs/bus.py). Lines are cut at LUASUP_LINE_BYTES
 import asyncio
 import collections
 import os
+import select
 
 from . import console
-from .lines import Piece, Splitter
+from .lines import Piece, Runs, Splitter
 
 CHUNK = 65536
 _SMALL = 4096  # reads smaller than this join the newest kept chunk
@@ -149,6 +150,12 @@ class ChunkQueue:
         return data
 
 
+def _readable_now(fd):
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
+
+
 class Capture:
     def __init__(self, loop, fd, limit, relay=None, source=None):
         """relay: (fd, prefix) to forward lines to instead of keeping them;
@@ -160,7 +167,8 @@ class Capture:
         self._source = source
         self.relayed = relay is not None or source is not None
         self._held = False  # not read while the relay's output is congested
-        self._splitter = Splitter(line_cap) if self.relayed else None
+        self._splitter = Splitter(line_cap) if relay is not None else None
+        self._runs = Runs(line_cap) if source is not None else None
         self._partial = None  # the timer that publishes an unfinished line
         self._chunks = collections.deque()  # [bytearray, self], shared with budget
         self._size = 0
@@ -181,8 +189,8 @@ class Capture:
             self.close()
             return
         if self._source is not None:
-            self._publish(self._splitter.feed(data))
-            if self._splitter.pending() and self._partial is None:
+            self._publish(self._runs.feed(data))
+            if self._runs.pending() and self._partial is None:
                 self._partial = self._loop.call_later(PARTIAL_WAIT, self._publish_partial)
             return
         if self._relay is not None:
@@ -234,10 +242,10 @@ class Capture:
         if out.congested() and self.pause():
             out.when_relieved(self._wake_soon)
 
-    def _publish(self, lines):
-        if not lines:
+    def _publish(self, run):
+        if not run:
             return
-        sink = self._source.publish(lines)
+        sink = self._source.publish(run)
         # a sink that blocks: stop reading, as for a congested relay
         if sink is not None and self.pause():
             sink.when_relieved(self._wake_soon)
@@ -246,8 +254,10 @@ class Capture:
         """A line still unfinished after PARTIAL_WAIT goes out as a piece
         (its end follows as the next record, marked as its continuation)."""
         self._partial = None
-        if self._fd >= 0:
-            self._publish(self._splitter.flush())
+        # not while its end may be in the pipe unread (held back, or the
+        # loop was busy): the next read re-arms the wait
+        if self._fd >= 0 and not self._held and not _readable_now(self._fd):
+            self._publish(self._runs.flush())
 
     def pause(self):
         """Stop reading until unpause() (a reader that falls behind, a
@@ -306,7 +316,7 @@ class Capture:
         if self._source is not None:
             if self._partial is not None:
                 self._partial.cancel()
-            self._publish(self._splitter.finish())
+            self._publish(self._runs.flush())
             self._source.close()
         for queue in self._queues:
             queue.close()

@@ -42,25 +42,66 @@ class Splitter:
             lines += self.feed(b"")
         return lines
 
-    def pending(self):
-        """Whether an unfinished line is held."""
-        return self._held > 0
-
-    def flush(self):
-        """The unfinished line so far, as a Piece (its end comes later)."""
-        if not self._held:
-            return []
-        line = Piece(b"".join(self._head))
-        self._head = []
-        self._held = 0
-        return [line]
-
     def finish(self):
         """What is left at the end of the stream, as a last line."""
         line = b"".join(self._head)
         self._head = []
         self._held = 0
         return [line] if line else []
+
+
+class Runs:
+    """Cutting a stream into runs of whole lines, for the log bus: each run
+    is what one read completed, as bytes ending in a newline, so a sink
+    that writes lines as they came (a file) copies it whole and nothing
+    splits it into lines unless a sink or route needs them (logs/record.py).
+    An unfinished line past the cap comes out as a run without a newline."""
+
+    def __init__(self, cap):
+        self.cap = cap
+        self._head = []
+        self._held = 0
+
+    def feed(self, data):
+        """The run of lines data completes, or None."""
+        end = data.rfind(b"\n") + 1
+        if not end:
+            self._head.append(data)
+            self._held += len(data)
+            return self.flush() if self._held > self.cap else None
+        if self._head:
+            self._head.append(data[:end])
+            run = b"".join(self._head)
+        else:
+            run = data if end == len(data) else data[:end]
+        rest = data[end:]
+        self._head = [rest] if rest else []
+        self._held = len(rest)
+        return run
+
+    def pending(self):
+        """Whether an unfinished line is held."""
+        return self._held > 0
+
+    def flush(self):
+        """The unfinished line so far (its end comes later), or None."""
+        if not self._held:
+            return None
+        run = b"".join(self._head)
+        self._head = []
+        self._held = 0
+        return run
+
+
+def cut_lines(lines, cap):
+    """lines with each one longer than cap cut into Pieces."""
+    if max(map(len, lines)) <= cap:
+        return lines
+    unfinished = type(lines[-1]) is Piece
+    lines = _cut_all(lines, cap)
+    if unfinished:
+        lines[-1] = Piece(lines[-1])
+    return lines
 
 
 def _cut(line, cap):

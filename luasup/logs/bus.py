@@ -45,19 +45,34 @@ class _Plan:
         elif all(r.regex is None for r in routes):
             sinks = []
             for route in routes:
-                sinks += [s for s in route.sinks if s not in sinks]
+                for sink in route.sinks:
+                    if sink not in sinks:
+                        sinks.append(sink)
                 if route.stop:
                     break
             self.simple = sinks
+
+
+class Watch:
+    """Waits for the first line of a name (and stream) that matches a
+    pattern: a service's output readiness, without a Lua call per line."""
+
+    def __init__(self, loop, name, stream, regex):
+        self.name, self.stream, self.regex = name, stream, regex
+        self.line = loop.create_future()
+
+    def matched(self, line):
+        if not self.line.done():
+            self.line.set_result(bytes(line))
 
 
 class _Stderr:
     """Where luasup's own lines no route took go: stderr, as without a bus."""
 
     @staticmethod
-    def put(batch):
+    def put(batch, can_wait):
         from .. import console
-        console.stderr.write(b"\n".join(batch.lines) + b"\n")
+        console.stderr.write(batch.raw)
 
     @staticmethod
     def congested():
@@ -79,6 +94,7 @@ class Bus:
         self.own = False  # luasup's own lines are records too (a route names 'luasup')
         self._thread = threading.get_ident()
         self._tapping = False
+        self.watches = {}  # name -> [Watch] waiting for a line of that name
         self.sources = 0  # child streams still open
         self._sources_done = None  # an asyncio.Event while drain() waits for them
 
@@ -102,21 +118,23 @@ class Bus:
             self._plans[(name, stream)] = plan
         return plan
 
-    def publish(self, batch):
+    def publish(self, batch, can_wait=True):
         """Route batch; a congested blocking sink it went to, or None."""
+        if self.watches and batch.name in self.watches:
+            self._watched(batch)
         plan = self.plan(batch.name, batch.stream)
         sinks = plan.simple
         if sinks is not None:
             for sink in sinks:
-                sink.put(batch)
+                sink.put(batch, can_wait)
         else:
-            sinks = self._by_pattern(batch, plan)
+            sinks = self._by_pattern(batch, plan, can_wait)
         for sink in sinks:
             if sink.congested():
                 return sink
         return None
 
-    def _by_pattern(self, batch, plan):
+    def _by_pattern(self, batch, plan, can_wait):
         lines = batch.lines
         remaining = range(len(lines))
         chosen = {}  # sink -> indexes of its lines
@@ -140,10 +158,30 @@ class Bus:
                 i for i in range(len(lines)) if i not in matched)
         for sink, picked in chosen.items():
             if len(picked) == len(lines):
-                sink.put(batch)
+                sink.put(batch, can_wait)
             elif picked:
-                sink.put(batch.part([lines[i] for i in sorted(picked)]))
+                sink.put(batch.part([lines[i] for i in sorted(picked)]), can_wait)
         return list(chosen)
+
+    def watch(self, watch):
+        self.watches.setdefault(watch.name, []).append(watch)
+
+    def unwatch(self, watch):
+        watches = self.watches.get(watch.name, [])
+        if watch in watches:
+            watches.remove(watch)
+            if not watches:
+                del self.watches[watch.name]
+
+    def _watched(self, batch):
+        for watch in list(self.watches[batch.name]):
+            if watch.stream is None or watch.stream == batch.stream:
+                search = watch.regex.search
+                for line in batch.lines:
+                    if search(line):
+                        watch.matched(line)
+                        self.unwatch(watch)
+                        break
 
     def _own_line(self, line):
         """log.py's tap: one of luasup's own lines, as a record named luasup.
@@ -156,12 +194,12 @@ class Bus:
             except RuntimeError:  # the loop is closed: luasup is exiting
                 return True
             return False
-        batch = Batch("luasup", "stderr", os.getpid(), [line])
+        batch = Batch("luasup", "stderr", os.getpid(), line + b"\n")
         if not self.plan("luasup", "stderr").routes:  # not for the bus after all
             return True
         self._tapping = True
         try:
-            self.publish(batch)
+            self.publish(batch, can_wait=False)
         finally:
             self._tapping = False
         return False
@@ -196,8 +234,8 @@ class Source:
         self.bus, self.name, self.stream, self.pid = bus, name, stream, pid
         bus.sources += 1
 
-    def publish(self, lines):
-        return self.bus.publish(Batch(self.name, self.stream, self.pid, lines))
+    def publish(self, raw):
+        return self.bus.publish(Batch(self.name, self.stream, self.pid, raw))
 
     def close(self):
         self.bus.source_closed()

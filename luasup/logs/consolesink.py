@@ -15,14 +15,14 @@ class ConsoleSink(Sink):
     kind = "console"
     can_block = True
 
-    def __init__(self, loop, stream, form, **queue):
+    def __init__(self, loop, stream, forms, **queue):
         super().__init__(loop, "console %s" % stream, **queue)
         self._stream = stream  # "same" | "stdout" | "stderr"
-        self._form = form
+        self._forms = forms  # {"stdout": form, "stderr": form}: colour is per fd
 
     def encode(self, batch):
-        data = self._form(batch, self.line_cap)
         to = batch.stream if self._stream == "same" else self._stream
+        data = self._forms[to](batch)
         return ToStderr(data) if to == "stderr" else data
 
     async def deliver(self, items, lines):

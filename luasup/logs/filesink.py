@@ -27,13 +27,14 @@ class FileSink(Sink):
         self._fd = -1
         self._open()  # a bad path fails here, at the declaration
         self._cond = threading.Condition(self._lock)
+        self._napping = False  # the thread waits for a batch's time: no need to wake it
         self._reopen = False
         self._failing = None  # the error while writes fail, reported once
         self.rotations = 0
         self._thread = None
 
     def encode(self, batch):
-        return self._form(batch, self.line_cap)
+        return self._form(batch)
 
     def _open(self):
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
@@ -55,7 +56,10 @@ class FileSink(Sink):
                                             daemon=True)
             self._thread.start()
         with self._cond:
-            self._cond.notify()
+            # waking a thread costs more than the write: only when it would
+            # otherwise sleep on, or a batch is full
+            if not self._napping or self.queued >= self.batch_bytes or self._hurry or self._reopen:
+                self._cond.notify()
 
     def _work(self):
         while True:
@@ -64,7 +68,9 @@ class FileSink(Sink):
                     due = self.due_in(time.monotonic())
                     if due == 0:
                         break
+                    self._napping = due is not None
                     self._cond.wait(due)
+                self._napping = False
                 reopen, self._reopen = self._reopen, False
             if reopen:
                 self._guard(self._open)

@@ -3,7 +3,6 @@
 
 import zlib
 
-from ..lines import Piece
 from . import record
 
 FIELDS = ("name", "stream", "pid", "time")
@@ -22,6 +21,7 @@ class Text:
         self._fixed = None if "{" in template else template.encode()
         self._colour = colour
         self._last = None  # (name, stream, pid) -> its prefix, for the next batch of the same child
+        self._open = None  # whose unfinished line the last output ended in (no prefix)
 
     def prefix(self, batch):
         if self._fixed is not None and not self._colour:
@@ -38,24 +38,23 @@ class Text:
         self._last = (key, data)
         return data
 
-    def __call__(self, batch, cap):
-        lines = batch.lines
+    def __call__(self, batch):
         p = self.prefix(batch)
         if p:  # each piece of a long line gets a line, and a prefix, of its own
-            return p + (b"\n" + p).join(lines) + b"\n"
-        if record.has_pieces(lines, cap):  # the long line whole again
-            out = []
-            for line in lines:
-                out.append(line if type(line) is Piece else line + b"\n")
-            return b"".join(out)
-        return b"\n".join(lines) + b"\n"
+            return p + (b"\n" + p).join(batch.lines) + b"\n"
+        raw = batch.raw  # as the child wrote it, long lines whole
+        key = (batch.name, batch.stream, batch.pid)
+        if self._open is not None and self._open != key:
+            raw = b"\n" + raw  # another child's line must not go on this one's
+        self._open = None if raw.endswith(b"\n") else key
+        return raw
 
 
 class Json:
     def __init__(self, extra=None):
         self._extra = extra
 
-    def __call__(self, batch, cap):
+    def __call__(self, batch):
         return record.json_lines(batch, self._extra)
 
 

@@ -6,33 +6,64 @@ than a Python step per line."""
 import json
 import time
 
-from ..lines import Piece
+from ..lines import Piece, cut_lines
+
+
+LINE_CAP = 65536  # LUASUP_LINE_BYTES, set at start
 
 
 class Batch:
-    __slots__ = ("name", "stream", "pid", "wall", "mono", "lines")
+    """Records from one read of one child's stream. Given as `raw` (the
+    bytes as the child wrote them: whole lines, the last one unfinished if
+    it does not end in a newline) its lines are split only when a sink or
+    route asks for them; given as `lines`, its raw bytes are joined only
+    when asked."""
 
-    def __init__(self, name, stream, pid, lines, wall=None, mono=None):
+    __slots__ = ("name", "stream", "pid", "wall", "mono", "_raw", "_lines")
+
+    def __init__(self, name, stream, pid, raw=None, lines=None, wall=None, mono=None):
         self.name = name  # str: the child's name (exec's name=, else argv[0])
         self.stream = stream  # "stdout" | "stderr"
         self.pid = pid
-        self.lines = lines  # bytes without newline; a Piece goes on in the next
+        self._raw = raw
+        self._lines = lines  # bytes without newline; a Piece goes on in the next
         self.wall = time.time() if wall is None else wall
         self.mono = time.monotonic() if mono is None else mono
 
+    @property
+    def raw(self):
+        if self._raw is None:
+            self._raw = b"".join(line if type(line) is Piece else line + b"\n" for line in self._lines)
+        return self._raw
+
+    @property
+    def lines(self):
+        if self._lines is None:
+            raw = self._raw
+            if raw.endswith(b"\n"):
+                lines = raw[:-1].split(b"\n")
+            else:
+                lines = raw.split(b"\n")
+                lines[-1] = Piece(lines[-1])
+            if len(raw) > LINE_CAP:
+                lines = cut_lines(lines, LINE_CAP)
+            self._lines = lines
+        return self._lines
+
+    def count(self):
+        """How many records, without splitting raw into lines (a line
+        longer than the cap counts once here)."""
+        if self._lines is not None:
+            return len(self._lines)
+        raw = self._raw
+        return raw.count(b"\n") + (not raw.endswith(b"\n"))
+
     def part(self, lines):
         """The same source and time with other lines."""
-        return Batch(self.name, self.stream, self.pid, lines, self.wall, self.mono)
+        return Batch(self.name, self.stream, self.pid, None, lines, self.wall, self.mono)
 
     def size(self):
-        return sum(map(len, self.lines)) + len(self.lines)
-
-
-def has_pieces(lines, cap):
-    """Whether any line is a Piece: a cut of cap bytes, or an unfinished
-    line published after a wait, which is always last (Splitter.flush)."""
-    return type(lines[-1]) is Piece or (
-        max(map(len, lines)) >= cap and any(type(line) is Piece for line in lines))
+        return len(self.raw)
 
 
 def stamp(wall):

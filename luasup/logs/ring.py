@@ -17,15 +17,16 @@ class RingSink(Sink):
         self._max_size = size
         self._rings = {}  # name -> [deque of (wall, stream, pid, line), bytes]
 
-    def put(self, batch):
+    def put(self, batch, can_wait=True):
         ring = self._rings.get(batch.name)
         if ring is None:
             ring = self._rings[batch.name] = [collections.deque(), 0]
         keep = ring[0]
         stamp = (batch.wall, batch.stream, batch.pid)
-        keep.extend(stamp + (line,) for line in batch.lines)
+        lines = batch.lines
+        keep.extend(stamp + (line,) for line in lines)
         ring[1] += batch.size()
-        self.delivered += len(batch.lines)
+        self.delivered += len(lines)
         self.delivered_bytes += batch.size()
         while len(keep) > self._max_lines or (ring[1] > self._max_size and len(keep) > 1):
             ring[1] -= len(keep.popleft()[3]) + 1
@@ -38,7 +39,7 @@ class RingSink(Sink):
         else:
             ring = self._rings.get(name)
             merged = [r + (name,) for r in ring[0]] if ring else []
-        return merged[-n:] if n else merged
+        return merged if n is None else merged[max(0, len(merged) - n):]
 
     def names(self):
         return sorted(self._rings)

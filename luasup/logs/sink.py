@@ -25,7 +25,6 @@ FULL = (DROP_OLDEST, DROP_NEWEST, BLOCK)
 
 class Sink:
     can_block = False
-    line_cap = 65536  # set by the bus from LUASUP_LINE_BYTES
 
     def __init__(self, loop, label, max_bytes, full, batch_bytes, batch_time):
         if full not in FULL:
@@ -41,6 +40,7 @@ class Sink:
         self._lock = threading.Lock()  # put() on the loop, take() maybe in a thread
         self._items = collections.deque()  # (data, lines, mono)
         self.queued = 0  # bytes
+        self._taken = 0  # batches take() gave and done() has not counted yet
         self.delivered = self.delivered_bytes = 0
         self.dropped = self.dropped_bytes = 0
         self._burst = None  # [lines, bytes] dropped since this burst began
@@ -58,14 +58,18 @@ class Sink:
         """The batch as this sink queues it: bytes, or anything with a len."""
         raise NotImplementedError
 
-    def put(self, batch):
+    def put(self, batch, can_wait=True):
+        """Queue batch. A publisher that cannot be held back (can_wait
+        false: luasup's own lines) has its records dropped by a full
+        blocking sink rather than grow it without bound."""
         data = self.encode(batch)
         if not data:
             return
-        lines = len(batch.lines)
+        lines = batch.count()
         began = False
         with self._lock:
-            if self.full == DROP_NEWEST and self.queued + len(data) > self.max_bytes:
+            full = self.queued + len(data) > self.max_bytes
+            if full and (self.full == DROP_NEWEST or (self.full == BLOCK and not can_wait)):
                 began = self._drop(lines, len(data))
             else:
                 self._items.append((data, lines, batch.mono))
@@ -124,6 +128,8 @@ class Sink:
                 size += len(data)
                 lines += n
             self.queued -= size
+            if out:
+                self._taken += 1
             relieved = []
             if self._relieved and self.queued <= self.max_bytes // 2:
                 relieved, self._relieved = self._relieved, []
@@ -140,7 +146,10 @@ class Sink:
         """Count what take() gave and has been delivered."""
         self.delivered += lines
         self.delivered_bytes += size
-        if not self._items:
+        with self._lock:
+            self._taken -= 1
+            idle = not self._items and not self._taken
+        if idle:
             self._hurry = self._draining
             self._idle.set()
 
@@ -165,8 +174,15 @@ class Sink:
                     pass
                 continue
             items, lines = self.take()
-            await self.deliver(items, lines)
-            self.done(lines, sum(map(len, items)))
+            size = sum(map(len, items))
+            try:
+                await self.deliver(items, lines)
+            except Exception as e:  # a defect: lose this batch, not the sink
+                log.error("logs: %s: delivery failed: %r" % (self.label, e))
+                self.dropped += lines
+                self.dropped_bytes += size
+                lines = size = 0
+            self.done(lines, size)
 
     async def deliver(self, items, lines):
         """Deliver what take() gave, however long it takes."""

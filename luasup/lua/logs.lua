@@ -7,7 +7,7 @@ local task = require('luasup.task')
 local args = require('luasup.args')
 
 local type, tostring, pairs, ipairs, setmetatable, select = type, tostring, pairs, ipairs, setmetatable, select
-local argerror, check = args.argerror, args.check
+local argerror, check, check_self = args.argerror, args.check, args.self
 
 local M = {}
 
@@ -171,12 +171,42 @@ function M.route(opts)
     end
 end
 
+local Watch = {}
+Watch.__index = Watch
+
+--- logs.watch(name, pattern [, stream]) -> watch: waits for the first line
+-- of the records of `name` (on `stream`, or either) that matches the Lua
+-- pattern; records are only watched while they go through the bus
+-- (stdout/stderr = 'log'). watch:wait([timeout]) -> the line, or nil once
+-- cancelled or timed out; watch:cancel().
+function M.watch(name, pattern, stream)
+    check(1, 'logs.watch', name, 'string')
+    check(2, 'logs.watch', pattern, 'string')
+    if stream ~= nil and not ROUTE_STREAM[stream] then
+        argerror(3, 'logs.watch', "'stdout' or 'stderr' expected, got " .. tostring(stream))
+    end
+    local id, err = core.log_watch(name, stream, pattern)
+    if not id then
+        task.raise('logs.watch: ' .. tostring(err))
+    end
+    return setmetatable({ _w = id }, Watch)
+end
+
+function Watch:wait(timeout)
+    check_self(self, Watch, 'watch', 'wait')
+    args.timeout(1, 'wait', timeout)
+    return (task.await('watch:wait', 'log_watch_wait', self._w, timeout))
+end
+
+function Watch:cancel()
+    check_self(self, Watch, 'watch', 'cancel')
+    core.log_unwatch(self._w)
+end
+
 --- logs.active() -> whether the policy declared any sink or route
 function M.active()
     return core.log_configured()
 end
-
-local check_self = args.self
 
 --- sink:stats() -> {kind, label, queued, delivered, delivered_bytes, dropped, dropped_bytes, ...}
 function Sink:stats()

@@ -212,7 +212,7 @@ local function declare(fname, kind, name, options)
         end
     end
     local svc = { name = name, spec = s, state = 'stopped', why = 'not started yet', since = init.now(),
-        restarts = 0, attempts = 0, exits = {}, attempt = 0, changed = latch(), output_latch = latch(), probe = {} }
+        restarts = 0, attempts = 0, exits = {}, attempt = 0, changed = latch(), output_latch = latch(), probe = {}, watches = {} }
     hub.services[name] = svc
     hub.order[#hub.order + 1] = name
     if hub.running and not hub.stopping_all and s.autostart then

@@ -194,30 +194,44 @@ local function exec_options(svc)
         for _, stream in ipairs(r.probe.stream and { r.probe.stream } or { 'stdout', 'stderr' }) do
             local given, forward = opts[stream], nil
             local write = stream == 'stdout' and core.print or core.print_err
-            if type(given) == 'function' then
-                forward = given
-            elseif given == 'log' then
-                local name, fd = opts.log_name, stream
-                forward = function(line, continues)
-                    core.log_publish(name, fd, svc.pid or 0, line, continues or false)
-                end
-            elseif given == 'inherit' or (given == nil and opts.prefix == nil) then
-                forward = function(line, continues) write(continues and line or line .. '\n') end
-            elseif given == nil then
-                local prefix = opts.prefix
-                forward = function(line) write(prefix .. line .. '\n') end
-            end
             local pattern = r.probe.pattern
-            opts[stream] = function(line, continues)
-                if not svc.output_matched and line:find(pattern) then
-                    svc.output_matched = true
-                    svc.output_latch:fire()
+            if given == 'log' then -- the bus watches it, with no Lua call per line
+                local w = logs.watch(opts.log_name, pattern, stream)
+                svc.watches[#svc.watches + 1] = w
+                init.spawn(function()
+                    if w:wait() then
+                        svc.output_matched = true
+                        svc.output_latch:fire()
+                    end
+                end)
+            else
+                if type(given) == 'function' then
+                    forward = given
+                elseif given == 'inherit' or (given == nil and opts.prefix == nil) then
+                    forward = function(line, continues) write(continues and line or line .. '\n') end
+                elseif given == nil then
+                    local prefix = opts.prefix
+                    forward = function(line) write(prefix .. line .. '\n') end
                 end
-                if forward then forward(line, continues) end
+                opts[stream] = function(line, continues)
+                    if not svc.output_matched and line:find(pattern) then
+                        svc.output_matched = true
+                        svc.output_latch:fire()
+                    end
+                    if forward then forward(line, continues) end
+                end
             end
         end
     end
     return opts
+end
+
+-- An output readiness probe's watches on the log bus, once it is decided.
+local function stop_watches(svc)
+    for _, w in ipairs(svc.watches) do
+        w:cancel()
+    end
+    svc.watches = {}
 end
 
 local function cancel(t)
@@ -319,6 +333,7 @@ local function run_once(hub, svc)
         end
     end
     svc.output_matched = false
+    stop_watches(svc)
     local child, why = probes.exec(exec_options(svc))
     if not child then
         local code = (why:find('Permission denied$') or why:find('Exec format error$')) and 126 or 127
@@ -330,6 +345,7 @@ local function run_once(hub, svc)
     local cause
     if s.kind == 'service' then
         local ready, why = await_ready(svc, child)
+        stop_watches(svc)
         if ready then
             svc.healthy = s.health == nil or nil
             hub.set(svc, 'running', 'ready: ' .. tostring(why), ('(pid %d)'):format(svc.pid))
