@@ -363,6 +363,10 @@ logs.route{to = {file, ring, fn}}
 for name, value in pairs(getmetatable(ring)) do
     if name:sub(1, 2) ~= '__' then print('Sink', name, type(value)) end
 end
+local watch = logs.watch('echo', 'hi')
+for name, value in pairs(getmetatable(watch)) do
+    if name:sub(1, 2) ~= '__' then print('Watch', name, type(value)) end
+end
 init.exec{'echo', 'hi', stdout = 'log'}:wait()
 fn:flush()
 while #seen == 0 do init.sleep(0.01) end
@@ -379,16 +383,19 @@ def logs_stub_text():
 
 
 def live_logs(tmp_path):
-    """({name: lua type} of require('logs') without its internals, {name:
-    lua type} of a sink's methods, {'record': {field}, 'tail': ..., 'stats
-    KIND': ...}) from a running luasup."""
+    """({name: lua type} of require('logs') without its internals,
+    {'Sink': {method: lua type}, 'Watch': {...}}, {'record': {field},
+    'tail': ..., 'stats KIND': ...}) from a running luasup."""
     result = run(["-e", LOGS_INTROSPECT, str(tmp_path)])
     assert result.returncode == 0, result.stderr
     module, methods, tables = {}, {}, {}
     for line in result.stdout.splitlines():
-        if line.startswith(("logs\t", "Sink\t")):
+        if line.startswith(("logs\t", "Sink\t", "Watch\t")):
             kind, name, lua_type = line.split("\t")
-            (module if kind == "logs" else methods)[name] = lua_type
+            if kind == "logs":
+                module[name] = lua_type
+            else:
+                methods.setdefault(kind, {})[name] = lua_type
         else:
             kind, _, names = line.partition("\t")
             tables[kind] = set(names.split())
@@ -425,7 +432,8 @@ def test_logs_stub_declares_exactly_the_functions_and_sink_methods(tmp_path):
                          logs_stub_text(), re.M), table
         for name in names:
             assert separators[(table, name)] == ":", "declare %s:%s (how scripts call it)" % (table, name)
-            stub_methods[name] = "function"
+            kind = "Watch" if table == "Watch" else "Sink"
+            stub_methods.setdefault(kind, {})[name] = "function"
     assert stub_methods == methods
 
 

@@ -131,6 +131,20 @@ local RingSink = {}
 ---@return logs.Record[]
 function RingSink:tail(name, n) end
 
+---A wait for a line, from logs.watch.
+---@class logs.Watch
+local Watch = {}
+
+---Waits for the line (returned at once if it already came); nil after
+---`timeout` seconds or once cancelled.
+---@async
+---@param timeout? number
+---@return string? line
+function Watch:wait(timeout) end
+
+---Stops watching; a wait under way returns nil.
+function Watch:cancel() end
+
 ---@class logs
 local logs = {}
 
@@ -175,6 +189,16 @@ function logs.fn(fn) end
 ---own lines records.
 ---@param route logs.Route
 function logs.route(route) end
+
+---Waits for the first line of the records of `name` (on `stream`, or
+---either) in which the Lua pattern is found, checked in the core as
+---records pass; only lines that go through the bus ('log' streams) count,
+---from the moment of the call.
+---@param name string
+---@param pattern string
+---@param stream? 'stdout'|'stderr'
+---@return logs.Watch
+function logs.watch(name, pattern, stream) end
 
 ---Sends luasup's own stdin to the stdin of the children with these names
 ---(started with stdin = 'pipe'), each getting every byte.
