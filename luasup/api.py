@@ -58,7 +58,7 @@ class Api:
         from .logs.api import Logs
         from .probes import Probes
         self.lifecycle = Lifecycle(loop, supervisor)
-        self.logs = Logs(loop, line_cap, bridge.runtime.table)
+        self.logs = Logs(loop, line_cap, bridge.runtime.table, supervisor, self.start_task)
         self.extensions = [self.lifecycle, Probes(loop, supervisor), self.logs]
 
     def core(self):
@@ -137,10 +137,7 @@ class Api:
         except (OSError, ValueError) as e:  # ValueError: e.g. an embedded NUL
             if notify:
                 notify.close()
-            why = getattr(e, "strerror", None) or str(e)
-            if getattr(e, "what", None):  # a SpawnError naming the failed step
-                why = "cannot %s: %s" % (e.what, why)
-            return None, ("unable to spawn %s: %s" % (argv[0], why)).encode()
+            return None, ("unable to spawn %s: %s" % (argv[0], process.failure_text(e))).encode()
         self._fds_opened = False
         child.notify = notify
         if notify:

@@ -170,6 +170,8 @@ class Capture:
         self._splitter = Splitter(line_cap) if relay is not None else None
         self._runs = Runs(line_cap) if source is not None else None
         self._partial = None  # the timer that publishes an unfinished line
+        self._last_read = 0.0
+        self._open = False  # the last run published ended without a newline
         self._chunks = collections.deque()  # [bytearray, self], shared with budget
         self._size = 0
         self._budget = budget
@@ -189,6 +191,7 @@ class Capture:
             self.close()
             return
         if self._source is not None:
+            self._last_read = self._loop.time()
             self._publish(self._runs.feed(data))
             if self._runs.pending() and self._partial is None:
                 self._partial = self._loop.call_later(PARTIAL_WAIT, self._publish_partial)
@@ -245,6 +248,7 @@ class Capture:
     def _publish(self, run):
         if not run:
             return
+        self._open = not run.endswith(b"\n")
         sink = self._source.publish(run)
         # a sink that blocks: stop reading, as for a congested relay
         if sink is not None and self.pause():
@@ -254,9 +258,14 @@ class Capture:
         """A line still unfinished after PARTIAL_WAIT goes out as a piece
         (its end follows as the next record, marked as its continuation)."""
         self._partial = None
+        if self._fd < 0:
+            return
+        left = self._last_read + PARTIAL_WAIT - self._loop.time()
+        if left > 0:  # the wait counts from the last read
+            self._partial = self._loop.call_later(left, self._publish_partial)
         # not while its end may be in the pipe unread (held back, or the
         # loop was busy): the next read re-arms the wait
-        if self._fd >= 0 and not self._held and not _readable_now(self._fd):
+        elif not self._held and not _readable_now(self._fd):
             self._publish(self._runs.flush())
 
     def pause(self):
@@ -316,8 +325,10 @@ class Capture:
         if self._source is not None:
             if self._partial is not None:
                 self._partial.cancel()
-            self._publish(self._runs.flush())
-            self._source.close()
+            rest = self._runs.flush()
+            if rest:  # the stream's last line, finished by its end
+                self._publish(rest + b"\n")
+            self._source.close(self._open)
         for queue in self._queues:
             queue.close()
         self._queues = []

@@ -1,7 +1,8 @@
-"""A small HTTP/1.1 GET over asyncio streams, for health probes and
-fetching a little configuration: one request per connection
-(`Connection: close`), bodies sized by Content-Length, chunked, or the end
-of the connection. Redirects are returned, not followed."""
+"""A small HTTP/1.1 client over asyncio streams: GET for health probes and
+fetching a little configuration, POST for the log bus's http sink. One
+request per connection (`Connection: close`), bodies sized by
+Content-Length, chunked, or the end of the connection. Redirects are
+returned, not followed."""
 
 from urllib.parse import urlsplit
 
@@ -60,39 +61,61 @@ def parse_url(url):
     return scheme == "https", host, port or default, target, host_header
 
 
-def _request(target, host_header, headers):
-    """The request bytes; `headers` (name, value) bytes pairs override the
-    defaults of the same name."""
+def _request(method, target, host_header, headers, body=None):
+    """The request's head; `headers` (name, value) bytes pairs override the
+    defaults of the same name, except Content-Length, which is the body's."""
     given = {name.lower() for name, _ in headers}
-    lines = [b"GET %s HTTP/1.1" % target.encode()]
+    lines = [b"%s %s HTTP/1.1" % (method, target.encode())]
     for name, value in ((b"Host", host_header.encode()), (b"User-Agent", b"luasup"),
                         (b"Accept", b"*/*"), (b"Connection", b"close")):
         if name.lower() not in given:
             lines.append(name + b": " + value)
-    lines.extend(name + b": " + value for name, value in headers)
+    lines.extend(name + b": " + value for name, value in headers if name.lower() != b"content-length")
+    if body is not None:
+        lines.append(b"Content-Length: %d" % len(body))
     return b"\r\n".join(lines) + b"\r\n\r\n"
 
 
 async def get(url, headers, max_body):
     """(status, body, [(lowercase name, value)]) for a GET of `url`.
     Raises ProbeError, OSError or TimeoutError (see connect.describe)."""
+    return await _exchange(b"GET", url, headers, None, max_body)
+
+
+async def post(url, headers, body, max_answer):
+    """(status, answer, fields) for a POST of `body` to `url`, raising as
+    get() does until the status line is in. From then on the status is the
+    answer, whatever becomes of the body: one longer than max_answer, or
+    cut short, comes back as b"" (the server has taken the request, and
+    sending it again would deliver it twice)."""
+    return await _exchange(b"POST", url, headers, body, max_answer)
+
+
+async def _exchange(method, url, headers, body, max_body):
     https, host, port, target, host_header = parse_url(url)
     reader, writer = await connect(host, port, ssl=_tls() if https else None)
     try:
-        writer.write(_request(target, host_header, headers))
+        writer.write(_request(method, target, host_header, headers, body))
+        if body:
+            writer.write(body)
         await writer.drain()
         while True:
             status, fields = await _read_head(reader)
             # 1xx are interim answers; the real one follows (101 would switch
-            # protocols, which a GET without Upgrade never asks for).
+            # protocols, which a request without Upgrade never asks for).
             if not 100 <= status < 200:
                 break
-        body = await _read_body(reader, status, fields, max_body)
+        try:
+            answer = await _read_body(reader, status, fields, max_body)
+        except ProbeError:
+            if body is None:
+                raise
+            answer = b""
     finally:
         # Not waiting for the close to finish: a TLS peer may take its time
         # over close_notify, and the answer is already complete.
         writer.close()
-    return status, body, _merge(fields)
+    return status, answer, _merge(fields)
 
 
 async def _line(reader, budget):

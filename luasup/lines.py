@@ -68,7 +68,15 @@ class Runs:
         if not end:
             self._head.append(data)
             self._held += len(data)
-            return self.flush() if self._held > self.cap else None
+            if self._held <= self.cap:
+                return None
+            # whole caps of the line go; the rest (1 to cap bytes) waits, so
+            # the line's end, when it comes, is in a record of its own
+            line = b"".join(self._head)
+            cut = (len(line) - 1) // self.cap * self.cap
+            self._head = [line[cut:]]
+            self._held = len(line) - cut
+            return line[:cut]
         if self._head:
             self._head.append(data[:end])
             run = b"".join(self._head)

@@ -54,6 +54,14 @@ class SpawnError(OSError):
         self.what = what
 
 
+def failure_text(e):
+    """Why spawn() raised e, for `unable to spawn CMD: ...` messages."""
+    why = getattr(e, "strerror", None) or str(e)
+    if getattr(e, "what", None):  # a SpawnError naming the failed step
+        why = "cannot %s: %s" % (e.what, why)
+    return why
+
+
 class Child:
     """A process luasup started. Its exit status comes from the reaper."""
 
@@ -66,6 +74,10 @@ class Child:
         self.exited = asyncio.Event()
         self.on_exit = []  # callbacks(child) once reaped
         self.notify = None  # its NotifySocket, when started with notify=true
+        self.log_name = None  # the name of its records (and of logs.stdin's targets)
+        self.stop_last = False  # a log consumer: stopped after the others (shutdown.py)
+        self.before_stdin_close = []  # callbacks(child): who writes to stdin lets go of the fd
+        self.stdin_fed = False  # logs.stdin writes to its stdin: child:write must not
 
     @property
     def running(self):
@@ -112,6 +124,8 @@ class Child:
 
     def close_stdin(self):
         if self.stdin_fd >= 0:
+            for callback in self.before_stdin_close:
+                callback(self)
             os.close(self.stdin_fd)
             self.stdin_fd = -1
 
@@ -289,6 +303,8 @@ def _fork_exec(argv, opts, plumbing):
 
 async def write_stdin(loop, child, data):
     """Write all of data to the child's stdin pipe, waiting while it is full."""
+    if child.stdin_fed:  # two writers would interleave, and share one add_writer slot
+        raise OSError(errno.EBUSY, "its stdin is fed by logs.stdin")
     view = memoryview(data)
     while view:
         if child.stdin_fd < 0:

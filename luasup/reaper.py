@@ -21,6 +21,8 @@ class Reaper:
         self._watchers = {}  # pid -> (mark(status), callback(status))
         # Set whenever waitpid says luasup has no child left at all.
         self.no_children = asyncio.Event()
+        # Set whenever reap() collected an exit, a child's or an orphan's.
+        self.reaped = asyncio.Event()
 
     def watch(self, pid, mark, callback):
         """Once `pid` is reaped: `mark(status)` under the lock, then
@@ -40,6 +42,7 @@ class Reaper:
                     break
                 if pid == 0:
                     break
+                self.reaped.set()
                 watcher = self._watchers.pop(pid, None)
                 if watcher is not None:
                     watcher[0](status)

@@ -87,8 +87,8 @@ async def _main(loop, runtime, fn, args, arg, script_dir, settings):
                           " exit code" % result[0])
                 code = EXIT_LUA_ERROR
             sup.reaper.reap()  # a child whose output just ended has exited too
-            if sup.children and not sup.exit_code.done():
-                n = len(sup.children)
+            n = len(sup.children) - len(sup.stopping_last())  # log consumers go unsaid
+            if n and not sup.exit_code.done():
                 log.info("the main chunk returned with %d %s still running: stopping %s"
                          " (end it with init.wait() to keep them running)"
                          % (n, "child" if n == 1 else "children", "it" if n == 1 else "them"))
@@ -106,10 +106,12 @@ async def _main(loop, runtime, fn, args, arg, script_dir, settings):
     bridge.start("main", fn, *(os.fsencode(a) for a in args)).add_done_callback(main_done)
     code = await sup.exit_code
     sup.closed = True
-    # Tasks in init.wait() run on while the children stop; the rest end now.
-    await _cancel(t for t in bridge.tasks if t not in api.lifecycle.waiting)
-    await stop_everything(sup, sup.grace, sup.stop_signal)
-    await _cancel(bridge.tasks)
+    # Tasks in init.wait() run on while the children stop; the rest end now
+    # but the log function sinks', which take the children's last lines.
+    await _cancel(t for t in bridge.tasks if t not in api.lifecycle.waiting and t not in api.logs.tasks)
+    # log consumers (logs.process) stop last, once they have those lines
+    await stop_everything(sup, sup.grace, sup.stop_signal, last=False)
+    await _cancel(t for t in bridge.tasks if t not in api.logs.tasks)
     if api.lifecycle.exit_hooks:
         code = await _run_exit_hooks(api, sup, code)
     await _drain_logs(api, sup)
@@ -118,11 +120,14 @@ async def _main(loop, runtime, fn, args, arg, script_dir, settings):
 
 async def _drain_logs(api, sup):
     """The log sinks get what is left of the grace period since the stop
-    began (at least LOG_DRAIN_MIN) to deliver what they hold."""
+    began (at least LOG_DRAIN_MIN) to deliver what they hold; then log
+    consumers, which got end of file, are stopped if still running."""
     import time
     deadline = max(sup.stopping_since + sup.grace, time.monotonic() + LOG_DRAIN_MIN)
     if not await api.logs.drain(deadline):
         log.warn("logs: not every sink delivered what it held before the exit")
+    await _cancel(api.logs.tasks)
+    await stop_everything(sup, LOG_DRAIN_MIN)
 
 
 async def _cancel(tasks):
@@ -149,6 +154,6 @@ async def _run_exit_hooks(api, sup, code):
                      % (sup.grace * 1000))
             break
     sup.closed = True
-    await _cancel(api.bridge.tasks)
-    await stop_everything(sup, sup.grace)
+    await _cancel(t for t in api.bridge.tasks if t not in api.logs.tasks)
+    await stop_everything(sup, sup.grace, last=False)
     return lifecycle.hook_code

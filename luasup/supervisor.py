@@ -22,6 +22,7 @@ class Supervisor:
         self.lock = threading.Lock()
         self.reaper = Reaper(self.lock)
         self.children = {}  # pid -> Child, while it runs
+        self.spawned = []  # callbacks(child) for each child started (logs.stdin)
         self.group_signals = True  # relay to each child's process group
         self.loop_signals = set(signals.STOPPING)  # what the default takes() gives on_signal
         self.on_signal = self.forward
@@ -65,6 +66,7 @@ class Supervisor:
         with self.lock:
             pid, captures, stdin_w = process.spawn(self.loop, argv, opts)
             child = Child(pid, name, captures, stdin_w)
+            child.log_name = opts.log_name
             self.children[pid] = child
 
             def mark(status):
@@ -72,7 +74,13 @@ class Supervisor:
             self.reaper.watch(pid, mark, lambda status: self._reaped(child, status))
         if name or log.enabled("debug"):
             (log.info if name else log.debug)("started %s" % child.label())
+        for callback in self.spawned:
+            callback(child)
         return child
+
+    def stopping_last(self):
+        """Pids of the running children that the shutdown stops last."""
+        return {pid for pid, child in self.children.items() if child.stop_last}
 
     def _reaped(self, child, status):
         del self.children[child.pid]

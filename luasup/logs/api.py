@@ -10,6 +10,8 @@ from . import bus, form, record
 from .bus import Bus, Route, Watch
 from .consolesink import ConsoleSink
 from .filesink import FileSink
+from .functionsink import FunctionSink
+from .processsink import ProcessSink
 from .ring import RingSink
 
 # queue defaults by kind: (max_bytes, batch_bytes, batch_time)
@@ -34,9 +36,13 @@ def _is_terminal(fd):
 
 
 class Logs:
-    def __init__(self, loop, line_cap, table):
+    def __init__(self, loop, line_cap, table, sup, start_task):
         self.loop = loop
         self._table = table  # a Lua table from a dict or list
+        self._sup = sup
+        self._start_task = start_task  # (name, fn, *args) -> the asyncio task of a Lua task
+        self.tasks = set()  # function sinks' tasks: they run on until the sinks are drained
+        self._stdin = None  # the StdinFan, once logs.stdin was called
         record.LINE_CAP = line_cap
         self._sinks = {}  # id -> Sink
         self._watches = {}  # id -> bus.Watch
@@ -55,10 +61,13 @@ class Logs:
             b"log_console": self._declare(self.console),
             b"log_file": self._declare(self.file),
             b"log_ring": self._declare(self.ring),
+            b"log_process": self._declare(self.process),
+            b"log_fn": self.fn,
+            b"log_stdin": self.stdin,
+            b"log_stdin_stats": lambda: self._lua_stats(self._stdin),
+            b"log_http": self._declare(self.http),
             b"log_route": self.route,
-            b"log_stats": lambda sid: self._table(
-                {k.encode(): (v.encode() if isinstance(v, str) else v)
-                 for k, v in self._sinks[sid].stats().items()}),
+            b"log_stats": lambda sid: self._lua_stats(self._sinks[sid]),
             b"log_flush": lambda sid: self._sinks[sid].flush(),
             b"log_reopen": lambda sid: self._sinks[sid].reopen(),
             b"log_tail": self.tail,
@@ -68,7 +77,12 @@ class Logs:
         }
 
     def ops(self):
-        return {b"log_watch_wait": self.watch_wait}
+        return {b"log_watch_wait": self.watch_wait,
+                b"log_fn_next": lambda sid, errors: self._sinks[sid].next_batch(errors)}
+
+    def _lua_stats(self, sink):
+        return self._table({k.encode(): (v.encode() if isinstance(v, str) else v)
+                            for k, v in sink.stats().items()})
 
     def _declare(self, make):
         def declare(*args):
@@ -104,6 +118,50 @@ class Logs:
 
     def ring(self, lines, size):
         return RingSink(self.loop, int(lines), int(size))
+
+    def process(self, argv, exec_opts, name, fmt, prefix, *queue):
+        from ..spawnopts import SpawnRefused, options_from_lua
+        argv = [os.fsdecode(argv[i]) for i in range(1, len(argv) + 1)]
+        if self._sup.closed:
+            raise ValueError("unable to spawn %s: luasup is shutting down" % argv[0])
+        try:
+            opts, _, _ = options_from_lua(self.loop, exec_opts, 0)
+        except SpawnRefused as e:
+            raise ValueError("unable to spawn %s: %s" % (argv[0], e)) from None
+        opts.stdin, opts.stdout, opts.stderr = "pipe", "inherit", "inherit"
+        name = _text(name) if name is not None else os.path.basename(argv[0])
+        return ProcessSink(self.loop, self._sup, argv, opts, name, form.make(_text(fmt), _text(prefix)),
+                           **self._queue("process", *queue))
+
+    def fn(self, name, runner, *queue):
+        """A function sink, and the Lua task that runs its callback:
+        runner(sid) (lua/logs.lua)."""
+        name = _text(name)
+        sid = self._declare(lambda *q: FunctionSink(self.loop, name, self._table,
+                                                    **self._queue("function", *q)))(*queue)
+        if isinstance(sid, tuple):  # (None, message)
+            return sid
+        task = self._start_task(name, runner, sid)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return sid
+
+    def stdin(self, names):
+        from .stdinfan import StdinFan
+        names = [_text(names[i]) for i in range(1, len(names) + 1)]
+        if self._stdin is not None:
+            return None, ("luasup's stdin already goes to %s" % ", ".join(sorted(self._stdin.names))).encode()
+        self._stdin = StdinFan(self.loop, self._sup, names)
+        return True
+
+    def http(self, url, fmt, labels, headers, timeout, *queue):
+        """labels, headers: Lua lists of names and values, flattened."""
+        from .httpsink import HttpSink  # only policies that ship logs pay for it
+        labels = [_text(labels[i]) for i in range(1, len(labels) + 1)]
+        headers = [bytes(headers[i]) for i in range(1, len(headers) + 1)]
+        return HttpSink(self.loop, _text(url), _text(fmt), zip(labels[::2], labels[1::2]),
+                        list(zip(headers[::2], headers[1::2])), float(timeout),
+                        **self._queue("http", *queue))
 
     @staticmethod
     def _pattern(match):

@@ -113,6 +113,8 @@ class Bus:
     def plan(self, name, stream):
         plan = self._plans.get((name, stream))
         if plan is None:
+            if len(self._plans) > 4096:  # names that keep changing (jobs by date)
+                self._plans.clear()
             default = _stderr if name == "luasup" else self._default
             plan = _Plan([r for r in self.routes if r.applies(name, stream)], default)
             self._plans[(name, stream)] = plan
@@ -237,5 +239,9 @@ class Source:
     def publish(self, raw):
         return self.bus.publish(Batch(self.name, self.stream, self.pid, raw))
 
-    def close(self):
+    def close(self, unfinished):
+        """The stream has ended; unfinished: its last line went out
+        without its end (a sink may have left it open)."""
+        if unfinished:
+            self.bus.publish(Batch(self.name, self.stream, self.pid, None, []), can_wait=False)
         self.bus.source_closed()

@@ -39,6 +39,11 @@ class Text:
         return data
 
     def __call__(self, batch):
+        if not batch.lines:  # a stream's end: its unfinished line, if open, is over
+            if self._open == (batch.name, batch.stream, batch.pid):
+                self._open = None
+                return b"\n"
+            return b""
         p = self.prefix(batch)
         if p:  # each piece of a long line gets a line, and a prefix, of its own
             return p + (b"\n" + p).join(batch.lines) + b"\n"

@@ -1,9 +1,10 @@
-"""Lua patterns translated into compiled `re` regexes, for the routes' `match`.
+"""Lua patterns translated into compiled `re` regexes, for the log bus's `match`.
 
-A route tests every line of child output against a Lua pattern. Calling
-string.find through lupa once per line would cost more than the rest of the
-routing, so the pattern is translated once into a bytes regex that finds a
-line exactly when LuaJIT 2.1's `string.find(line, pattern)` does.
+A route (or a readiness watch) tests every line of child output against a
+Lua pattern. Calling string.find through lupa once per line would cost more
+than the rest of the routing, so the pattern is translated once into a bytes
+regex that finds a line exactly when LuaJIT 2.1's `string.find(line,
+pattern)` does.
 
 Lua raises most pattern errors only when matching reaches the bad spot (and
 "unfinished capture" only after a match); a route must fail when it is
@@ -52,9 +53,8 @@ _CLASSES = {ord(k): v for k, v in _CLASSES.items()}
 def compile(pattern: bytes) -> re.Pattern:
     """The regex whose search() finds a line iff string.find(line, pattern) does.
 
-    Raises ValueError where Lua would raise while matching, and for a
-    balanced match between two different characters, which no regex
-    expresses."""
+    Raises ValueError where Lua would raise on some line, and for a
+    balanced match between two different bytes, which no regex expresses."""
     if not _SPECIALS.intersection(pattern):
         return re.compile(re.escape(pattern))
     # LuaJIT's matcher reads the pattern as a C string: a NUL ends it.
@@ -132,9 +132,9 @@ class _Translation:
             raise ValueError('unbalanced pattern')
         if args[0] != args[1]:
             self.unsupported = (
-                "'%%b%s' is not supported in a route's match: counting nested "
-                "pairs has no regular expression (only %%b with two equal "
-                "characters, such as %%b\"\", is)" % args.decode('latin-1'))
+                "'%%b%s' is not supported in a log pattern: a regular "
+                "expression cannot count nested pairs (%%b with two equal "
+                "bytes, such as %%b\"\", is supported)" % args.decode('latin-1'))
             return i + 4
         # With equal characters the first repeat closes: no nesting to count.
         edge = _atom(frozenset(args[:1]))
@@ -207,7 +207,8 @@ def _single(item):
 
 
 def _escape(c):
-    return _CLASSES.get(c) or frozenset({c})
+    """What `%c` matches: a class for a class letter, else the byte c itself."""
+    return _CLASSES.get(c, frozenset({c}))
 
 
 def _bracket(text):

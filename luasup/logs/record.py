@@ -78,14 +78,17 @@ def text(line):
 
 def json_lines(batch, extra=None):
     """One JSON object per record, each ending in a newline."""
+    if not batch.lines:
+        return b""
     when = stamp(batch.wall)
+    name = text(batch.name.encode("utf-8", "surrogateescape"))
     out = []
     for line in batch.lines:
-        record = {"time": when, "name": batch.name, "stream": batch.stream,
+        record = {"time": when, "name": name, "stream": batch.stream,
                   "pid": batch.pid, "line": text(line)}
         if type(line) is Piece:
             record["continued"] = True
         if extra:
             record.update(extra)
         out.append(json.dumps(record, ensure_ascii=False))
-    return ("\n".join(out) + "\n").encode("utf-8", "surrogateescape")
+    return ("\n".join(out) + "\n").encode("utf-8")

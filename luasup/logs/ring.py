@@ -1,8 +1,13 @@
 """A ring sink: the last lines of each name (service) in memory, for
 `ring:tail()` and the control socket's `logs`. It has no queue: keeping a
-line is a deque append, and the oldest go as new ones come."""
+line is a deque append, and the oldest go as new ones come. It keeps the
+rings of at most MAX_NAMES names: a policy that names its jobs by date or
+counter would otherwise grow it for ever; the name written to longest ago
+goes first."""
 
 import collections
+
+MAX_NAMES = 256
 
 from .sink import Sink
 
@@ -15,19 +20,26 @@ class RingSink(Sink):
                          batch_bytes=1, batch_time=0)
         self._max_lines = lines
         self._max_size = size
-        self._rings = {}  # name -> [deque of (wall, stream, pid, line), bytes]
+        self._rings = collections.OrderedDict()  # name -> [deque of (wall, stream, pid, line), bytes]
 
     def put(self, batch, can_wait=True):
+        lines = batch.lines
+        if not lines:
+            return
         ring = self._rings.get(batch.name)
         if ring is None:
             ring = self._rings[batch.name] = [collections.deque(), 0]
+            if len(self._rings) > MAX_NAMES:
+                self._rings.popitem(last=False)
+        else:
+            self._rings.move_to_end(batch.name)
         keep = ring[0]
         stamp = (batch.wall, batch.stream, batch.pid)
-        lines = batch.lines
         keep.extend(stamp + (line,) for line in lines)
-        ring[1] += batch.size()
+        size = sum(map(len, lines)) + len(lines)  # as popping counts them
+        ring[1] += size
         self.delivered += len(lines)
-        self.delivered_bytes += batch.size()
+        self.delivered_bytes += size
         while len(keep) > self._max_lines or (ring[1] > self._max_size and len(keep) > 1):
             ring[1] -= len(keep.popleft()[3]) + 1
 

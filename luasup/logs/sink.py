@@ -68,8 +68,8 @@ class Sink:
         lines = batch.count()
         began = False
         with self._lock:
-            full = self.queued + len(data) > self.max_bytes
-            if full and (self.full == DROP_NEWEST or (self.full == BLOCK and not can_wait)):
+            newest = self.full == DROP_NEWEST or (self.full == BLOCK and not can_wait)
+            if newest and self.queued + len(data) > self.max_bytes:
                 began = self._drop(lines, len(data))
             else:
                 self._items.append((data, lines, batch.mono))
@@ -81,7 +81,7 @@ class Sink:
                 self._idle.clear()
         if began:  # outside the lock: the line may come back here as a record
             log.warn("logs: %s is full (%d bytes queued): dropping its %s lines"
-                     % (self.label, self.max_bytes, "newest" if self.full == DROP_NEWEST else "oldest"))
+                     % (self.label, self.max_bytes, "newest" if newest else "oldest"))
         self.wake()
 
     def _drop(self, lines, size):

@@ -13,7 +13,6 @@ local M = {}
 
 local Sink = {}
 Sink.__index = Sink
-M.Sink = Sink
 
 local QUEUE = { max_bytes = 'number', full = 'string', batch_bytes = 'number', batch_time = 'number' }
 
@@ -28,10 +27,11 @@ local function spec_with(extra)
     return spec
 end
 
-local function positive(fname, opts, key)
+local function positive(fname, opts, key, prefix)
     local v = opts[key]
     if v ~= nil and not (v >= 0 and v < math.huge) then
-        argerror(1, fname, ("option '%s': non-negative number expected, got %s"):format(key, tostring(v)))
+        argerror(1, fname, ("option '%s%s': non-negative number expected, got %s")
+            :format(prefix or '', key, tostring(v)))
     end
 end
 
@@ -62,11 +62,6 @@ local function declared(kind, fname, id, err)
     end
     return setmetatable({ _id = id, _kind = kind }, Sink)
 end
-M.declared = declared
-M.queue_options = queue_options
-M.spec_with = spec_with
-M.one_of = one_of
-M.positive = positive
 
 local CONSOLE = spec_with({ stream = 'string', prefix = 'string', format = 'string', color = 'string|boolean' })
 local STREAM = { "'same', 'stdout' or 'stderr'", same = 1, stdout = 1, stderr = 1 }
@@ -103,7 +98,7 @@ function M.file(opts)
     local rotate = opts.rotate or {}
     args.options(1, 'logs.file', rotate, ROTATE)
     for key in pairs(ROTATE) do
-        positive('logs.file', rotate, key)
+        positive('logs.file', rotate, key, 'rotate.')
     end
     if rotate.keep and rotate.keep % 1 ~= 0 then
         argerror(1, 'logs.file', "option 'rotate.keep': whole number expected, got " .. tostring(rotate.keep))
@@ -122,6 +117,184 @@ function M.ring(opts)
     positive('logs.ring', opts, 'lines')
     positive('logs.ring', opts, 'bytes')
     return declared('ring', 'logs.ring', core.log_ring(opts.lines or 1000, opts.bytes or 1048576))
+end
+
+local PROCESS = spec_with({ name = 'string', prefix = 'string', format = 'string', env = 'table',
+                            clear_env = 'boolean', cwd = 'string', user = 'string|number',
+                            group = 'string|number', umask = 'number' })
+local EXEC_OPTIONS = { 'env', 'clear_env', 'cwd', 'user', 'group', 'umask' }
+
+--- logs.process{cmd, arg..., name=, format=, prefix=, env=, cwd=, user=, ...} -> sink:
+-- records written to a long-running consumer's stdin; restarted if it dies
+function M.process(opts)
+    check(1, 'logs.process', opts, 'table')
+    args.options(1, 'logs.process', opts, PROCESS)
+    one_of('logs.process', opts, 'format', FORMAT)
+    if opts[1] == nil then
+        argerror(1, 'logs.process', 'a command expected, got nothing')
+    end
+    local argv = {}
+    for i, v in ipairs(opts) do
+        if type(v) ~= 'string' and type(v) ~= 'number' then
+            argerror(1, 'logs.process', ('string expected at [%d], got %s'):format(i, type(v)))
+        end
+        argv[i] = tostring(v)
+    end
+    if opts.umask ~= nil then
+        args.integer(1, 'logs.process', opts.umask, 0, 511, "option 'umask': 0 to 0777")
+    end
+    require('luasup.process').check_env('logs.process', opts.env)
+    local exec = {}
+    for _, key in ipairs(EXEC_OPTIONS) do
+        exec[key] = opts[key]
+    end
+    return declared('process', 'logs.process', core.log_process(argv, exec, opts.name, opts.format or 'text',
+        opts.prefix or '', queue_options('logs.process', opts)))
+end
+
+-- A callback's error, reported in one line: the first at once, then at
+-- most one a REPORT_EVERY seconds with how many came meanwhile (a callback
+-- that fails on every record must not flood luasup's stderr, nor feed
+-- itself through a route of luasup's own lines).
+local REPORT_EVERY = 5
+
+local function run_fn(callback, name)
+    local await, xpcall, now = task.await, xpcall, core.now
+    local errors, last_report, unreported = 0, -math.huge, 0
+    local function message(err)
+        return tostring(err)
+    end
+    local function failed(err)
+        errors = errors + 1
+        if now() - last_report < REPORT_EVERY then
+            unreported = unreported + 1
+            return
+        end
+        if unreported > 0 then
+            err = ('%s (and %d more errors since the last one reported)'):format(err, unreported)
+        end
+        core.report_error(name, err)
+        last_report, unreported = now(), 0
+    end
+    return function(id)
+        while true do
+            local flat = await('logs.fn', 'log_fn_next', id, errors)
+            errors = 0
+            for b = 1, #flat, 7 do
+                local bname, stream, pid, time, mono, lines, continued = unpack(flat, b, b + 6)
+                local cont = {}
+                for _, i in ipairs(continued or cont) do
+                    cont[i] = true
+                end
+                for i = 1, #lines do
+                    local ok, err = xpcall(callback, message, {
+                        name = bname, stream = stream, pid = pid, line = lines[i], time = time,
+                        mono = mono, continued = cont[i] or false })
+                    if not ok then
+                        failed(err)
+                    end
+                end
+            end
+        end
+    end
+end
+
+--- logs.fn(function(rec) end [, {max_bytes=, full=, batch_bytes=, batch_time=}]) -> sink:
+-- rec = {name, stream, pid, line, time, mono, continued}, one record at a time, in order
+function M.fn(callback, opts)
+    check(1, 'logs.fn', callback, 'function')
+    opts = opts or {}
+    check(2, 'logs.fn', opts, 'table')
+    args.options(2, 'logs.fn', opts, QUEUE)
+    local name = task.job_name('logs.fn', callback)
+    return declared('function', 'logs.fn', core.log_fn(name, run_fn(callback, name),
+        queue_options('logs.fn', opts)))
+end
+
+local Stdin = {}
+Stdin.__index = Stdin
+
+--- logs.stdin(name, ...) -> an object with :stats(): luasup's own stdin written to the
+-- stdin of the children of these names (started with stdin = 'pipe')
+function M.stdin(...)
+    local n = select('#', ...)
+    if n == 0 then
+        argerror(1, 'logs.stdin', 'a child or service name expected, got nothing')
+    end
+    local names = {}
+    for i = 1, n do
+        local name = (select(i, ...))
+        check(i, 'logs.stdin', name, 'string')
+        names[i] = name
+    end
+    local ok, err = core.log_stdin(names)
+    if not ok then
+        task.raise('logs.stdin: ' .. tostring(err))
+    end
+    return setmetatable({}, Stdin)
+end
+
+--- stdin:stats() -> {read=, written=, dropped_bytes=, paused=, children=, eof=}
+function Stdin:stats()
+    args.self(self, Stdin, 'stdin', 'stats')
+    return core.log_stdin_stats()
+end
+
+local HTTP = spec_with({ url = 'string', format = 'string', labels = 'table', headers = 'table',
+                         timeout = 'number' })
+local HTTP_FORMAT = { "'loki' or 'ndjson'", loki = 1, ndjson = 1 }
+-- what each record sets itself: a static label of that name would hide it
+local OWN_FIELDS = {
+    loki = { service = 1, stream = 1 },
+    ndjson = { time = 1, name = 1, stream = 1, pid = 1, line = 1, continued = 1 },
+}
+
+-- labels { name = value } -> { name1, value1, ... } sorted by name
+local function flat_labels(labels, format)
+    local names = {}
+    for name, value in pairs(labels) do
+        if type(name) ~= 'string' then
+            argerror(1, 'logs.http', "option 'labels': label name must be a string, got " .. type(name))
+        end
+        if not name:find('^[%a_][%w_]*$') then
+            argerror(1, 'logs.http', ("option 'labels': invalid label name '%s' (letters, digits and _,"
+                .. " not starting with a digit)"):format(name))
+        end
+        if OWN_FIELDS[format][name] then
+            argerror(1, 'logs.http', ("option 'labels': '%s' is set by each record"):format(name))
+        end
+        if type(value) ~= 'string' and type(value) ~= 'number' then
+            argerror(1, 'logs.http', ("option 'labels': label '%s': string expected, got %s")
+                :format(name, type(value)))
+        end
+        names[#names + 1] = name
+    end
+    table.sort(names)
+    local flat = {}
+    for _, name in ipairs(names) do
+        flat[#flat + 1] = name
+        flat[#flat + 1] = tostring(labels[name])
+    end
+    return flat
+end
+
+--- logs.http{url=, format='loki', labels={}, headers={}, timeout=10, ...} -> sink
+function M.http(opts)
+    check(1, 'logs.http', opts, 'table')
+    args.options(1, 'logs.http', opts, HTTP)
+    if opts.url == nil then
+        argerror(1, 'logs.http', "option 'url' is required")
+    end
+    one_of('logs.http', opts, 'format', HTTP_FORMAT)
+    local timeout = opts.timeout
+    if timeout ~= nil and not (timeout > 0 and timeout < math.huge) then
+        argerror(1, 'logs.http', "option 'timeout': positive number of seconds expected, got "
+            .. tostring(timeout))
+    end
+    local format = opts.format or 'loki'
+    return declared('http', 'logs.http', core.log_http(opts.url, format,
+        flat_labels(opts.labels or {}, format), args.headers(1, 'logs.http', opts.headers or {}),
+        timeout or 10, queue_options('logs.http', opts)))
 end
 
 local function sink_list(value)
@@ -156,12 +329,17 @@ function M.route(opts)
     if not opts.drop and not opts.to then
         argerror(1, 'logs.route', "option 'to' (sinks) or 'drop = true' expected")
     end
+    if opts.to and getmetatable(opts.to) ~= Sink and #opts.to == 0 then
+        argerror(1, 'logs.route', "option 'to': at least one sink expected (drop = true discards)")
+    end
     local names = opts.name
     if type(names) == 'string' then
         names = { names }
     elseif names then
         for i, n in ipairs(names) do
-            check(1, 'logs.route', n, 'string')
+            if type(n) ~= 'string' then
+                argerror(1, 'logs.route', ("option 'name': names expected, got %s at [%d]"):format(type(n), i))
+            end
         end
     end
     local ok, err = core.log_route(names, opts.stream, opts.match, opts.to and sink_list(opts.to) or {},
@@ -183,7 +361,8 @@ function M.watch(name, pattern, stream)
     check(1, 'logs.watch', name, 'string')
     check(2, 'logs.watch', pattern, 'string')
     if stream ~= nil and not ROUTE_STREAM[stream] then
-        argerror(3, 'logs.watch', "'stdout' or 'stderr' expected, got " .. tostring(stream))
+        argerror(3, 'logs.watch', ("'stdout' or 'stderr' expected, got %s"):format(
+            type(stream) == 'string' and "'" .. stream .. "'" or type(stream)))
     end
     local id, err = core.log_watch(name, stream, pattern)
     if not id then
@@ -246,7 +425,14 @@ function Sink:tail(name, n)
 end
 
 function Sink:__tostring()
-    return 'sink ' .. self._kind .. ' ' .. tostring(core.log_stats(self._id).label)
+    return 'sink ' .. tostring(core.log_stats(self._id).label)
 end
 
-return M
+task.guard_all(M)
+
+-- Strict, as init is: a typo such as logs.fiel is an error that names it.
+return setmetatable(M, {
+    __index = function(_, key)
+        task.raise(("logs has no field '%s'"):format(tostring(key)))
+    end,
+})

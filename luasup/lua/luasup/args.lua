@@ -90,4 +90,28 @@ function M.options(n, fname, opts, spec)
     end
 end
 
+-- HTTP header fields { name = value } -> { name1, value1, name2, value2, ... }
+function M.headers(n, fname, headers)
+    local flat = {}
+    for name, value in pairs(headers) do
+        if type(name) ~= 'string' then
+            argerror(n, fname, 'header name must be a string, got ' .. type(name))
+        end
+        if not name:find("^[%w!#$%%&'*+%-.^_`|~]+$") then
+            argerror(n, fname, "invalid header name '" .. name .. "'")
+        end
+        if type(value) == 'number' then
+            value = tostring(value)
+        elseif type(value) ~= 'string' then
+            argerror(n, fname, ("header '%s': string expected, got %s"):format(name, type(value)))
+        end
+        if value:find('[%z\r\n]') then
+            argerror(n, fname, ("header '%s' contains a line break or NUL"):format(name))
+        end
+        flat[#flat + 1] = name
+        flat[#flat + 1] = value
+    end
+    return flat
+end
+
 return M

@@ -18,7 +18,8 @@ local Listener = {}
 Listener.__index = Listener
 M.Watcher, M.Listener = Watcher, Listener
 
-local check_self = require('luasup.args').self
+local args = require('luasup.args')
+local check_self = args.self
 
 --- watcher:cancel() -> true; no more calls after this (one already
 -- running finishes). Cancelling twice is harmless.
@@ -121,32 +122,6 @@ function M.install(init, argerror, check)
 
     local HTTP_OPTIONS = { timeout = 'number', headers = 'table', max_body = 'number' }
 
-    -- { name = value } -> { name1, value1, name2, value2, ... }
-    local function flat_headers(headers)
-        local flat = {}
-        for name, value in pairs(headers) do
-            if type(name) ~= 'string' then
-                argerror(2, 'http_get', 'header name must be a string, got ' .. type(name))
-            end
-            if not name:find("^[%w!#$%%&'*+%-.^_`|~]+$") then
-                argerror(2, 'http_get', "invalid header name '" .. name .. "'")
-            end
-            if type(value) == 'number' then
-                value = tostring(value)
-            elseif type(value) ~= 'string' then
-                argerror(2, 'http_get', ("header '%s': string expected, got %s")
-                    :format(name, type(value)))
-            end
-            if value:find('[%z\r\n]') then
-                argerror(2, 'http_get', ("header '%s' contains a line break or NUL")
-                    :format(name))
-            end
-            flat[#flat + 1] = name
-            flat[#flat + 1] = value
-        end
-        return flat
-    end
-
     local function response(status, body, ...)
         if status == nil then
             return nil, body
@@ -167,7 +142,7 @@ function M.install(init, argerror, check)
         local timeout, max_body = opts.timeout or 5, opts.max_body or 1048576
         check_number(2, 'http_get', "option 'timeout': ", timeout, 1e-9)
         check_number(2, 'http_get', "option 'max_body': ", max_body, 0, true)
-        local flat = flat_headers(opts.headers or {})
+        local flat = args.headers(2, 'http_get', opts.headers or {})
         return response(await('init.http_get', 'http_get', url, timeout, max_body,
             unpack(flat, 1, #flat)))
     end

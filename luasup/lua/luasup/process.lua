@@ -61,6 +61,17 @@ local function check_stream(name, value, allowed)
     end
 end
 
+-- exec's env option (logs.process takes it too)
+function M.check_env(fname, env)
+    for key, value in pairs(env or {}) do
+        if type(key) ~= 'string' or not (type(value) == 'string' or type(value) == 'number'
+                or value == false) then
+            argerror(1, fname, ("option 'env': string keys and string, number or false values"
+                .. " expected, got %s = %s"):format(type(key), type(value)))
+        end
+    end
+end
+
 local function check_options(opts)
     args.options(1, 'exec', opts, OPTIONS)
     if opts.stdin ~= nil and not ({ null = 1, inherit = 1, pipe = 1 })[opts.stdin] then
@@ -71,13 +82,10 @@ local function check_options(opts)
                       log = 1 }
     check_stream('stdout', opts.stdout, streams)
     check_stream('stderr', opts.stderr, streams)
-    for key, value in pairs(opts.env or {}) do
-        if type(key) ~= 'string' or not (type(value) == 'string' or type(value) == 'number'
-                or value == false) then
-            argerror(1, 'exec', ("option 'env': string keys and string, number or false values"
-                .. " expected, got %s = %s"):format(type(key), type(value)))
-        end
+    if opts.prefix and (opts.stdout == 'log' or opts.stderr == 'log') then
+        argerror(1, 'exec', "option 'prefix': for 'inherit' streams; records on the log bus get a sink's prefix")
     end
+    M.check_env('exec', opts.env)
     local Listener = require('luasup.probes').Listener
     for i, sock in ipairs(opts.fds or {}) do
         if getmetatable(sock) ~= Listener then
