@@ -57,18 +57,25 @@
 
 ---Options of logs.http.
 ---@class logs.HttpOptions: logs.QueueOptions
----@field url string http://HOST[:PORT]/PATH, e.g. 'http://loki:3100/loki/api/v1/push'.
+---@field url string http://HOST[:PORT]/PATH or https://..., e.g. 'http://loki:3100/loki/api/v1/push'.
 ---@field format? 'loki'|'ndjson' 'loki' (default): Loki's push API, streams labelled service and stream; 'ndjson': one JSON object per record.
----@field labels? table<string, string> Static labels added to every Loki stream.
+---@field labels? table<string, string|number> Static labels added to every Loki stream (or NDJSON object); not 'service' or 'stream' (NDJSON: no record field).
 ---@field headers? table<string, string|number> Request headers.
 ---@field timeout? number Seconds one request may take (default 10).
 
 ---A consumer process and its options: the command in the array part.
 ---@class logs.ProcessOptions: logs.QueueOptions
 ---@field [1] string The program (searched in PATH).
----@field [integer] luasup.Arg Its arguments.
+---@field [integer] string|number Its arguments.
+---@field name? string Names the sink in messages (default: the program's base name).
 ---@field format? logs.Format Default 'text'.
 ---@field prefix? string As the console's, for 'text' (default '').
+---@field env? table<string, string|number|false> As init.exec's.
+---@field clear_env? boolean As init.exec's.
+---@field cwd? string As init.exec's.
+---@field user? string|integer As init.exec's.
+---@field group? string|integer As init.exec's.
+---@field umask? integer As init.exec's.
 
 ---A route: which records go to which sinks.
 ---@class logs.Route
@@ -87,7 +94,7 @@
 ---@field line string The line without its newline, bytes as written.
 ---@field time number When it was read: wall clock, seconds since the epoch.
 ---@field mono? number The same time on the init.now() clock (function sinks).
----@field continued? boolean true: a piece of a longer line, whose rest is the next record (function sinks).
+---@field continued? boolean true: a piece of a longer or unfinished line, whose rest is the next record; else false (function sinks).
 
 ---What sink:stats() returns.
 ---@class logs.Stats
@@ -96,9 +103,18 @@
 ---@field queued integer Bytes queued.
 ---@field delivered integer Records delivered.
 ---@field delivered_bytes integer
----@field dropped integer Records dropped (queue full, failed writes, rejected posts).
+---@field dropped integer Lines dropped (queue full, failed writes).
 ---@field dropped_bytes integer
 ---@field rotations? integer File sinks: rotations so far.
+---@field rejected? integer Http sinks: lines of batches the server refused for good.
+---@field rejected_bytes? integer Http sinks.
+---@field retries? integer Http sinks: posts tried again.
+---@field sending? integer Http sinks: lines of the batch in hand.
+---@field restarts? integer Process sinks: restarts of the consumer.
+---@field resent? integer Process sinks: lines written again to a restarted consumer.
+---@field resent_bytes? integer Process sinks.
+---@field pid? integer Process sinks: the consumer's pid, nil while none runs.
+---@field errors? integer Function sinks: records whose function raised an error.
 
 ---A sink, as every logs.* declaration returns it.
 ---@class logs.Sink
@@ -145,6 +161,25 @@ function Watch:wait(timeout) end
 ---Stops watching; a wait under way returns nil.
 function Watch:cancel() end
 
+---What stdin:stats() returns.
+---@class logs.StdinStats
+---@field kind 'stdin'
+---@field label string
+---@field read integer Bytes read from luasup's stdin.
+---@field written integer Bytes written to the children, all together.
+---@field dropped_bytes integer Bytes still queued for a child that exited or closed its stdin.
+---@field paused integer How many times reading waited for a slow child.
+---@field children integer Children fed now.
+---@field eof boolean luasup's stdin has ended.
+
+---What logs.stdin returns.
+---@class logs.StdinFan
+local StdinFan = {}
+
+---Counters of the copy.
+---@return logs.StdinStats
+function StdinFan:stats() end
+
 ---@class logs
 local logs = {}
 
@@ -177,10 +212,12 @@ function logs.http(opts) end
 function logs.process(spec) end
 
 ---A sink calling fn with each record, in a task of its own (it may wait);
----calls come in order and never overlap.
+---calls come in order and never overlap. An error in fn is logged and the
+---next record still comes.
 ---@param fn async fun(rec: logs.Record)
+---@param opts? logs.QueueOptions
 ---@return logs.Sink
-function logs.fn(fn) end
+function logs.fn(fn, opts) end
 
 ---Declares a route. Routes are tried in order; a record goes to the sinks
 ---of every route that matches it until one with drop or final matches.
@@ -200,10 +237,13 @@ function logs.route(route) end
 ---@return logs.Watch
 function logs.watch(name, pattern, stream) end
 
----Sends luasup's own stdin to the stdin of the children with these names
----(started with stdin = 'pipe'), each getting every byte.
+---Copies luasup's own stdin to the stdin of the children with these names
+---(log_name, name or service name; started with stdin = 'pipe'), each
+---getting every byte. Once only.
+---@param name string
 ---@param ... string
-function logs.stdin(...) end
+---@return logs.StdinFan
+function logs.stdin(name, ...) end
 
 ---Whether the script has declared any sink or route (services then send
 ---their output to the bus by default).
