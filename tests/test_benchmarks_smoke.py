@@ -12,7 +12,8 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUN = os.path.join(REPO, "benchmarks", "run.py")
 METRICS = ["signal_latency", "reaping", "exit_codes", "relay", "idle", "memory",
-           "startup", "spawn_rate", "scale", "restart_latency", "services"]
+           "startup", "spawn_rate", "scale", "restart_latency", "services", "log_throughput",
+           "log_memory_dead_sink"]
 
 
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="the C helpers need gcc")
@@ -49,3 +50,12 @@ def test_quick_run_reports_every_metric(tmp_path):
     services = results["metrics"]["services"]["rows"]
     assert [r["left"] for r in services] == [0] * len(services)
     assert [r["accepted"] > 0 for r in services if "tcp" in r["subject"]] == [True]
+    # the log benchmarks: the peers took part, and only a sink that drops
+    # when full (luasup's default) lost lines
+    logged = results["metrics"]["log_throughput"]["rows"]
+    assert {"s6-log, one per writer", "svlogd -tt, one for all", "supervisord",
+            "cat"} <= {r["subject"] for r in logged}
+    assert [r["subject"] for r in logged
+            if (r["lost"] or r["extra"]) and "drop" not in r["subject"]] == []
+    dead = results["metrics"]["log_memory_dead_sink"]["rows"]
+    assert [r["lost"] for r in dead] == [0] * len(dead)

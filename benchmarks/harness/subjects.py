@@ -69,9 +69,10 @@ def lua_string(text):
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def supervisord(ctx, cmd, numprocs=1, stdout="/dev/null", restart=False):
+def supervisord(ctx, cmd, numprocs=1, stdout="/dev/null", restart=False, rotate=(0, 0)):
     """supervisord in the foreground running `cmd` numprocs times, its
-    output logged to `stdout`; once each, or restarted whenever it exits."""
+    output logged to `stdout`; once each, or restarted whenever it exits.
+    rotate: (bytes per file, backups kept), (0, 0) for no rotation."""
     scratch = ctx.path("supervisord")
     os.mkdir(scratch)
     conf = os.path.join(scratch, "supervisord.conf")
@@ -97,10 +98,12 @@ autostart=true
 autorestart={autorestart}
 startsecs=0
 stdout_logfile={stdout}
-stdout_logfile_maxbytes=0
+stdout_logfile_maxbytes={maxbytes}
+stdout_logfile_backups={backups}
 redirect_stderr=true
 """.format(scratch=scratch, command=shlex.join(cmd).replace("%", "%%"), numprocs=numprocs,
            stdout=stdout, autorestart="true" if restart else "false",
+           maxbytes=rotate[0], backups=rotate[1],
            minfds=max(1024, 4 * numprocs + 64)))
     return "supervisord", ["supervisord", "-c", conf], None
 
