@@ -127,7 +127,8 @@ async def _drain_logs(api, sup):
     if not await api.logs.drain(deadline):
         log.warn("logs: not every sink delivered what it held before the exit")
     await _cancel(api.logs.tasks)
-    await stop_everything(sup, LOG_DRAIN_MIN)
+    # consumers that did not exit at end of file: what is left of the deadline
+    await stop_everything(sup, max(0.1, deadline - time.monotonic()))
 
 
 async def _cancel(tasks):

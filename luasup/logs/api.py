@@ -193,7 +193,10 @@ class Logs:
         watch = self._watches.get(wid)
         if watch is None:
             return (None,)
-        await asyncio.wait({watch.line}, timeout=timeout)
+        try:
+            await asyncio.wait({watch.line}, timeout=timeout)
+        finally:
+            self.unwatch(wid)  # a watch is waited for once: it costs a search of every line
         if watch.line.done() and not watch.line.cancelled():
             return (watch.line.result(),)
         return (None,)

@@ -148,8 +148,9 @@ class Bus:
                 search = route.regex.search
                 hit = [i for i in remaining if search(lines[i])]
             matched.update(hit)
-            for sink in route.sinks:
-                chosen.setdefault(sink, set()).update(hit)
+            if hit:
+                for sink in route.sinks:
+                    chosen.setdefault(sink, set()).update(hit)
             if route.stop and hit:
                 if len(hit) == len(remaining):
                     break
@@ -158,10 +159,10 @@ class Bus:
         if len(matched) < len(lines):
             chosen.setdefault(plan.default(), set()).update(
                 i for i in range(len(lines)) if i not in matched)
-        for sink, picked in chosen.items():
+        for sink, picked in chosen.items():  # only sinks that got lines hold the child back
             if len(picked) == len(lines):
                 sink.put(batch, can_wait)
-            elif picked:
+            else:
                 sink.put(batch.part([lines[i] for i in sorted(picked)]), can_wait)
         return list(chosen)
 
@@ -191,11 +192,9 @@ class Bus:
         if self._tapping:
             return True  # a line about the bus while it handles one: stderr only
         if threading.get_ident() != self._thread:
-            try:
-                self.loop.call_soon_threadsafe(self._own_line, line)
-            except RuntimeError:  # the loop is closed: luasup is exiting
-                return True
-            return False
+            # from a writer thread, the watchdog, the exit: the loop may be
+            # stuck or gone, and these are the lines a user must see
+            return True
         batch = Batch("luasup", "stderr", os.getpid(), line + b"\n")
         if not self.plan("luasup", "stderr").routes:  # not for the bus after all
             return True

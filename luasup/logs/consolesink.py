@@ -30,10 +30,16 @@ class ConsoleSink(Sink):
         for i in range(1, len(items) + 1):  # one write per run of a stream
             if i == len(items) or type(items[i]) is not type(items[start]):
                 out = console.stderr if type(items[start]) is ToStderr else console.stdout
-                out.write(b"".join(items[start:i]))
+                await self._write(out, b"".join(items[start:i]))
                 start = i
-                if out.congested():
-                    relieved = self.loop.create_future()
-                    out.when_relieved(lambda: self.loop.call_soon_threadsafe(
-                        lambda: relieved.done() or relieved.set_result(None)))
-                    await relieved
+
+    async def _write(self, out, data):
+        """Write data in slices console.py takes whole, waiting out each
+        congestion: a write it found no room for it would drop."""
+        for at in range(0, len(data), console.CONGESTED):
+            out.write(data[at:at + console.CONGESTED])
+            if out.congested():
+                relieved = self.loop.create_future()
+                out.when_relieved(lambda: self.loop.call_soon_threadsafe(
+                    lambda: relieved.done() or relieved.set_result(None)))
+                await relieved

@@ -24,6 +24,7 @@ class FileSink(Sink):
         self._size_limit = size  # 0: no rotation
         self._keep = keep
         self._age = age  # seconds a rotated file is kept; 0: no limit
+        self._rotate_failed = False
         self._fd = -1
         self._open()  # a bad path fails here, at the declaration
         self._cond = threading.Condition(self._lock)
@@ -44,6 +45,7 @@ class FileSink(Sink):
         st = os.fstat(fd)
         self._id = (st.st_dev, st.st_ino)
         self._size = st.st_size
+        self._rotate_at = self._size_limit
 
     def reopen(self):
         with self._cond:
@@ -77,15 +79,12 @@ class FileSink(Sink):
             items, lines = self.take()
             if items:
                 data = b"".join(items)
-                if self._guard(self._write, data):
-                    self.loop.call_soon_threadsafe(self.done, lines, len(data))
-                else:
-                    self.loop.call_soon_threadsafe(self._lost, lines, len(data))
-
-    def _lost(self, lines, size):
-        self.dropped += lines
-        self.dropped_bytes += size
-        self.done(0, 0)
+                try:
+                    written = self._guard(self._write, data)
+                except Exception as e:  # a defect: lose this batch, not the thread
+                    log.error("logs: %s: delivery failed: %r" % (self.label, e))
+                    written = False
+                self.loop.call_soon_threadsafe(self.done if written else self.lost, lines, len(data))
 
     def _guard(self, step, *args):
         """Run step; an OSError is reported once until a step succeeds."""
@@ -109,15 +108,15 @@ class FileSink(Sink):
                 self._open()  # moved away or replaced: write where it is named
         except FileNotFoundError:
             self._open()
-        limit = self._size_limit
-        while limit and self._size + len(data) > limit:
+        while self._size_limit and self._size + len(data) > self._rotate_at:
             # fill the file up to its last whole line that fits, then rotate
-            cut = data.rfind(b"\n", 0, limit - self._size) + 1
+            cut = data.rfind(b"\n", 0, self._rotate_at - self._size) + 1
             if not cut and not self._size:  # one line longer than a whole file
                 cut = data.find(b"\n") + 1 or len(data)
             self._append(data[:cut])
             data = data[cut:]
-            self._rotate()
+            if not self._try_rotate():
+                break
         self._append(data)
 
     def _append(self, data):
@@ -126,6 +125,23 @@ class FileSink(Sink):
             n = os.write(self._fd, view)
             view = view[n:]
             self._size += n
+
+    def _try_rotate(self):
+        """Rotate; if it fails, warn once and write on past the size, to
+        try again once the file has grown by another size."""
+        try:
+            self._rotate()
+        except OSError as e:
+            if not self._rotate_failed:
+                log.warn("logs: %s: unable to rotate: %s: writing on past its size"
+                         % (self.label, e.strerror or e))
+            self._rotate_failed = True
+            self._rotate_at = self._size + self._size_limit
+            return False
+        if self._rotate_failed:
+            self._rotate_failed = False
+            log.info("logs: %s: rotating again" % self.label)
+        return True
 
     def _rotate(self):
         if self._keep > 0:

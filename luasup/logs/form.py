@@ -10,13 +10,29 @@ _COLOURS = (b"\x1b[36m", b"\x1b[33m", b"\x1b[32m", b"\x1b[35m", b"\x1b[34m", b"\
 _RESET = b"\x1b[0m"
 
 
+def _check(template):
+    """ValueError unless template is text with {field}s of FIELDS, each at
+    most a width (`{name:>8}`): a width of a billion would cost that much
+    memory per record."""
+    import re
+    import string
+    try:
+        for _, field, spec, conversion in string.Formatter().parse(template):
+            if field is None:
+                continue
+            if field not in FIELDS:
+                raise ValueError("unknown field {%s}" % field)
+            if conversion or not re.fullmatch(r"[<>^]?\d{0,3}", spec or ""):
+                raise ValueError("{%s%s%s}: only a width up to 999 may follow a field"
+                                 % (field, "!" + conversion if conversion else "", ":" + spec if spec else ""))
+    except ValueError as e:
+        raise ValueError("bad prefix %r: %s (the fields are %s)"
+                         % (template, e, ", ".join("{%s}" % f for f in FIELDS))) from None
+
+
 class Text:
     def __init__(self, template="", colour=False):
-        try:
-            template.format(name="", stream="", pid=0, time="")
-        except (KeyError, IndexError, ValueError, AttributeError) as e:
-            raise ValueError("bad prefix %r: %s (the fields are %s)"
-                             % (template, e, ", ".join("{%s}" % f for f in FIELDS))) from None
+        _check(template)
         self._template = template
         self._fixed = None if "{" in template else template.encode()
         self._colour = colour

@@ -25,6 +25,7 @@ BACKOFF_MAX = 30.0
 RETRY_AFTER_MAX = 300.0  # a server's Retry-After is honoured up to this
 ANSWER_BYTES = 65536  # of an answer's body kept, for the message of a rejection
 SHOWN_BYTES = 200  # of that body in the message
+MAX_STREAMS = 4096  # (name, stream) pairs whose labels and last time are kept
 RETRIED = frozenset((408, 429))  # and every 5xx
 
 CONTENT_TYPE = {"loki": b"application/json", "ndjson": b"application/x-ndjson"}
@@ -71,7 +72,7 @@ class HttpSink(Sink):
         self._headers = list(headers)
         if b"content-type" not in given:
             self._headers.append((b"Content-Type", CONTENT_TYPE[form]))
-        self._streams = {}  # (name, stream) -> [its labels as JSON and a NUL, last ns given]
+        self._streams = {}  # (name, stream) -> [its labels as JSON and a NUL, last ns given], oldest first
         self._nudge = asyncio.Event()  # retry now rather than at the end of the backoff
         self._refused = False  # the batch just handled was rejected, not delivered
         self._failing = None  # why the batch in hand has not gone yet
@@ -87,6 +88,8 @@ class HttpSink(Sink):
         key = (batch.name, batch.stream)
         state = self._streams.get(key)
         if state is None:
+            if len(self._streams) >= MAX_STREAMS:  # names that keep changing: drop the oldest
+                self._streams.pop(next(iter(self._streams)))
             labels = {"service": _json_text(batch.name), "stream": batch.stream}
             labels.update(self.labels)
             labels = json.dumps(labels, ensure_ascii=False, separators=(",", ":"))

@@ -23,6 +23,7 @@ import array
 import asyncio
 import fcntl
 import os
+import signal
 import termios
 import time
 
@@ -33,7 +34,6 @@ from .sink import Sink
 BACKOFF_FIRST = 0.5  # seconds before the first restart
 BACKOFF_MAX = 30.0
 BACKOFF_RESET = 60.0  # a consumer that ran this long is restarted after BACKOFF_FIRST again
-EOF_WAIT = 0.5  # seconds a consumer has at least, after end of file, to exit by itself
 
 
 class ProcessSink(Sink):
@@ -193,8 +193,12 @@ class ProcessSink(Sink):
             except BlockingIOError:
                 await self._writable()
                 continue
-            except BrokenPipeError:  # it is dying: _exited salvages the pipe
-                await self._child.exited.wait()
+            except BrokenPipeError:  # it is dying, or closed its stdin: _exited salvages the pipe
+                child = self._child
+                if child.running:  # nobody will read that pipe again: a restart will
+                    log.warn("logs: %s closed its stdin: restarting it" % self.label)
+                    child.signal(signal.SIGTERM, group=True)
+                await child.exited.wait()
                 continue
             written = self._owed[:n]
             self._owed = self._owed[n:]
@@ -227,7 +231,7 @@ class ProcessSink(Sink):
             await self.close(deadline)
             return not self._items and not self._owed
         ok = await super().drain(deadline)
-        await self.close(max(deadline, time.monotonic() + EOF_WAIT))
+        await self.close(deadline)
         return ok
 
     async def close(self, deadline):

@@ -6,8 +6,11 @@ counter would otherwise grow it for ever; the name written to longest ago
 goes first."""
 
 import collections
+import heapq
+import itertools
 
 MAX_NAMES = 256
+RECORD_COST = 64  # bytes a kept record costs beside its line (its tuple, time, pid), counted in `bytes`
 
 from .sink import Sink
 
@@ -36,25 +39,31 @@ class RingSink(Sink):
         keep = ring[0]
         stamp = (batch.wall, batch.stream, batch.pid)
         keep.extend(stamp + (line,) for line in lines)
-        size = sum(map(len, lines)) + len(lines)  # as popping counts them
+        size = sum(map(len, lines)) + RECORD_COST * len(lines)  # as popping counts them
         ring[1] += size
         self.delivered += len(lines)
         self.delivered_bytes += size
         while len(keep) > self._max_lines or (ring[1] > self._max_size and len(keep) > 1):
-            ring[1] -= len(keep.popleft()[3]) + 1
+            ring[1] -= len(keep.popleft()[3]) + RECORD_COST
 
     def tail(self, name=None, n=None):
         """The last n records of name (all names: merged by time), oldest first."""
-        if name is None:
-            merged = sorted((r + (nm,) for nm, ring in self._rings.items() for r in ring[0]),
-                            key=lambda r: r[0])
-        else:
+        if name is not None:
             ring = self._rings.get(name)
-            merged = [r + (name,) for r in ring[0]] if ring else []
-        return merged if n is None else merged[max(0, len(merged) - n):]
+            records = [r + (name,) for r in ring[0]] if ring else []
+            return records if n is None else records[max(0, len(records) - n):]
+        # each ring is in time order: merge them from the newest back, n deep
+        newest = heapq.merge(*((r + (nm,) for r in reversed(ring[0])) for nm, ring in self._rings.items()),
+                             key=lambda r: -r[0])
+        records = list(newest if n is None else itertools.islice(newest, n))
+        records.reverse()
+        return records
 
     def names(self):
         return sorted(self._rings)
+
+    def wake(self):
+        pass  # nothing is ever queued
 
     async def drain(self, deadline):
         return True

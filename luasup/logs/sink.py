@@ -67,9 +67,10 @@ class Sink:
             return
         lines = batch.count()
         began = False
+        queued = self.queued
         with self._lock:
             newest = self.full == DROP_NEWEST or (self.full == BLOCK and not can_wait)
-            if newest and self.queued + len(data) > self.max_bytes:
+            if newest and self._items and self.queued + len(data) > self.max_bytes:
                 began = self._drop(lines, len(data))
             else:
                 self._items.append((data, lines, batch.mono))
@@ -81,7 +82,7 @@ class Sink:
                 self._idle.clear()
         if began:  # outside the lock: the line may come back here as a record
             log.warn("logs: %s is full (%d bytes queued): dropping its %s lines"
-                     % (self.label, self.max_bytes, "newest" if newest else "oldest"))
+                     % (self.label, max(queued, self.queued), "newest" if newest else "oldest"))
         self.wake()
 
     def _drop(self, lines, size):
@@ -153,6 +154,12 @@ class Sink:
             self._hurry = self._draining
             self._idle.set()
 
+    def lost(self, lines, size):
+        """Count what take() gave and could not be delivered."""
+        self.dropped += lines
+        self.dropped_bytes += size
+        self.done(0, 0)
+
     def wake(self):
         if self._task is None:
             self._task = self.loop.create_task(self._run())
@@ -179,9 +186,8 @@ class Sink:
                 await self.deliver(items, lines)
             except Exception as e:  # a defect: lose this batch, not the sink
                 log.error("logs: %s: delivery failed: %r" % (self.label, e))
-                self.dropped += lines
-                self.dropped_bytes += size
-                lines = size = 0
+                self.lost(lines, size)
+                continue
             self.done(lines, size)
 
     async def deliver(self, items, lines):

@@ -53,6 +53,9 @@ local function queue_options(fname, opts)
         end
     end
     one_of(fname, opts, 'full', FULL)
+    if opts.batch_time and opts.batch_time > 3600 then
+        argerror(1, fname, "option 'batch_time': at most 3600 seconds expected, got " .. tostring(opts.batch_time))
+    end
     return opts.max_bytes, opts.full, opts.batch_bytes, opts.batch_time
 end
 
@@ -356,7 +359,8 @@ Watch.__index = Watch
 -- of the records of `name` (on `stream`, or either) that matches the Lua
 -- pattern; records are only watched while they go through the bus
 -- (stdout/stderr = 'log'). watch:wait([timeout]) -> the line, or nil once
--- cancelled or timed out; watch:cancel().
+-- cancelled or timed out; either way the watch is over (wait again: nil).
+-- watch:cancel() ends one not waited for.
 function M.watch(name, pattern, stream)
     check(1, 'logs.watch', name, 'string')
     check(2, 'logs.watch', pattern, 'string')
