@@ -28,12 +28,12 @@
 ---@field max_bytes? number Bytes the queue holds at most, as the sink will write them.
 ---@field full? logs.Full What happens when it is full (default 'drop-oldest').
 ---@field batch_bytes? number Deliver once this many bytes are queued.
----@field batch_time? number Or once the oldest record has waited this many seconds; 0: at once.
+---@field batch_time? number Or once the oldest record has waited this many seconds (at most 3600); 0: at once.
 
 ---Options of logs.console.
 ---@class logs.ConsoleOptions: logs.QueueOptions
 ---@field stream? 'same'|'stdout'|'stderr' 'same' (default): each record to luasup's stream of the same name.
----@field prefix? string Template before each line: {name} {stream} {pid} {time} (default '{name} | ').
+---@field prefix? string Template before each line: {name} {stream} {pid} {time}, each with an optional width up to 999 ({name:>8}) (default '{name} | ').
 ---@field format? logs.Format Default 'text'; 'json' ignores the prefix.
 ---@field color? boolean|'auto' Colour the prefix per name; 'auto' (default): only on a terminal.
 
@@ -53,7 +53,7 @@
 ---Options of logs.ring: what it keeps of each name.
 ---@class logs.RingOptions
 ---@field lines? number Records kept per name (default 1000).
----@field bytes? number Bytes kept per name (default 1048576); the newest record is always kept.
+---@field bytes? number Bytes kept per name, each record counted as its line and 64 (default 1048576); the newest record is always kept. Rings of the 256 names written to last are kept.
 
 ---Options of logs.http.
 ---@class logs.HttpOptions: logs.QueueOptions
@@ -152,13 +152,14 @@ function RingSink:tail(name, n) end
 local Watch = {}
 
 ---Waits for the line (returned at once if it already came); nil after
----`timeout` seconds or once cancelled.
+---`timeout` seconds or once cancelled. Either way the watch is then over:
+---another wait returns nil.
 ---@async
 ---@param timeout? number
 ---@return string? line
 function Watch:wait(timeout) end
 
----Stops watching; a wait under way returns nil.
+---Ends the watch; a wait under way returns nil.
 function Watch:cancel() end
 
 ---What stdin:stats() returns.
