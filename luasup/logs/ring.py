@@ -15,6 +15,10 @@ RECORD_COST = 64  # bytes a kept record costs beside its line (its tuple, time, 
 from .sink import Sink
 
 
+def _named(records, name):
+    return (r + (name,) for r in records)
+
+
 class RingSink(Sink):
     kind = "ring"
 
@@ -53,7 +57,7 @@ class RingSink(Sink):
             records = [r + (name,) for r in ring[0]] if ring else []
             return records if n is None else records[max(0, len(records) - n):]
         # each ring is in time order: merge them from the newest back, n deep
-        newest = heapq.merge(*((r + (nm,) for r in reversed(ring[0])) for nm, ring in self._rings.items()),
+        newest = heapq.merge(*(_named(reversed(ring[0]), nm) for nm, ring in self._rings.items()),
                              key=lambda r: -r[0])
         records = list(newest if n is None else itertools.islice(newest, n))
         records.reverse()
