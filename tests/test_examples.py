@@ -325,3 +325,33 @@ def test_services_start_nothing_after_a_failed_migration(tmp_path):
     assert "luasup: warning: service migrate: failed: exit code 1\n" in result.stderr
     assert "service app: starting" not in result.stderr
     assert "service worker: starting" not in result.stderr
+
+
+def test_logs_fans_output_out_to_console_rotating_file_and_alert(tmp_path):
+    result = run([example("logs.lua"), str(tmp_path)])
+    assert result.returncode == 0, result.stderr
+    out, err = result.stdout.splitlines(), result.stderr.splitlines()
+    # the console: each line behind its service's name, on its own stream
+    assert [l for l in out if l.startswith("counter | ")] == ["counter | tick %d" % i for i in (1, 2, 3)]
+    assert [l for l in out if l.startswith("chatty | ")] == ["chatty | line %d of 200" % i
+                                                             for i in range(1, 201)]
+    assert "checker | checking disk" in out
+    assert "checker | ERROR: disk 97% full" in err
+    # the alert function got the ERROR line, and only it
+    assert [l for l in err if "alert:" in l] == ['luasup: warning: alert: checker said "ERROR: disk 97% full"']
+    # the file: rotated by renaming, every line once and in order across the files
+    names = sorted(os.listdir(tmp_path))
+    assert "app.log.1" in names and set(names) <= {"app.log", "app.log.1", "app.log.2", "app.log.3"}
+    records = []
+    for name in ["app.log.3", "app.log.2", "app.log.1", "app.log"]:
+        if name in names:
+            data = (tmp_path / name).read_bytes()
+            assert len(data) <= 4096 and data.endswith(b"\n"), name
+            records += data.decode().splitlines()
+    stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
+    assert all(re.fullmatch(stamp + r" \w+ std(out|err): .+", r) for r in records), records
+    lines = [r.split(" ", 1)[1] for r in records]
+    assert [l for l in lines if l.startswith("chatty ")] == ["chatty stdout: line %d of 200" % i
+                                                             for i in range(1, 201)]
+    assert "checker stderr: ERROR: disk 97% full" in lines
+    assert len(lines) == 3 + 200 + 2

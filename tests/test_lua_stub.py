@@ -1,8 +1,8 @@
-"""The lua-language-server stubs luasup/lua/meta/init.lua and
-meta/supervise.lua: they are valid Lua, declare every function and method
-the running `init` module and `supervise` library have (and nothing they
-lack), their option classes list the options luasup checks, and they are
-installed with the package."""
+"""The lua-language-server stubs luasup/lua/meta/init.lua,
+meta/supervise.lua and meta/logs.lua: they are valid Lua, declare every
+function and method the running `init` module, `supervise` library and
+`logs` module have (and nothing they lack), their option classes list the
+options luasup checks, and they are installed with the package."""
 
 import glob
 import os
@@ -213,6 +213,7 @@ def test_package_data_ships_the_stub():
                for pattern in patterns for path in glob.glob(os.path.join(PACKAGE, pattern))}
     assert STUB_IN_PACKAGE in shipped
     assert os.path.join("lua", "meta", "supervise.lua") in shipped
+    assert os.path.join("lua", "meta", "logs.lua") in shipped
 
 
 def test_documented_path_command_prints_the_stub_directory(tmp_path):
@@ -334,3 +335,141 @@ def test_supervise_status_class_lists_the_status_fields():
     text = supervise_stub_text()
     fields = set(class_fields(text, "supervise.Status")) | set(class_fields(text, "supervise.LastExit"))
     assert fields == keys, (sorted(keys - fields), sorted(fields - keys))
+
+
+# -- the log bus's stub, luasup/lua/meta/logs.lua ------------------------------
+
+LOGS_STUB = os.path.join(PACKAGE, "lua", "meta", "logs.lua")
+
+LOGS_INTROSPECT = """
+local init = require('init')
+local logs = require('logs')
+local function keys(kind, t)
+    local names = {}
+    for key in pairs(t) do names[#names + 1] = key end
+    table.sort(names)
+    print(kind .. '\\t' .. table.concat(names, ' '))
+end
+for name, value in pairs(logs) do print('logs', name, type(value)) end
+local dir = ...
+local file = logs.file{path = dir .. '/a.log', rotate = {size = 1000}}
+local ring = logs.ring{}
+local seen = {}
+local fn = logs.fn(function(rec) seen[#seen + 1] = rec end)
+logs.route{to = {file, ring, fn}}
+for name, value in pairs(getmetatable(ring)) do
+    if name:sub(1, 2) ~= '__' then print('Sink', name, type(value)) end
+end
+-- the other objects the module returns, each with a metatable of its own
+local objects = {Watch = logs.watch('echo', 'hi'), StdinFan = logs.stdin('nobody')}
+for kind, object in pairs(objects) do
+    for name, value in pairs(getmetatable(object)) do
+        if name:sub(1, 2) ~= '__' then print(kind, name, type(value)) end
+    end
+end
+keys('stats stdin', objects.StdinFan:stats())
+init.exec{'echo', 'hi', stdout = 'log'}:wait()
+fn:flush()
+while #seen == 0 do init.sleep(0.01) end
+keys('record', seen[1])
+keys('tail', ring:tail()[1])
+local sinks = {console = logs.console{}, file = file, ring = ring, fn = fn,
+    process = logs.process{'cat'}, http = logs.http{url = 'http://127.0.0.1:9/'}}
+for kind, sink in pairs(sinks) do
+    keys('stats ' .. kind, sink:stats())
+end
+"""
+
+
+def logs_stub_text():
+    return stub_text(LOGS_STUB)
+
+
+def live_logs(tmp_path):
+    """({name: lua type} of require('logs'), {'Sink': {method: lua type},
+    'Watch': {...}, 'StdinFan': {...}}, {'record': {field}, 'tail': ...,
+    'stats KIND': ...}) from a running luasup."""
+    result = run(["-e", LOGS_INTROSPECT, str(tmp_path)], stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, result.stderr
+    module, methods, tables = {}, {}, {}
+    for line in result.stdout.splitlines():
+        if line.startswith(("logs\t", "Sink\t", "Watch\t", "StdinFan\t")):
+            kind, name, lua_type = line.split("\t")
+            if kind == "logs":
+                module[name] = lua_type
+            else:
+                methods.setdefault(kind, {})[name] = lua_type
+        else:
+            kind, _, names = line.partition("\t")
+            tables[kind] = set(names.split())
+    assert module and methods and {"record", "tail", "stats file"} <= set(tables), result.stdout
+    return module, methods, tables
+
+
+def test_logs_stub_is_a_meta_file_that_compiles_and_runs_as_lua():
+    text = logs_stub_text()
+    assert text.startswith("---@meta logs\n")
+    lua = lupa.LuaRuntime()
+    module = lua.execute(text)
+    assert lua.eval("type")(module.route) == "function"
+    result = run(["--check", LOGS_STUB])
+    assert (result.returncode, result.stderr) == (0, "")
+
+
+def test_logs_stub_declares_exactly_the_functions_and_sink_methods(tmp_path):
+    module, methods, _ = live_logs(tmp_path)
+    declared, separators = stub_declarations(logs_stub_text())
+    stub = declared.pop("logs", {})
+    assert sorted(set(module) - set(stub)) == [], "the module has these; declare them in the stub"
+    assert sorted(set(stub) - set(module)) == [], "the stub declares these; the module lacks them"
+    for name in module:
+        assert module[name] == "function" and separators[("logs", name)] == ".", name
+    # every sink shares one metatable; the stub spreads its methods over
+    # Sink, FileSink and RingSink, one ---@class logs.X each
+    stub_methods = {}
+    for table, names in declared.items():
+        assert re.search(r"^---@class logs\.%s(: logs\.Sink)?\nlocal %s = \{\}$" % (table, table),
+                         logs_stub_text(), re.M), table
+        for name in names:
+            assert separators[(table, name)] == ":", "declare %s:%s (how scripts call it)" % (table, name)
+            kind = table if table in ("Watch", "StdinFan") else "Sink"
+            stub_methods.setdefault(kind, {})[name] = "function"
+    assert stub_methods == methods
+
+
+def test_logs_stub_functions_have_descriptions():
+    assert undescribed(logs_stub_text()) == []
+
+
+def test_logs_option_classes_list_the_options_the_module_checks():
+    text = logs_stub_text()
+    source = read_source("logs.lua")
+    queue = spec_keys(source, "local QUEUE =")
+    assert set(class_fields(text, "logs.QueueOptions")) == queue
+    expected = {
+        "logs.ConsoleOptions: logs.QueueOptions": spec_keys(source, "local CONSOLE ="),
+        "logs.FileOptions: logs.QueueOptions": spec_keys(source, "local FILE ="),
+        "logs.Rotate": spec_keys(source, "local ROTATE ="),
+        "logs.RingOptions": spec_keys(source, "local RING ="),
+        "logs.Route": spec_keys(source, "local ROUTE ="),
+        "logs.HttpOptions: logs.QueueOptions": spec_keys(source, "local HTTP ="),
+        # and the command in the array part: [1], [integer]
+        "logs.ProcessOptions: logs.QueueOptions": spec_keys(source, "local PROCESS ="),
+    }
+    for cls, keys in expected.items():
+        fields = set(class_fields(text, cls))
+        assert fields == keys, (cls, sorted(keys - fields), sorted(fields - keys))
+
+
+def test_logs_record_and_stats_classes_match_the_module(tmp_path):
+    text = logs_stub_text()
+    _, _, live = live_logs(tmp_path)
+    # a function sink's record has every field; ring:tail's some of them
+    record = set(class_fields(text, "logs.Record"))
+    assert live["record"] == record
+    assert live["tail"] <= record
+    stats = set(class_fields(text, "logs.Stats"))
+    kinds = {kind for kind in live if kind.startswith("stats ") and kind != "stats stdin"}
+    assert len(kinds) == 6, kinds
+    assert set().union(*(live[kind] for kind in kinds)) == stats
+    assert live["stats stdin"] == set(class_fields(text, "logs.StdinStats"))

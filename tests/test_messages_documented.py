@@ -12,8 +12,9 @@ LEVELS = {"fatal", "error", "warn", "info", "debug"}
 
 
 def logged_formats():
-    """(file, format string) of every log.LEVEL("...") call in luasup/."""
-    for path in sorted(glob.glob(os.path.join(REPO, "luasup", "*.py"))):
+    """(file, format string) of every log.LEVEL("...") call in luasup/ and
+    its subpackages (luasup/logs/ ...)."""
+    for path in sorted(glob.glob(os.path.join(REPO, "luasup", "**", "*.py"), recursive=True)):
         with open(path, encoding="utf-8") as f:
             tree = ast.parse(f.read())
         for node in ast.walk(tree):
@@ -27,7 +28,7 @@ def logged_formats():
             if isinstance(text, ast.BinOp) and isinstance(text.op, ast.Mod):
                 text = text.left
             if isinstance(text, ast.Constant) and isinstance(text.value, str):
-                yield os.path.basename(path), text.value
+                yield os.path.relpath(path, os.path.join(REPO, "luasup")), text.value
 
 
 def messages_section():
@@ -52,4 +53,5 @@ def test_every_logged_message_is_in_the_readme():
 def test_the_check_sees_the_log_calls():
     formats = [fmt for _, fmt in logged_formats()]
     assert "error in task %s: %s" in formats
+    assert "logs: %s dropped %d lines (%d bytes) while full" in formats  # luasup/logs/ too
     assert len(formats) >= 15
