@@ -82,7 +82,9 @@ def test_a_line_the_dead_consumer_read_part_of_goes_whole_to_the_next(tmp_path):
     first, second = by_consumer(received(out))
     assert first == numbers(1000, 1099)
     assert second == numbers(1100, 1400) + ["EOF"]  # 1100 whole, though 2 bytes of it went to the first
-    assert int(result.stdout) == 301
+    # resent: at least line 1100; how many more were still in the dead one's
+    # pipe, rather than written after the restart, depends on the timing
+    assert 1 <= int(result.stdout) <= 301
 
 
 @pytest.mark.parametrize("loop", LOOPS)
