@@ -155,7 +155,6 @@ def test_a_bad_pattern_is_an_error_at_its_declaration():
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.xfail(reason="BUGS.md #15", strict=True)
 def test_a_pattern_route_keeps_a_line_whole(tmp_path):
     # the line's head matches; its end, cut at the cap, must follow it
     got, _ = lines_routed(tmp_path, "logs.route{ match = 'ERROR', to = a }\nlogs.route{ to = b }",

@@ -15,6 +15,7 @@ import os
 import threading
 
 from .. import log
+from ..lines import Piece
 from .record import Batch
 
 current = None  # the Bus, once the script's runtime is up
@@ -83,6 +84,20 @@ def _stderr():
     return _Stderr
 
 
+def _whole_lines(lines):
+    """(start, end) of each line in lines, a line being its Pieces and the
+    plain line that ends it (or Pieces alone, at the end, unfinished)."""
+    spans = []
+    start = 0
+    for i, line in enumerate(lines):
+        if type(line) is not Piece:
+            spans.append((start, i + 1))
+            start = i + 1
+    if start < len(lines):
+        spans.append((start, len(lines)))
+    return spans
+
+
 class Bus:
     def __init__(self, loop, default_sink):
         self.loop = loop
@@ -90,6 +105,7 @@ class Bus:
         self.routes = []
         self._default = default_sink  # () -> the console sink used with no routes
         self._plans = {}
+        self._carried = {}  # (name, stream, pid) -> the sinks its unfinished line went to
         self.configured = False  # a sink or route was declared
         self.own = False  # luasup's own lines are records too (a route names 'luasup')
         self._thread = threading.get_ident()
@@ -137,33 +153,53 @@ class Bus:
         return None
 
     def _by_pattern(self, batch, plan, can_wait):
+        """Route line by line. The pieces of a line longer than the cap go
+        where the whole line goes, decided on what this batch has of it; a
+        line begun in an earlier batch goes where its beginning went."""
         lines = batch.lines
-        remaining = range(len(lines))
-        chosen = {}  # sink -> indexes of its lines
-        matched = set()
+        source = (batch.name, batch.stream, batch.pid)
+        if not lines:  # a stream's end: to the sinks its unfinished line went to
+            carried = self._carried.pop(source, ())
+            for sink in carried:
+                sink.put(batch, can_wait)
+            return list(carried)
+        spans = _whole_lines(lines)  # (start, end) of each line's pieces
+        carried = self._carried.pop(source, None)
+        chosen = {}  # sink -> indexes of its spans
+        if carried is not None:  # the first span ends a line begun before
+            for sink in carried:
+                chosen[sink] = {0}
+        first = 0 if carried is None else 1
+        remaining = range(first, len(spans))
+        texts = [lines[a] if b - a == 1 else b"".join(lines[a:b]) for a, b in spans]
+        matched = set(range(first))
         for route in plan.routes:
+            if not remaining:
+                break
             if route.regex is None:
                 hit = remaining
             else:
                 search = route.regex.search
-                hit = [i for i in remaining if search(lines[i])]
+                hit = [i for i in remaining if search(texts[i])]
             matched.update(hit)
             if hit:
                 for sink in route.sinks:
                     chosen.setdefault(sink, set()).update(hit)
             if route.stop and hit:
-                if len(hit) == len(remaining):
-                    break
                 gone = set(hit)
                 remaining = [i for i in remaining if i not in gone]
-        if len(matched) < len(lines):
+        if len(matched) < len(spans):
             chosen.setdefault(plan.default(), set()).update(
-                i for i in range(len(lines)) if i not in matched)
+                i for i in range(len(spans)) if i not in matched)
+        if spans and type(lines[-1]) is Piece:  # its end comes in a later batch
+            last = len(spans) - 1
+            self._carried[source] = [sink for sink, picked in chosen.items() if last in picked]
         for sink, picked in chosen.items():  # only sinks that got lines hold the child back
-            if len(picked) == len(lines):
+            if len(picked) == len(spans):
                 sink.put(batch, can_wait)
             else:
-                sink.put(batch.part([lines[i] for i in sorted(picked)]), can_wait)
+                sink.put(batch.part([line for i in sorted(picked) for line in lines[spans[i][0]:spans[i][1]]]),
+                         can_wait)
         return list(chosen)
 
     def watch(self, watch):
