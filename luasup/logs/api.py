@@ -3,6 +3,7 @@ argument checks). Like api.Api, core functions never raise into Lua:
 failures come back as (nil, message)."""
 
 import asyncio
+import errno
 import itertools
 import os
 
@@ -91,7 +92,8 @@ class Logs:
             except ValueError as e:
                 return None, str(e).encode()
             except OSError as e:
-                return None, ("cannot open %s: %s" % (_text(e.filename), e.strerror)).encode()
+                why = "it is a FIFO with no reader" if e.errno == errno.ENXIO else e.strerror
+                return None, ("cannot open %s: %s" % (_text(e.filename), why)).encode()
             self.bus.add_sink(sink)
             sid = len(self._sinks) + 1
             self._sinks[sid] = sink

@@ -6,6 +6,7 @@ deleted or moved it, and reopens it on request (after an outside rotation)."""
 
 import glob
 import os
+import stat
 import threading
 import time
 
@@ -38,11 +39,18 @@ class FileSink(Sink):
         return self._form(batch)
 
     def _open(self):
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        # O_NONBLOCK: a FIFO nobody reads must fail here (ENXIO), not hold
+        # the loop (or this thread) in open()
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NONBLOCK,
+                     0o644)
+        os.set_blocking(fd, True)
+        st = os.fstat(fd)
+        if self._size_limit and not stat.S_ISREG(st.st_mode):
+            os.close(fd)
+            raise ValueError("%s is not a regular file: it cannot be rotated" % self.path)
         if self._fd >= 0:
             os.close(self._fd)
         self._fd = fd
-        st = os.fstat(fd)
         self._id = (st.st_dev, st.st_ino)
         self._size = st.st_size
         self._rotate_at = self._size_limit
