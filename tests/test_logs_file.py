@@ -184,3 +184,22 @@ def test_a_file_that_cannot_be_written_drops_lines_with_one_warning_until_it_can
     assert [line for line in result.stderr.splitlines() if "logs: " in line] == [
         "luasup: warning: logs: file %s: No such file or directory: dropping lines until it works again" % log,
         "luasup: logs: file %s: writing again" % log]
+
+
+def test_a_fifo_is_refused_with_no_reader_and_never_rotated(tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    result = policy("logs.file{ path = %s }" % lua_quote(str(fifo)))  # opening it must not hang
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[0] == (
+        "luasup: error in task main: (command line):2: logs.file: cannot open %s: it is a FIFO with no reader"
+        % fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        result = policy("logs.file{ path = %s, rotate = { size = 100 } }" % lua_quote(str(fifo)))
+    finally:
+        os.close(reader)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[0] == (
+        "luasup: error in task main: (command line):2: logs.file: %s is not a regular file: it cannot be rotated"
+        % fifo)

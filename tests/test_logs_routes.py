@@ -5,7 +5,7 @@ it; a record no route matches goes to the default console (`{name} | `)."""
 import pytest
 
 from helpers import env_for, lua_quote
-from helpers.logfiles import numbered, policy
+from helpers.logfiles import WAIT_FOR, numbered, policy
 
 # each child writes 'o' on stdout and 'e' on stderr
 CHILDREN = ("local function run(name) init.exec{ 'sh', '-c', 'echo o; echo e >&2', name = name,"
@@ -184,3 +184,19 @@ def test_pattern_routes_split_big_batches_line_by_line(tmp_path):
             name, n = line.split()
             got[name].append(int(n))
         assert got == {name: [n for n in range(count) if kept(n)] for name in names}, sink
+
+
+def test_a_pattern_route_sends_the_end_of_an_unfinished_line_where_its_beginning_went(tmp_path):
+    a, gate = str(tmp_path / "a"), str(tmp_path / "gate")
+    writer = 'printf "ERROR disk"; while [ ! -e %s ]; do sleep 0.02; done; echo " full"; echo ERROR next' % gate
+    result = policy(WAIT_FOR + """
+        logs.route{ match = 'ERROR', to = logs.file{ path = %s } }
+        logs.route{ drop = true }
+        local c = init.exec{ 'sh', '-c', %s, stdout = 'log' }
+        wait_for(%s, 'ERROR disk')  -- published unfinished, after the wait
+        io.open(%s, 'w'):close()
+        c:status()
+    """ % (lua_quote(a), lua_quote(writer), lua_quote(a), lua_quote(gate)))
+    assert result.returncode == 0, result.stderr
+    with open(a) as f:
+        assert f.read().splitlines() == ["ERROR disk full", "ERROR next"]
