@@ -202,10 +202,10 @@ def test_a_consumer_that_cannot_be_restarted_is_retried_with_backoff(tmp_path):
     """ % lua_quote(str(gone))])
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
-        "luasup: warning: logs: process ship exited (code 1): restarting in 0.5 s",
-        "luasup: warning: logs: process ship: unable to restart %s: No such file or directory:"
+        "warning: logs: process ship exited (code 1): restarting in 0.5 s",
+        "warning: logs: process ship: unable to restart %s: No such file or directory:"
         " retrying in 1 s" % gone,
-        "luasup: warning: logs: process ship: unable to restart %s: No such file or directory:"
+        "warning: logs: process ship: unable to restart %s: No such file or directory:"
         " retrying in 2 s" % gone,
         "0",
     ]

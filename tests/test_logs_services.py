@@ -95,11 +95,11 @@ def test_luasups_own_lines_through_a_route_naming_luasup(tmp_path):
     assert result.returncode == 0, result.stderr
     own = log.read_text().splitlines()
     assert [re.sub(r"\(pid \d+\)", "(pid N)", line) for line in own] == [
-        "luasup stderr: luasup: started web (pid N)",
-        "luasup stderr: luasup: exited web (pid N) (code 0)",
-        "luasup stderr: luasup: warning: from the script",
-        "luasup stderr: luasup: started nap (pid N)",
-        "luasup stderr: luasup: exited nap (pid N) (SIGKILL)"]
+        "luasup stderr: started web (pid N)",
+        "luasup stderr: exited web (pid N) (code 0)",
+        "luasup stderr: warning: from the script",
+        "luasup stderr: started nap (pid N)",
+        "luasup stderr: exited nap (pid N) (SIGKILL)"]
     assert (result.stdout, result.stderr) == ("web | hi\n", "")
 
 
@@ -115,10 +115,10 @@ def test_without_a_route_naming_luasup_its_lines_stay_on_stderr(tmp_path):
 def test_luasups_own_lines_by_pattern_the_rest_on_stderr(tmp_path):
     log = tmp_path / "luasup.log"
     result = sup_run(PRELUDE + """
-        logs.route{ name = 'luasup', match = '^luasup: started', drop = true }
+        logs.route{ name = 'luasup', match = '^started', drop = true }
         logs.route{ name = 'luasup', match = 'warning', to = logs.file{ path = %s } }
     """ % lua_quote(str(log)) + OWN)
     assert result.returncode == 0, result.stderr
-    assert log.read_text() == "luasup: warning: from the script\n"
+    assert log.read_text() == "warning: from the script\n"
     assert [re.sub(r"\(pid \d+\)", "(pid N)", line) for line in result.stderr.splitlines()] == [
         "luasup: exited web (pid N) (code 0)", "luasup: exited nap (pid N) (SIGKILL)"]

@@ -50,6 +50,7 @@ class Logs:
         self._ids = itertools.count(1)
         self._default = None
         self.bus = bus.current = Bus(loop, self._default_sink)
+        self.bus.muted = self.tasks
 
     def _default_sink(self):
         if self._default is None:

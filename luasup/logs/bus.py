@@ -11,6 +11,7 @@ Which routes can apply to a child's stream is worked out once per
 (name, stream), so a batch from a child no pattern route concerns costs one
 dictionary lookup and a put per sink."""
 
+import asyncio
 import os
 import threading
 
@@ -73,7 +74,9 @@ class _Stderr:
     @staticmethod
     def put(batch, can_wait):
         from .. import console
-        console.stderr.write(batch.raw)
+        # as log.py writes them: the text form's `luasup: ` back (JSON has none)
+        console.stderr.write(b"".join(line + b"\n" if line.startswith(b"{") else b"luasup: " + line + b"\n"
+                                      for line in batch.lines))
 
     @staticmethod
     def congested():
@@ -110,6 +113,7 @@ class Bus:
         self.own = False  # luasup's own lines are records too (a route names 'luasup')
         self._thread = threading.get_ident()
         self._tapping = False
+        self.muted = ()  # tasks whose own lines stay on stderr (function sinks' callbacks)
         self.watches = {}  # name -> [Watch] waiting for a line of that name
         self.sources = 0  # child streams still open
         self._sources_done = None  # an asyncio.Event while drain() waits for them
@@ -231,6 +235,10 @@ class Bus:
             # from a writer thread, the watchdog, the exit: the loop may be
             # stuck or gone, and these are the lines a user must see
             return True
+        if self.muted and asyncio.current_task() in self.muted:
+            return True  # logged by a function sink's callback: it must not get it back
+        if line.startswith(b"luasup: "):  # the record's name says so already
+            line = line[len(b"luasup: "):]
         batch = Batch("luasup", "stderr", os.getpid(), line + b"\n")
         if not self.plan("luasup", "stderr").routes:  # not for the bus after all
             return True

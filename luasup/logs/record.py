@@ -51,11 +51,13 @@ class Batch:
         return self._lines
 
     def count(self):
-        """How many records, without splitting raw into lines (a line
-        longer than the cap counts once here)."""
+        """How many records (a piece of a long line is one), without
+        splitting raw into lines when it cannot hold a piece."""
         if self._lines is not None:
             return len(self._lines)
         raw = self._raw
+        if len(raw) > LINE_CAP:  # it may hold pieces, each a record
+            return len(self.lines)
         return raw.count(b"\n") + (not raw.endswith(b"\n"))
 
     def part(self, lines):

@@ -17,8 +17,10 @@ a chunk only once the loop has queued the one before; once a child's
 queue holds more than LIMIT bytes it reads no more (counted in `paused`)
 until every queue is down to half of it: a child that does not read holds
 up the others, as with tee, rather than miss input. Bytes queued for a
-child that exits or closes its stdin are dropped (counted); what arrives
-while no listed child runs goes to none (`read` counts it, `written` not)."""
+child that exits or closes its stdin are dropped (counted). Reading
+begins when the first listed child starts (until then the input waits in
+luasup's stdin); what arrives later while no listed child runs goes to
+none (`read` counts it, `written` not)."""
 
 import collections
 import os
@@ -54,10 +56,16 @@ class StdinFan:
         self._posted = False  # a chunk is on its way to the loop
         self.eof = False
         self.read = self.written = self.dropped_bytes = self.paused = 0
+        self._reading = False
         sup.spawned.append(self._spawned)
         for child in list(sup.children.values()):
             self._spawned(child)
-        threading.Thread(target=self._reader, name="luasup stdin", daemon=True).start()
+
+    def _start_reading(self):
+        """Once a listed child runs: what comes before would go to none."""
+        if not self._reading:
+            self._reading = True
+            threading.Thread(target=self._reader, name="luasup stdin", daemon=True).start()
 
     # -- the reading thread --------------------------------------------------
 
@@ -90,6 +98,7 @@ class StdinFan:
             child.close_stdin()
             return
         self._targets[child] = _Target(child)
+        self._start_reading()
         child.stdin_fed = True
         child.before_stdin_close.append(self._let_go)
         child.on_exit.append(lambda c: c.close_stdin())  # its pipe is of no use now
