@@ -16,6 +16,8 @@ from .bridge import OpError, TaskError
 from .spawnopts import SpawnRefused, options_from_lua
 from .deadline import within
 
+LOG_TAIL_WAIT = 0.1  # seconds a wait for a child also waits for its log streams to end
+
 
 def exit_code(value):
     """The main chunk's result -> 0..255; None for a number that is not an
@@ -236,8 +238,22 @@ class Api:
                     await within(child.exited.wait(), timeout)
                 except asyncio.TimeoutError:
                     return (None,)
+        await self._log_streams_closed(child)
         reason, code = child.outcome()
         return (reason.encode(), code)
+
+    @staticmethod
+    async def _log_streams_closed(child):
+        """A child's records on the log bus come from its pipes, which end a
+        moment after its exit: what waits for the exit gets them in the
+        sinks first (bounded: a process it left behind may keep a pipe)."""
+        pending = [c.closed.wait() for c in child.captures.values()
+                   if c.published and not c.closed.is_set()]
+        if pending:
+            try:
+                await within(asyncio.gather(*pending), LOG_TAIL_WAIT)
+            except asyncio.TimeoutError:
+                pass
 
     async def stream(self, handle, fd):
         capture = self._children[handle].captures.get(int(fd))

@@ -165,6 +165,7 @@ class Capture:
         self._limit = limit
         self._relay = relay
         self._source = source
+        self.published = source is not None
         self.relayed = relay is not None or source is not None
         self._held = False  # not read while the relay's output is congested
         self._splitter = Splitter(line_cap) if relay is not None else None
