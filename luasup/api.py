@@ -354,4 +354,8 @@ class Api:
         return (min(waiters[w] for w in done),)
 
     async def forever(self):
+        # init.exit in a function sink's callback: that task delivers the
+        # records that come while everything stops, so it goes on
+        if asyncio.current_task() in self.logs.tasks:
+            return ()
         await self.loop.create_future()

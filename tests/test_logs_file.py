@@ -203,3 +203,12 @@ def test_a_fifo_is_refused_with_no_reader_and_never_rotated(tmp_path):
     assert result.stderr.splitlines()[0] == (
         "luasup: error in task main: (command line):2: logs.file: %s is not a regular file: it cannot be rotated"
         % fifo)
+
+
+def test_two_file_sinks_on_one_file_are_refused(tmp_path):
+    path = str(tmp_path / "app.log")
+    result = policy("logs.file{ path = %s }\nlogs.file{ path = %s }\nprint('not reached')"
+                    % (lua_quote(path), lua_quote(str(tmp_path / "." / "app.log"))))
+    assert (result.returncode, result.stdout) == (1, "")
+    assert "logs.file: %s is the file of another file sink already: route both to that one" \
+        % (tmp_path / "." / "app.log") in result.stderr

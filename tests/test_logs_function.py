@@ -128,3 +128,20 @@ def test_bad_arguments(call, message):
     result = run(["-e", "local logs = require('logs')\n" + call])
     assert result.returncode == 1
     assert "(command line):2: " + message in result.stderr
+
+
+def test_init_exit_in_the_callback_stops_luasup_at_once_with_its_code():
+    # the callback goes on (init.exit returns there) and the stop does not
+    # wait out the grace period for it
+    result = run(["-e", """
+        local init, logs = require('init'), require('logs')
+        logs.route{match = 'FATAL', to = logs.fn(function(rec)
+            init.exit(3)
+            io.stderr:write('after exit: ', rec.line, '\\n')
+        end)}
+        init.exec{'sh', '-c', 'echo FATAL boom; exec sleep 30', name = 'app', stdout = 'log'}
+        init.wait()
+    """], env=env_for(LUASUP_GRACE_MS=20000))
+    assert result.returncode == 3, result.stderr
+    assert "after exit: FATAL boom\n" in result.stderr
+    assert "not every sink delivered" not in result.stderr

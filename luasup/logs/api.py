@@ -116,8 +116,14 @@ class Logs:
         return ConsoleSink(self.loop, _text(stream), forms, **self._queue("console", *queue))
 
     def file(self, path, prefix, fmt, size, keep, age, *queue):
-        return FileSink(self.loop, _text(path), form.make(_text(fmt), _text(prefix)),
+        sink = FileSink(self.loop, _text(path), form.make(_text(fmt), _text(prefix)),
                         int(size), int(keep), float(age), **self._queue("file", *queue))
+        # two sinks on one file would each rotate it under the other
+        if any(isinstance(s, FileSink) and s.same_file(sink) for s in self._sinks.values()):
+            sink.close()
+            raise ValueError("%s is the file of another file sink already: route both to that one"
+                             % sink.path)
+        return sink
 
     def ring(self, lines, size):
         return RingSink(self.loop, int(lines), int(size))

@@ -55,6 +55,14 @@ class FileSink(Sink):
         self._size = st.st_size
         self._rotate_at = self._size_limit
 
+    def same_file(self, other):
+        return self._id == other._id
+
+    def close(self):
+        """Before its thread starts: a declaration that is refused."""
+        os.close(self._fd)
+        self._fd = -1
+
     def reopen(self):
         with self._cond:
             self._reopen = True

@@ -317,7 +317,7 @@ local function sink_list(value)
     return ids
 end
 
-local ROUTE = { name = 'string|table', stream = 'string', match = 'string', to = 'table', drop = 'boolean',
+local ROUTE = { name = 'string|table', stream = 'string', match = 'string', to = 'table|function|string|number|boolean|userdata', drop = 'boolean',
                 final = 'boolean' }
 local ROUTE_STREAM = { "'stdout' or 'stderr'", stdout = 1, stderr = 1 }
 
@@ -332,7 +332,7 @@ function M.route(opts)
     if not opts.drop and not opts.to then
         argerror(1, 'logs.route', "option 'to' (sinks) or 'drop = true' expected")
     end
-    if opts.to and getmetatable(opts.to) ~= Sink and #opts.to == 0 then
+    if type(opts.to) == 'table' and getmetatable(opts.to) ~= Sink and #opts.to == 0 then
         argerror(1, 'logs.route', "option 'to': at least one sink expected (drop = true discards)")
     end
     local names = opts.name
