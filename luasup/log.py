@@ -15,7 +15,7 @@ _SCRIPT_PREFIX = {"error": "error: ", "warn": "warning: ", "info": "", "debug": 
 _level = LEVELS["info"]
 _json = False
 # the log bus's hook (logs/bus.py), while a route takes luasup's own lines:
-# tap(line) -> whether stderr should still get it
+# tap(record) -> whether stderr should still get its line
 tap = None
 
 
@@ -32,12 +32,18 @@ def _emit(level, text, prefix=None):
         import time
         now = time.time()
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + ".%03dZ" % (now % 1 * 1000)
-        line = json.dumps({"time": stamp, "level": level, "msg": text}) + "\n"
+        record = json.dumps({"time": stamp, "level": level, "msg": text})
     else:
-        line = "luasup: %s%s\n" % (_TEXT_PREFIX[level] if prefix is None else prefix, text)
-    data = line.encode("utf-8", "replace")
-    if tap is None or tap(data[:-1]):
-        console.stderr.write(data)
+        record = (_TEXT_PREFIX[level] if prefix is None else prefix) + text
+    record = record.encode("utf-8", "replace")
+    if tap is None or tap(record):
+        console.stderr.write(line(record))
+
+
+def line(record):
+    """The stderr line of a message: in text form it starts `luasup: `
+    (which a record on the log bus, named luasup, goes without)."""
+    return record + b"\n" if _json else b"luasup: " + record + b"\n"
 
 
 def enabled(level):

@@ -74,9 +74,7 @@ class _Stderr:
     @staticmethod
     def put(batch, can_wait):
         from .. import console
-        # as log.py writes them: the text form's `luasup: ` back (JSON has none)
-        console.stderr.write(b"".join(line + b"\n" if line.startswith(b"{") else b"luasup: " + line + b"\n"
-                                      for line in batch.lines))
+        console.stderr.write(b"".join(map(log.line, batch.lines)))
 
     @staticmethod
     def congested():
@@ -226,9 +224,9 @@ class Bus:
                         self.unwatch(watch)
                         break
 
-    def _own_line(self, line):
-        """log.py's tap: one of luasup's own lines, as a record named luasup.
-        Whether log.py should also write it to stderr (no route took it)."""
+    def _own_line(self, record):
+        """log.py's tap: one of luasup's own messages, as a record named
+        luasup. Whether log.py should also write it to stderr (no route took it)."""
         if self._tapping:
             return True  # a line about the bus while it handles one: stderr only
         if threading.get_ident() != self._thread:
@@ -237,9 +235,7 @@ class Bus:
             return True
         if self.muted and asyncio.current_task() in self.muted:
             return True  # logged by a function sink's callback: it must not get it back
-        if line.startswith(b"luasup: "):  # the record's name says so already
-            line = line[len(b"luasup: "):]
-        batch = Batch("luasup", "stderr", os.getpid(), line + b"\n")
+        batch = Batch("luasup", "stderr", os.getpid(), record + b"\n")
         if not self.plan("luasup", "stderr").routes:  # not for the bus after all
             return True
         self._tapping = True
