@@ -165,7 +165,6 @@ class Capture:
         self._limit = limit
         self._relay = relay
         self._source = source
-        self.published = source is not None
         self.relayed = relay is not None or source is not None
         self._held = False  # not read while the relay's output is congested
         self._splitter = Splitter(line_cap) if relay is not None else None
@@ -268,6 +267,11 @@ class Capture:
         # loop was busy): the next read re-arms the wait
         elif not self._held and not _readable_now(self._fd):
             self._publish(self._runs.flush())
+
+    @property
+    def published(self):
+        """Whether its lines go to the log bus."""
+        return self._source is not None
 
     def pause(self):
         """Stop reading until unpause() (a reader that falls behind, a
