@@ -7,13 +7,11 @@ import errno
 import itertools
 import os
 
-from . import bus, form, record
+from . import bus, record
 from .bus import Bus, Route, Watch
-from .consolesink import ConsoleSink
-from .filesink import FileSink
-from .functionsink import FunctionSink
-from .processsink import ProcessSink
-from .ring import RingSink
+
+# Each kind of sink, and the forms, are imported by the first declaration
+# of that kind: every script pays for this module at start, few for them all.
 
 # queue defaults by kind: (max_bytes, batch_bytes, batch_time)
 QUEUE = {
@@ -110,12 +108,16 @@ class Logs:
                 "batch_time": float(batch_time if batch_time is not None else d_time)}
 
     def console(self, stream, prefix, fmt, colour, *queue):
+        from . import form
+        from .consolesink import ConsoleSink
         forms = {name: form.make(_text(fmt), _text(prefix),
                                  _is_terminal(fd) if colour == b"auto" else bool(colour))
                  for name, fd in (("stdout", 1), ("stderr", 2))}
         return ConsoleSink(self.loop, _text(stream), forms, **self._queue("console", *queue))
 
     def file(self, path, prefix, fmt, size, keep, age, *queue):
+        from . import form
+        from .filesink import FileSink
         sink = FileSink(self.loop, _text(path), form.make(_text(fmt), _text(prefix)),
                         int(size), int(keep), float(age), **self._queue("file", *queue))
         # two sinks on one file would each rotate it under the other
@@ -126,10 +128,13 @@ class Logs:
         return sink
 
     def ring(self, lines, size):
+        from .ring import RingSink
         return RingSink(self.loop, int(lines), int(size))
 
     def process(self, argv, exec_opts, name, fmt, prefix, *queue):
         from ..spawnopts import SpawnRefused, options_from_lua
+        from . import form
+        from .processsink import ProcessSink
         argv = [os.fsdecode(argv[i]) for i in range(1, len(argv) + 1)]
         if self._sup.closed:
             raise ValueError("unable to spawn %s: luasup is shutting down" % argv[0])
@@ -146,6 +151,7 @@ class Logs:
         """A function sink, and the Lua task that runs its callback:
         runner(sid) (lua/logs.lua)."""
         name = _text(name)
+        from .functionsink import FunctionSink
         sid = self._declare(lambda *q: FunctionSink(self.loop, name, self._table,
                                                     **self._queue("function", *q)))(*queue)
         if isinstance(sid, tuple):  # (None, message)

@@ -3,7 +3,6 @@ child's pipe completed. They share the child, the stream and the time they
 were read, so routes and sinks handle a batch with one bytes.join rather
 than a Python step per line."""
 
-import json
 import time
 
 from ..lines import Piece, cut_lines
@@ -82,6 +81,7 @@ def json_lines(batch, extra=None):
     """One JSON object per record, each ending in a newline."""
     if not batch.lines:
         return b""
+    import json  # only JSON sinks pay for it
     when = stamp(batch.wall)
     name = text(batch.name.encode("utf-8", "surrogateescape"))
     out = []
