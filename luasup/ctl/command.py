@@ -6,7 +6,6 @@ Each failure is one line on stderr starting `luasup ctl: `."""
 
 import argparse
 import json
-import os
 import signal
 import sys
 import time
