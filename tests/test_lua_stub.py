@@ -313,6 +313,12 @@ def test_supervise_spec_class_lists_the_options_the_library_checks():
     assert fields == own, (sorted(own - fields), sorted(fields - own))
 
 
+def test_supervise_control_options_class_lists_the_options_control_checks():
+    fields = set(class_fields(supervise_stub_text(), "supervise.ControlOptions"))
+    keys = spec_keys(read_source("supervise", "control.lua"), "local SPEC =")
+    assert fields == keys, (sorted(keys - fields), sorted(fields - keys))
+
+
 def test_supervise_option_tables_events_and_hook_tables_match_the_library():
     text = supervise_stub_text()
     _, live = live_supervise()

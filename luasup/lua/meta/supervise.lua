@@ -138,6 +138,7 @@
 ---@field state supervise.State
 ---@field why string Why it is in that state, e.g. 'ready: HTTP 200', 'restart in 2 s after exit code 3'.
 ---@field since number When it entered that state (init.now() clock).
+---@field started? number When its process started (init.now() clock); nil without a process.
 ---@field pid? integer Its process, while there is one.
 ---@field restarts integer Restarts since it was declared.
 ---@field critical boolean|'exit'
@@ -153,6 +154,14 @@
 ---@field why string
 ---@field pid? integer nil once its process has exited.
 ---@field time number init.now() clock.
+
+---The control socket sup.run() serves (docs/ctl.md).
+---@class supervise.ControlOptions
+---@field path? string The socket (default /run/luasup/ctl.sock for root, else under XDG_RUNTIME_DIR or /tmp/luasup-UID); LUASUP_CTL overrides it.
+---@field allow? table<integer|string, 'read'|'full'> Other uids (or user names) that may connect; root and luasup's own uid always have full access.
+---@field eval? boolean Allow `luasup ctl eval` and `repl` (for root only) (default false).
+---@field logs? logs.RingSink The logs.ring sink `luasup ctl logs` reads (default: the first ring declared).
+---@field metrics? string A loopback address, e.g. '127.0.0.1:9100', to serve Prometheus metrics on.
 
 ---@class supervise
 local sup = {}
@@ -171,6 +180,12 @@ function sup.service(name, spec) end
 ---@param spec supervise.Spec
 ---@return string name
 function sup.oneshot(name, spec) end
+
+---Sets how sup.run() serves the control socket that `luasup ctl` talks
+---to (docs/ctl.md); `false`: serve none. Call it before sup.run(); each call
+---replaces the settings of the one before.
+---@param opts supervise.ControlOptions|false
+function sup.control(opts) end
 
 ---Starts every declared service and waits until all have stopped: on
 ---SIGTERM/SIGINT (returns 128 + N), when a critical service ends it (its
