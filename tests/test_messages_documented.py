@@ -54,4 +54,5 @@ def test_the_check_sees_the_log_calls():
     formats = [fmt for _, fmt in logged_formats()]
     assert "error in task %s: %s" in formats
     assert "logs: %s dropped %d lines (%d bytes) while full" in formats  # luasup/logs/ too
+    assert "ctl: %s: not serving control" in formats  # and luasup/ctl/
     assert len(formats) >= 15
