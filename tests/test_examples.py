@@ -1,5 +1,6 @@
 """Every script in lua/ runs as documented."""
 
+import json
 import os
 import re
 import signal
@@ -355,3 +356,40 @@ def test_logs_fans_output_out_to_console_rotating_file_and_alert(tmp_path):
                                                              for i in range(1, 201)]
     assert "checker stderr: ERROR: disk 97% full" in lines
     assert len(lines) == 3 + 200 + 2
+
+
+def _ctl(*args):
+    return run(["ctl"] + list(args))  # the socket: LUASUP_CTL, set for each test by conftest.py
+
+
+def test_control_is_driven_with_luasup_ctl(tmp_path):
+    proc = start([example("control.lua")])
+    try:
+        wait_until(lambda: _ctl("ready").returncode == 0, what="luasup ctl ready")
+        listed = _ctl("list")
+        assert listed.returncode == 0, listed.stderr
+        rows = [line.split() for line in listed.stdout.splitlines()]
+        assert rows[0][:3] == ["NAME", "STATE", "PID"]
+        assert [row[:2] for row in rows[1:]] == [["db", "running"], ["web", "running"],
+                                                 ["worker", "running"]]
+        # the ring the policy routes output to
+        logs = wait_until(lambda: "worker | job 1 done" in _ctl("logs", "worker").stdout and _ctl("logs"),
+                          what="the worker's first line in the ring")
+        assert "db | db: ready to accept connections" in logs.stdout.splitlines()
+        before = json.loads(_ctl("--json", "status", "worker").stdout)
+        restarted = _ctl("restart", "worker")
+        assert (restarted.returncode, restarted.stdout) == (0, "worker: running\n"), restarted.stderr
+        after = json.loads(_ctl("--json", "status", "worker").stdout)
+        assert after["pid"] != before["pid"] and after["restarts"] == before["restarts"] + 1
+        assert _ctl("eval", "#sup.list()").stdout == "3\n"  # eval = true, and we are root
+        # web is the critical one: stopped, the container is unhealthy
+        assert _ctl("stop", "web").stdout == "web: stopped\n"
+        health = _ctl("health")
+        assert (health.returncode, health.stderr) == (1, "luasup ctl: web: stopped (stop requested)\n")
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=30) == 143
+        assert not os.path.exists(os.environ["LUASUP_CTL"])  # luasup removed its socket
+        gone = _ctl("list")
+        assert gone.returncode == 3 and gone.stderr.startswith("luasup ctl: cannot reach luasup at ")
+    finally:
+        stop(proc)
