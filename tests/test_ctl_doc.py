@@ -25,20 +25,17 @@ def constants(path):
     `MAX_OUTPUT = 4 << 20`, or a set of names), read without importing it."""
     out = {}
     for node in ast.parse(read(path)).body:
-        if isinstance(node, ast.Assign) and all(isinstance(t, ast.Name) for t in node.targets):
-            try:
-                value = eval(compile(ast.Expression(node.value), path, "eval"), dict(out))
-            except Exception:
-                continue
-            for target in node.targets:
+        if not isinstance(node, ast.Assign):
+            continue
+        try:  # constants and names of the module: nothing else it defines
+            value = eval(compile(ast.Expression(node.value), path, "eval"), {"__builtins__": {}}, dict(out))
+        except Exception:
+            continue
+        for target in node.targets:
+            if isinstance(target, ast.Name):
                 out[target.id] = value
-        elif isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Tuple):
-            try:  # EXIT_OK, EXIT_FAILED, ... = 0, 1, ...
-                values = ast.literal_eval(node.value)
-            except ValueError:
-                continue
-            for target, value in zip(node.targets[0].elts, values):
-                out[target.id] = value
+            elif isinstance(target, ast.Tuple):  # EXIT_OK, EXIT_FAILED, ... = 0, 1, ...
+                out.update((t.id, v) for t, v in zip(target.elts, value))
     return out
 
 
@@ -127,6 +124,10 @@ def test_the_limits_are_the_code_s():
     assert value("requests read ahead of their answers") == str(server["MAX_PENDING"])
     assert value("idle time") == "%g s" % server["IDLE"]
     assert value("lines in one `logs` answer") == str(control["MAX_LINES"])
+    assert value("bytes of lines in one `logs` answer").startswith("%d bytes" % control["MAX_ANSWER"])
+    follower = value("`log` notifications not yet read by a follower")
+    assert follower.startswith("%d bytes" % server["WRITE_HIGH"])
+    assert "down to %d bytes" % server["WRITE_LOW"] in rows["`log` notifications not yet read by a follower"]
     assert value("an `eval`") == "%s s" % lua_constant(lua, "EVAL_LIMIT")
     assert value("a `start`/`restart` wait").startswith("%s s" % lua_constant(lua, "WAIT_DEFAULT"))
 

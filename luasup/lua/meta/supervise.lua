@@ -143,6 +143,7 @@
 ---@field restarts integer Restarts since it was declared.
 ---@field critical boolean|'exit'
 ---@field healthy? boolean From the last health check (true without health once ready; nil before the first).
+---@field health_why? string While health checks fail: 'health check failed (N of M): REASON'.
 ---@field after string[] Its dependencies (a copy).
 ---@field last_exit? supervise.LastExit nil before its first exit.
 
