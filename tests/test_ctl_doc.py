@@ -8,10 +8,11 @@ this file keeps the reference from drifting away from the code."""
 import ast
 import os
 import re
+import shlex
 
 import pytest
 
-from helpers import REPO, run
+from helpers import REPO, run, start, stop, wait_until
 from test_logs_doc import lua_blocks, option_rows, read, section, spec_keys, subsection
 from test_messages_documented import logged_formats
 
@@ -181,3 +182,40 @@ def test_the_documented_errors_are_the_ones_raised():
     assert len(raised) == len(rows), result.stdout
     for got, (call, message) in zip(raised, rows):
         assert got.endswith(": " + message), (call, got, message)
+
+
+def console_examples():
+    """[(argv after `luasup ctl`, its output lines)] of the doc's console blocks."""
+    out = []
+    for block in re.findall(r"```console\n(.*?)```", read(DOC), re.S):
+        for command in re.split(r"^\$ ", block, flags=re.M)[1:]:
+            line, _, output = command.partition("\n")
+            argv = shlex.split(line)
+            if argv[:2] == ["luasup", "ctl"]:
+                out.append((argv[2:], output.splitlines()))
+    return out
+
+
+def example(argv):
+    """The output the doc shows for `luasup ctl ARGV` (its first example)."""
+    return next(lines for args, lines in console_examples() if args == argv)
+
+
+def test_the_examples_are_what_luasup_ctl_prints():
+    # lua/control.lua, the policy the doc's examples ran: those that do not
+    # depend on pids and times must come out the same
+    proc = start([os.path.join(REPO, "lua", "control.lua")])
+    try:
+        wait_until(lambda: run(["ctl", "ready"]).returncode == 0, what="luasup ctl ready")
+        for argv in (["tree"], ["health"], ["ready"], ["eval", "#sup.list()"],
+                     ["eval", 'sup.status("db").why'], ["eval", 'return 1, "two", {a = 1}']):
+            result = run(["ctl"] + argv)
+            assert result.stdout.splitlines() == example(argv), (argv, result.stderr)
+        listed = run(["ctl", "list"]).stdout.splitlines()
+        assert listed[0].split() == example(["list"])[0].split()  # widths follow the pids
+        assert [l.split()[:2] for l in listed[1:]] == [["db", "running"], ["web", "running"],
+                                                      ["worker", "running"]]
+        labels = [line[:10] for line in run(["ctl", "status", "web"]).stdout.splitlines()]
+        assert labels == [line[:10] for line in example(["status", "web"])]
+    finally:
+        stop(proc)
