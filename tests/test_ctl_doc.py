@@ -10,8 +10,6 @@ import os
 import re
 import shlex
 
-import pytest
-
 from helpers import REPO, run, start, stop, wait_until
 from test_logs_doc import lua_blocks, option_rows, read, section, spec_keys, subsection
 from test_messages_documented import logged_formats
@@ -92,12 +90,11 @@ def test_every_method_is_documented():
 
 
 def test_read_access_allows_the_documented_methods():
-    doc = section(read(DOC), "Who may do what")
-    sentence = re.search(r"\*\*read\*\* allows the methods that change nothing: ([^(]*)\(", doc).group(1)
-    read_only = set(re.findall(r"`(\w+)`", sentence))
-    assert read_only == constants(os.path.join(CTL, "control.py"))["READ"]
-    full = re.search(r"\*\*full\*\* allows every method as well: ([^.]*)\.", doc).group(1)
     control = constants(os.path.join(CTL, "control.py"))
+    doc = section(read(DOC), "Who may do what")
+    read_only = re.search(r"\*\*read\*\* allows the methods that change nothing: ([^(]*)\(", doc).group(1)
+    assert set(re.findall(r"`(\w+)`", read_only)) == control["READ"]
+    full = re.search(r"\*\*full\*\* allows every method as well: ([^.]*)\.", doc).group(1)
     assert set(re.findall(r"`(\w+)`", full)) == control["METHODS"] - control["READ"]
 
 
@@ -119,7 +116,8 @@ def test_the_limits_are_the_code_s():
     def value(row):
         return rows[row].split("|")[0].strip()
 
-    assert value("a request line").startswith("%d bytes" % constants(os.path.join(CTL, "protocol.py"))["MAX_REQUEST"])
+    protocol = constants(os.path.join(CTL, "protocol.py"))
+    assert value("a request line").startswith("%d bytes" % protocol["MAX_REQUEST"])
     assert value("connections at once") == str(server["MAX_CONNECTIONS"])
     assert value("output not yet read by a client").startswith("%d bytes" % server["MAX_OUTPUT"])
     assert value("requests read ahead of their answers") == str(server["MAX_PENDING"])

@@ -362,7 +362,7 @@ def _ctl(*args):
     return run(["ctl"] + list(args))  # the socket: LUASUP_CTL, set for each test by conftest.py
 
 
-def test_control_is_driven_with_luasup_ctl(tmp_path):
+def test_control_is_driven_with_luasup_ctl():
     proc = start([example("control.lua")])
     try:
         wait_until(lambda: _ctl("ready").returncode == 0, what="luasup ctl ready")
@@ -373,9 +373,13 @@ def test_control_is_driven_with_luasup_ctl(tmp_path):
         assert [row[:2] for row in rows[1:]] == [["db", "running"], ["web", "running"],
                                                  ["worker", "running"]]
         # the ring the policy routes output to
-        logs = wait_until(lambda: "worker | job 1 done" in _ctl("logs", "worker").stdout and _ctl("logs"),
-                          what="the worker's first line in the ring")
-        assert "db | db: ready to accept connections" in logs.stdout.splitlines()
+        def ring():
+            lines = _ctl("logs").stdout.splitlines()
+            return "worker | job 1 done" in lines and lines
+
+        lines = wait_until(ring, what="the worker's first line in the ring")
+        assert "db | db: ready to accept connections" in lines
+        assert _ctl("logs", "-n", "1", "db").stdout == "db | db: ready to accept connections\n"
         before = json.loads(_ctl("--json", "status", "worker").stdout)
         restarted = _ctl("restart", "worker")
         assert (restarted.returncode, restarted.stdout) == (0, "worker: running\n"), restarted.stderr
