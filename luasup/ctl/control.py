@@ -18,6 +18,8 @@ READ = {"hello", "list", "status", "why", "tree", "events", "logs", "health", "r
 LUA = {"list", "status", "start", "stop", "restart", "kill", "why", "tree", "health", "ready", "eval"}
 METHODS = READ | LUA | {"reload"}
 MAX_LINES = 100000  # records one `logs` answer may hold
+MAX_NAMES = 256  # names one `logs` request may ask for (a ring keeps no more)
+_EXACT = 1 << 53  # integers in params beyond this are refused (Lua numbers are doubles)
 MAX_ANSWER = 2 << 20  # bytes of lines one `logs` answer may hold: the newest are kept
 RECORD_COST = 100  # bytes a record's JSON adds to its line
 # The parameters methods take, with their types: anything else a client
@@ -57,12 +59,17 @@ def _checked(params):
         value = params[key]
         if not isinstance(value, want) or isinstance(value, bool) and want is not bool:
             raise Failure(INVALID_PARAMS, "invalid params: '%s' has the wrong type" % key)
+        if isinstance(value, int) and not isinstance(value, bool) and not -_EXACT <= value <= _EXACT:
+            raise Failure(INVALID_PARAMS, "invalid params: '%s' is out of range" % key)
         if key == "names":
             if not all(isinstance(n, str) for n in value):
                 raise Failure(INVALID_PARAMS, "invalid params: 'names' must hold strings")
-            value = [n.encode("utf-8", "surrogateescape") for n in value]
+            # once each (a name repeated is one name), and no more than a ring keeps
+            value = [n.encode("utf-8", "surrogatepass") for n in dict.fromkeys(value)]
+            if len(value) > MAX_NAMES:
+                raise Failure(INVALID_PARAMS, "invalid params: at most %d names" % MAX_NAMES)
         elif isinstance(value, str):
-            value = value.encode("utf-8", "surrogateescape")
+            value = value.encode("utf-8", "surrogatepass")
         out[key.encode()] = value
     return out
 
