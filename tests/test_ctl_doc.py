@@ -119,10 +119,13 @@ def test_the_limits_are_the_code_s():
     protocol = constants(os.path.join(CTL, "protocol.py"))
     assert value("a request line").startswith("%d bytes" % protocol["MAX_REQUEST"])
     assert value("connections at once") == str(server["MAX_CONNECTIONS"])
+    assert value("connections of uids other than root and luasup's own") == str(server["MAX_OTHERS"])
     assert value("output not yet read by a client").startswith("%d bytes" % server["MAX_OUTPUT"])
     assert value("requests read ahead of their answers") == str(server["MAX_PENDING"])
     assert value("idle time") == "%g s" % server["IDLE"]
     assert value("lines in one `logs` answer") == str(control["MAX_LINES"])
+    assert value("names in one request") == str(control["MAX_NAMES"])
+    assert value("an integer in params").startswith("±%d " % control["_EXACT"])
     assert value("bytes of lines in one `logs` answer").startswith("%d bytes" % control["MAX_ANSWER"])
     follower = value("`log` notifications not yet read by a follower")
     assert follower.startswith("%d bytes" % server["WRITE_HIGH"])
