@@ -205,7 +205,8 @@ end
 -- A checked declaration joins the services (and starts, once they run).
 local function add(name, s)
     local svc = { name = name, spec = s, state = 'stopped', why = 'not started yet', since = init.now(),
-        restarts = 0, attempts = 0, exits = {}, attempt = 0, changed = latch(), output_latch = latch(), probe = {}, watches = {} }
+        restarts = 0, attempts = 0, exits = {}, attempt = 0, changed = latch(), output_latch = latch(), probe = {}, watches = {},
+        demand = latch() }
     hub.services[name] = svc
     hub.order[#hub.order + 1] = name
     if hub.running and not hub.stopping_all and s.autostart then
@@ -346,6 +347,9 @@ function M.start(name)
         return nil, 'shutting down'
     elseif hub.services[name] ~= svc then
         return nil, ("no service '%s'"):format(name)
+    elseif svc.runner and svc.state == 'idle' then -- on demand: the demand is this
+        svc.demand:fire()
+        return true
     elseif svc.runner then
         return nil, 'already started'
     end

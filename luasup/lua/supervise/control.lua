@@ -294,6 +294,7 @@ function methods.health()
             fine = st.state == 'done' or st.state == 'running' or st.state == 'starting'
         else -- an exit that is not restarted is no fault (sup.run() counts it finished)
             fine = st.state == 'running' and st.healthy ~= false or st.state == 'exited'
+                or st.state == 'idle' -- on demand: its sockets take connections
         end
         if not fine then
             problems[#problems + 1] = st.healthy == false and st.state == 'running'
