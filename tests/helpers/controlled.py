@@ -12,6 +12,7 @@ import signal
 import socket
 import struct
 import subprocess
+import tempfile
 import termios
 import time
 
@@ -28,22 +29,22 @@ def serving(policy, env=None):
     """luasup running `policy` (Lua with init, sup and logs in scope; it
     ends with sup.run()) until the block ends. Yields the Popen once the
     socket answers; what luasup writes on stderr is in errors(proc)."""
-    err_path = os.path.join(os.path.dirname(socket_path()), "luasup.stderr")
-    with open(err_path, "w") as err:
-        proc = sup_start("local logs = require('logs')\n" + policy + "\nreturn sup.run()",
-                         env=env, stdout=subprocess.DEVNULL, stderr=err)
-    proc.err_path = err_path
+    err = tempfile.TemporaryFile("w+")
+    proc = sup_start("local logs = require('logs')\n" + policy + "\nreturn sup.run()",
+                     env=env, stdout=subprocess.DEVNULL, stderr=err)
+    proc.err = err
     try:
         wait_until(lambda: _answers(socket_path()) or proc.poll() is not None, what="the socket")
         assert proc.poll() is None, errors(proc)
         yield proc
     finally:
         stop(proc)
+        err.close()
 
 
 def errors(proc):
-    with open(proc.err_path) as f:
-        return f.read()
+    proc.err.seek(0)
+    return proc.err.read()
 
 
 def _answers(path):
@@ -115,17 +116,24 @@ def noted_imports(env):
         return []
 
 
+def _take_terminal():
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
 class Terminal:
     """`luasup ctl ARGS` with a pseudo-terminal as stdin, stdout and stderr."""
 
-    def __init__(self, args, env=None, rows=30, cols=120):
+    def __init__(self, args, env=None, rows=30, cols=120, controlling=False):
+        """controlling: the terminal is the process's controlling terminal,
+        so that a Ctrl-C sent to it is a SIGINT."""
         master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
         env = dict(env or env_for())
         env.update(TERM="xterm-256color", COLUMNS=str(cols), LINES=str(rows))
         env.pop("NO_COLOR", None)
         self.proc = subprocess.Popen([LUASUP, "ctl"] + list(args), stdin=slave, stdout=slave,
-                                     stderr=slave, env=env, start_new_session=True)
+                                     stderr=slave, env=env, start_new_session=True,
+                                     preexec_fn=_take_terminal if controlling else None)
         self.master, self.slave = master, slave  # the slave kept to read its modes
         self.output = b""
 
