@@ -90,7 +90,8 @@ def wait_restarted(name, old_pid):
 def python_env(tmp_path, hide=(), note=()):
     """An env for luasup in which the packages in `hide` cannot be imported
     (as if not installed) and imports of those in `note` are written to the
-    file at env['NOTED_IMPORTS']."""
+    file at env['NOTED_IMPORTS']: the submodules that importing the package
+    loads (asking whether a package is installed is not noted)."""
     site = tmp_path / "site"
     site.mkdir(exist_ok=True)
     noted = tmp_path / "noted-imports"
@@ -99,7 +100,7 @@ def python_env(tmp_path, hide=(), note=()):
         "class _Note:\n"
         "    @staticmethod\n"
         "    def find_spec(name, path=None, target=None):\n"
-        "        if name.partition('.')[0] in %r:\n"
+        "        if '.' in name and name.partition('.')[0] in %r:\n"
         "            with open(%r, 'a') as f:\n"
         "                f.write(name + '\\n')\n"
         "sys.meta_path.insert(0, _Note)\n"
@@ -109,9 +110,10 @@ def python_env(tmp_path, hide=(), note=()):
 
 
 def noted_imports(env):
+    """The packages whose import was noted (see python_env)."""
     try:
         with open(env["NOTED_IMPORTS"]) as f:
-            return f.read().split()
+            return sorted({name.partition(".")[0] for name in f.read().split()})
     except FileNotFoundError:
         return []
 
