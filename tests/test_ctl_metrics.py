@@ -20,9 +20,7 @@ from helpers.controlled import (ctl, errors, noted_imports, python_env, serving,
                                 wait_restarted, wait_state)
 
 
-# control.py's lines say `luasup: ctl: ...` where docs/ctl.md says
-# `luasup: error: ctl: ...`: these lines follow whichever form it settles on
-ERROR = re.compile(r"^luasup: (?:error: )?ctl: metrics: (.*)$")
+ERROR = re.compile(r"^luasup: ctl: metrics: (.*)$")  # luasup's form for a core error
 
 
 def free_port():
