@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import tempfile
 
-from helpers import LUASUP, env_for
+from helpers import LUASUP, env_for, read_line
 from helpers.controlled import Terminal, ctl, serving, services
 
 EVAL = """
@@ -113,6 +113,29 @@ def test_on_a_terminal_prompts_continue_and_ctrl_d_ends_keeping_history(tmp_path
     history = (tmp_path / ".luasup_history").read_text().splitlines()
     assert history[:4] == ["y = 6 * 7", "if y then", "return y", "end"]
     assert history[-1] == "y"
+
+
+def test_a_connection_luasup_closed_is_made_again_saying_the_globals_are_gone():
+    repl = None
+    try:
+        with serving(EVAL):
+            repl = subprocess.Popen([LUASUP, "ctl", "repl"], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                    env=env_for())
+            repl.stdin.write("x = 5\nx\n")
+            repl.stdin.flush()
+            assert read_line(repl.stdout) == "5\n"
+        # that luasup is gone (killed: its socket file is left); another serves the path
+        with serving(EVAL):
+            out, err = repl.communicate("x\n'again'\n", timeout=30)
+    finally:
+        if repl is not None:
+            repl.kill()
+            repl.wait()
+    assert repl.returncode == 0, err
+    assert out == "nil\nagain\n"
+    assert err == ("luasup ctl: luasup closed the connection; connected again"
+                   " (globals set before are gone)\n")
 
 
 def test_no_luasup_is_exit_3():

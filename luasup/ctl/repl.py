@@ -6,11 +6,14 @@ On a terminal: prompts (`luasup> `, `>> ` while a statement is unfinished)
 and readline history, kept in ~/.luasup_history. With stdin from a pipe or
 a file: no prompts, only the values and errors, so a script of entries can
 be fed to it. Lua errors are printed and the REPL goes on; end of input
-ends it with 0; a refusal (eval not enabled, not root) ends it at once."""
+ends it with 0; a refusal (eval not enabled, not root) ends it at once.
+A connection luasup closed while the prompt sat idle is made again (its
+globals are then gone, and the REPL says so)."""
 
 import os
 import sys
 
+from .client import Client
 from .protocol import LUA_ERROR, PERMISSION_DENIED, Failure
 
 PROMPT, MORE = "luasup> ", ">> "
@@ -24,28 +27,51 @@ def run(client):
     terminal = sys.stdin.isatty()
     if terminal:
         _load_history()
+    session = _Session(client)
     try:
-        _loop(client, terminal)
+        _loop(session, terminal)
     finally:
+        session.close()
         if terminal:
             _save_history()
     return 0
 
 
-def _loop(client, terminal):
+class _Session:
+    """The connection entries go over, made again if luasup closed it."""
+
+    def __init__(self, client):
+        self.first = self.client = client
+
+    def eval(self, code):
+        if self.client.closed():
+            again = Client(self.client.path, self.client.timeout)
+            if self.client is not self.first:
+                self.client.close()
+            self.client = again
+            sys.stderr.write("luasup ctl: luasup closed the connection; connected again"
+                             " (globals set before are gone)\n")
+        return self.client.call("eval", {"code": code})
+
+    def close(self):
+        if self.client is not self.first:  # the first is its opener's to close
+            self.client.close()
+
+
+def _loop(session, terminal):
     entry = []  # the lines of an unfinished statement
     while True:
         try:
             line = _read(MORE if entry else PROMPT, terminal)
             if line is None:
                 if entry:  # cut short by the end of input: say what is wrong with it
-                    _eval(client, "\n".join(entry), final=True)
+                    _eval(session, "\n".join(entry), final=True)
                 if terminal:
                     sys.stdout.write("\n")
                 return
             entry.append(line)
             code = "\n".join(entry)
-            if not code.strip() or _eval(client, code, final=False):
+            if not code.strip() or _eval(session, code, final=False):
                 entry = []
         except KeyboardInterrupt:
             if not terminal:
@@ -67,11 +93,11 @@ def _read(prompt, terminal):
     return line.rstrip("\n") if line else None
 
 
-def _eval(client, code, final):
+def _eval(session, code, final):
     """Send code, print what comes back; False when it is an unfinished
     statement waiting for more lines."""
     try:
-        result = client.call("eval", {"code": code})
+        result = session.eval(code)
     except Failure as e:
         if e.code == PERMISSION_DENIED:
             raise
