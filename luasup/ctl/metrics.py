@@ -27,7 +27,7 @@ _TEXT = "text/plain; charset=utf-8"
 
 
 class _Refused(Exception):
-    pass
+    """The metrics cannot be served (the message says why)."""
 
 
 def serve(control, address):

@@ -31,7 +31,7 @@ def run(client, n, delay):
             while n is None or shown < n:
                 answer = client.call("stats")
                 now = time.monotonic()
-                view.show(rows(answer, before, now))
+                view.show(_rows(answer, before, now))
                 before = (answer, now)
                 shown += 1
                 if shown == n or (keys and keys.quit_within(delay)):
@@ -43,36 +43,40 @@ def run(client, n, delay):
     return 0
 
 
-def rows(answer, before, now):
+def _rows(answer, before, now):
     """The table's rows: one per service, then luasup's own."""
     previous = {}
     if before is not None:
         old, then = before
-        previous = {s["name"]: (s.get("pid"), s.get("cpu"), then) for s in old["services"]}
-        previous[None] = (old["luasup"]["pid"], old["luasup"]["cpu"], then)
+        previous = {s["name"]: (s.get("pid"), s.get("cpu"), s.get("uptime"), then)
+                    for s in old["services"]}
+        previous[None] = (old["luasup"]["pid"], old["luasup"]["cpu"], None, then)
     out = []
     for s in answer["services"]:
-        cpu = _cpu_percent(s, previous.get(s["name"]), now, since_start=s.get("uptime"))
+        cpu = _cpu_percent(s, s.get("uptime"), previous.get(s["name"]), now)
         out.append([s["name"], s["state"], s.get("pid") or "-", cpu, _size(s.get("rss")),
                     s["restarts"], duration(s.get("uptime"))])
     me = answer["luasup"]
-    out.append(["(luasup)", "-", me["pid"], _cpu_percent(me, previous.get(None), now, None),
+    out.append(["(luasup)", "-", me["pid"], _cpu_percent(me, None, previous.get(None), now),
                 _size(me.get("rss")), "-", "-"])
     return out
 
 
-def _cpu_percent(current, previous, now, since_start):
+def _cpu_percent(current, uptime, previous, now):
     """CPU % since the previous answer about the same process, else since
     the process started; '-' when neither is known."""
     cpu = current.get("cpu")
     if cpu is None or not current.get("pid"):
         return "-"
-    if previous is not None and previous[0] == current["pid"] and previous[1] is not None \
-            and now > previous[2]:
-        # a process tree's time falls when one of its processes exits
-        return "%.1f" % max(0.0, (cpu - previous[1]) / (now - previous[2]) * 100)
-    if since_start:
-        return "%.1f" % (cpu / since_start * 100)
+    if previous is not None and previous[0] == current["pid"] and previous[1] is not None:
+        _, cpu_then, uptime_then, then = previous
+        # luasup's clock when it knows it: the answers' own delays do not count
+        elapsed = uptime - uptime_then if uptime and uptime_then else now - then
+        if elapsed > 0:
+            # a process tree's time falls when one of its processes exits
+            return "%.1f" % max(0.0, (cpu - cpu_then) / elapsed * 100)
+    if uptime:
+        return "%.1f" % (cpu / uptime * 100)
     return "-"
 
 
