@@ -7,7 +7,9 @@ metrics."""
 
 import os
 import re
+import select
 import socket
+import subprocess
 import urllib.error
 import urllib.request
 
@@ -15,7 +17,7 @@ import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as openmetrics_families
 from prometheus_client.parser import text_string_to_metric_families
 
-from helpers import wait_until
+from helpers import LUASUP, env_for, read_line, wait_until
 from helpers.controlled import (ctl, errors, noted_imports, python_env, serving, services,
                                 wait_restarted, wait_state)
 
@@ -186,6 +188,26 @@ def test_an_address_it_cannot_serve_is_one_error_line_and_control_goes_on(addres
     assert len(lines) == 1
     assert ERROR.match(lines[0]).group(1) == "%s: not serving metrics" % (
         why % port if "%d" in why else why)
+
+
+def test_control_keeps_its_events_when_metrics_cannot_be_served():
+    with serving("""
+        sup.control{ metrics = '0.0.0.0:%d' }
+        sup.service('web', {cmd = {'sleep', '3600'}})
+    """ % free_port()) as proc:
+        wait_state("web", "running")
+        events = subprocess.Popen([LUASUP, "ctl", "events"], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True, env=env_for())
+        try:
+            def restarted_and_told():  # until the follower is in place, restarts go untold
+                assert ctl("restart", "web").returncode == 0
+                return select.select([events.stdout], [], [], 0.5)[0]
+            wait_until(restarted_and_told, what="an event")
+            assert re.search(r" web: \w+ -> \w+ ", read_line(events.stdout))
+        finally:
+            events.kill()
+            events.wait()
+        assert "not serving metrics" in errors(proc)
 
 
 def test_without_prometheus_client_metrics_are_one_error_line(tmp_path):
