@@ -38,6 +38,10 @@ def serving(policy, env=None):
         assert proc.poll() is None, errors(proc)
         yield proc
     finally:
+        # stopped first, so that it cannot restart a service whose process
+        # stop() has just killed (the new one would outlive it)
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGSTOP)
         stop(proc)
         err.close()
 
