@@ -17,7 +17,7 @@ import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as openmetrics_families
 from prometheus_client.parser import text_string_to_metric_families
 
-from helpers import LUASUP, env_for, read_line, wait_until
+from helpers import LOOPS, LUASUP, env_for, read_line, wait_until
 from helpers.controlled import (ctl, errors, noted_imports, python_env, serving, services,
                                 wait_restarted, wait_state)
 
@@ -113,12 +113,13 @@ def test_records_a_full_sink_dropped_are_counted_as_the_sink_counts_them():
         assert 0 < counted[0] < 100
 
 
-def test_only_get_of_metrics_is_answered_and_a_silent_client_holds_no_one_up():
+@pytest.mark.parametrize("loop", LOOPS)
+def test_only_get_of_metrics_is_answered_and_a_silent_client_holds_no_one_up(loop):
     port = free_port()
     with serving("""
         sup.control{ metrics = '127.0.0.1:%d' }
         sup.service('web', {cmd = {'sleep', '3600'}})
-    """ % port) as proc:
+    """ % port, env=env_for(loop)) as proc:
         with pytest.raises(urllib.error.HTTPError) as e:
             scrape(port, "/")
         assert e.value.code == 404
@@ -144,6 +145,31 @@ def test_only_get_of_metrics_is_answered_and_a_silent_client_holds_no_one_up():
             silent.close()
         assert proc.poll() is None
         assert "Traceback" not in errors(proc)
+
+
+def test_connections_past_the_limit_are_closed_and_scrapes_work_once_they_are_gone():
+    port = free_port()
+    with serving("""
+        sup.control{ metrics = '127.0.0.1:%d' }
+        sup.service('web', {cmd = {'sleep', '3600'}})
+    """ % port):
+        silent = []
+        try:
+            for _ in range(16):
+                silent.append(socket.create_connection(("127.0.0.1", port)))
+            # the 17th: closed unanswered, once luasup has taken the 16 in
+            assert wait_until(lambda: raw(port, b"GET /metrics HTTP/1.1\r\n\r\n") == [""],
+                              what="a connection past the limit refused")
+        finally:
+            for s in silent:
+                s.close()
+
+        def answered():  # luasup may not have seen the 16 go yet
+            try:
+                return value(scrape(port), "luasup_service_up", service="web") == 1
+            except OSError:
+                return False
+        wait_until(answered, what="a scrape answered")
 
 
 def raw(port, request):
