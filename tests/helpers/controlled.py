@@ -20,10 +20,6 @@ from helpers import DEADLINE, LUASUP, env_for, stop, wait_until
 from helpers.supervision import sup_start
 
 
-def socket_path():
-    return os.environ["LUASUP_CTL"]  # conftest gives each test its own
-
-
 @contextlib.contextmanager
 def serving(policy, env=None):
     """luasup running `policy` (Lua with init, sup and logs in scope; it
@@ -34,7 +30,8 @@ def serving(policy, env=None):
                      env=env, stdout=subprocess.DEVNULL, stderr=err)
     proc.err = err
     try:
-        wait_until(lambda: _answers(socket_path()) or proc.poll() is not None, what="the socket")
+        path = (env or os.environ)["LUASUP_CTL"]  # conftest gives each test its own
+        wait_until(lambda: _answers(path) or proc.poll() is not None, what="the socket")
         assert proc.poll() is None, errors(proc)
         yield proc
     finally:
