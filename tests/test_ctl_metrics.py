@@ -31,6 +31,18 @@ def free_port():
         return s.getsockname()[1]
 
 
+def wait_served(port):
+    # the control socket, which serving() waits for, answers a moment
+    # before the metrics' port is bound
+    def accepts():
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=10).close()
+            return True
+        except ConnectionRefusedError:
+            return False
+    wait_until(accepts, what="the metrics port")
+
+
 def scrape(port, path="/metrics"):
     """{(sample name, sorted labels): value} of one scrape."""
     with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=10) as answer:
@@ -56,6 +68,7 @@ def test_the_metrics_follow_restarts_stops_and_usage():
         sup.service('victim', {cmd = {'sleep', '3600'}, restart = 'always', backoff = {initial = 0}})
         sup.service('busy', {cmd = {'sh', '-c', 'while :; do :; done'}})
     """ % port) as proc:
+        wait_served(port)
         first = wait_state("victim", "running")
         wait_state("busy", "running")
         m = scrape(port)
@@ -102,6 +115,8 @@ def test_records_a_full_sink_dropped_are_counted_as_the_sink_counts_them():
         sup.service('chatty', {cmd = {'sh', '-c',
             'for i in $(seq 100); do echo line $i; sleep 0.002; done; exec sleep 3600'}})
     """ % port):
+        wait_served(port)
+
         def settled():
             dropped = ctl("eval", "stuck:stats().dropped").stdout.strip()
             samples = scrape(port)
@@ -120,6 +135,7 @@ def test_only_get_of_metrics_is_answered_and_a_silent_client_holds_no_one_up(loo
         sup.control{ metrics = '127.0.0.1:%d' }
         sup.service('web', {cmd = {'sleep', '3600'}})
     """ % port, env=env_for(loop)) as proc:
+        wait_served(port)
         with pytest.raises(urllib.error.HTTPError) as e:
             scrape(port, "/")
         assert e.value.code == 404
@@ -153,6 +169,7 @@ def test_connections_past_the_limit_are_closed_and_scrapes_work_once_they_are_go
         sup.control{ metrics = '127.0.0.1:%d' }
         sup.service('web', {cmd = {'sleep', '3600'}})
     """ % port):
+        wait_served(port)
         silent = []
         try:
             for _ in range(16):
@@ -259,7 +276,7 @@ def test_prometheus_client_is_imported_at_the_first_scrape_only(tmp_path):
         sup.control{ metrics = '127.0.0.1:%d' }
         sup.service('web', {cmd = {'sleep', '3600'}})
     """ % port, env=env):
-        wait_state("web", "running")
+        wait_served(port)
         assert noted_imports(env) == []
         assert value(scrape(port), "luasup_service_up", service="web") == 1
         assert "prometheus_client" in noted_imports(env)
