@@ -46,8 +46,7 @@ def _parser():
                        ("stop", "stop services (no restart)"),
                        ("restart", "restart services and wait until they run")):
         c = sub.add_parser(name, help=what)
-        if name != "stop":
-            c.add_argument("--no-wait", action="store_true", help="return once the start has begun")
+        c.add_argument("--no-wait", action="store_true", help="return once the change has begun")
         c.add_argument("names", nargs="+", metavar="NAME")
     k = sub.add_parser("kill", help="send a signal to a service's process group (default TERM)")
     k.add_argument("name")
@@ -59,7 +58,10 @@ def _parser():
     sub.add_parser("why", help="why a service is in its state").add_argument("name")
     sub.add_parser("tree", help="the dependency tree with states")
     sub.add_parser("events", help="follow state changes")
-    sub.add_parser("reload", help="reload the policy (not supported yet)")
+    r = sub.add_parser("reload", help="run the policy file again and apply what changed")
+    r.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    r.add_argument("--dependents", action="store_true",
+                   help="restart what depends on a changed service too")
     sub.add_parser("health", help="exit 0 if every critical service runs and is healthy")
     sub.add_parser("ready", help="exit 0 once every service is ready")
     sub.add_parser("eval", help="run Lua inside the policy (root; sup.control{eval = true})") \
@@ -173,9 +175,7 @@ def _status(client, args):
 
 def _change(method):
     def run(client, args):
-        params = {"names": args.names}
-        if method != "stop":
-            params["wait"] = not args.no_wait
+        params = {"names": args.names, "wait": not args.no_wait}
         result = client.call(method, params)
         if args.json:
             _print_json(result)
@@ -185,7 +185,7 @@ def _change(method):
                 failed = True
                 sys.stderr.write("%s: %s: %s (%s)\n" % (PROG, r["name"], r.get("state"), r.get("why")))
             elif not args.json:
-                state = r.get("state") if params.get("wait", True) else "start begun"
+                state = r.get("state") if params["wait"] else method + " begun"
                 sys.stdout.write("%s: %s\n" % (r["name"], state))
         return EXIT_FAILED if failed else EXIT_OK
     return run
@@ -277,7 +277,13 @@ def _events(client, args):
 
 
 def _reload(client, args):
-    client.call("reload")
+    plan = client.call("reload", {"dry_run": args.dry_run, "dependents": args.dependents})
+    if args.json:
+        return _print_json(plan)
+    for key, would in (("added", "would start"), ("removed", "would stop"),
+                       ("changed", "would restart"), ("unchanged", "would keep")):
+        if plan.get(key):
+            sys.stdout.write("%s: %s\n" % (would if args.dry_run else key, ", ".join(plan[key])))
 
 
 def _verdict(method, key, listed):
