@@ -16,6 +16,7 @@ from .protocol import PERMISSION_DENIED, Failure
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 PROG = "luasup ctl"
+TOP_MIN_DELAY = 0.1  # seconds: each refresh makes luasup scan /proc
 
 
 class Usage(Exception):
@@ -82,6 +83,8 @@ def main(argv):
         args = _parser().parse_args(argv)
         if getattr(args, "n", None) is not None and args.n < 0:
             raise Usage("-n must be 0 or more")
+        if args.command == "top" and not args.d >= TOP_MIN_DELAY:
+            raise Usage("-d must be %g seconds or more" % TOP_MIN_DELAY)
     except Usage as e:
         sys.stderr.write("%s: %s (see luasup ctl --help)\n" % (PROG, e))
         return EXIT_USAGE

@@ -117,10 +117,9 @@ class Control:
         self.loop.create_task(self.server.listen(sock, inode))
         self.sup.exit_code.add_done_callback(lambda _: self.close())
         log.debug("ctl: serving on %s" % path)
-        if metrics:
+        if metrics:  # without them (the reason logged) control is still served
             from .metrics import serve as serve_metrics
-            if not serve_metrics(self, os.fsdecode(metrics)):
-                return None
+            serve_metrics(self, os.fsdecode(metrics))
         return True
 
     @staticmethod
@@ -172,16 +171,17 @@ class Control:
         return await getattr(self, "_" + method)(conn, params)
 
     async def _lua(self, conn, method, params):
-        """The answer of lua/supervise/control.lua's method."""
+        """The answer of lua/supervise/control.lua's method (conn: None for
+        the core's own questions)."""
         from ..bridge import TaskError
         from .protocol import INTERNAL_ERROR, LUA_ERROR, Failure
-        if conn.number is None:
+        if conn is not None and conn.number is None:
             conn.number = next(self._numbers)
         if method == "eval" and conn.number not in self._sessions:
             self._sessions.add(conn.number)
             conn.on_close.append(lambda: self._end_session(conn.number))
         task = self.bridge.start("ctl " + method, self._dispatch, method.encode(),
-                                 self.bridge.runtime.table(params), conn.number)
+                                 self.bridge.runtime.table(params), conn and conn.number)
         try:
             if method == "eval":  # its waits too are bounded
                 done, _ = await asyncio.wait({task}, timeout=self._eval_limit + 1)
@@ -264,8 +264,13 @@ class Control:
     # -- stats ---------------------------------------------------------------
 
     async def _stats(self, conn, params):
+        return await self.stats()
+
+    async def stats(self):
+        """Each service's process tree and luasup's own: for `top` and the
+        metrics (metrics.py)."""
         from .. import procfs
-        services = (await self._lua(conn, "list", {}))["services"]
+        services = (await self._lua(None, "list", {}))["services"]
         roots = [s["pid"] for s in services if s.get("pid")]
         usage = procfs.forest_stats(roots)
         out = []
