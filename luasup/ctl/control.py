@@ -78,6 +78,7 @@ class Control:
         self._dispatch = self._forget = None
         self._eval_limit = 5.0
         self._followers = set()  # connections following events
+        self._sessions = set()  # numbers of the connections with eval globals in Lua
         self._numbers = itertools.count(1)
 
     def core(self):
@@ -168,8 +169,9 @@ class Control:
         from .protocol import INTERNAL_ERROR, LUA_ERROR, Failure
         if conn.number is None:
             conn.number = next(self._numbers)
-            if method == "eval":
-                conn.on_close.append(lambda: self._forget(conn.number))
+        if method == "eval" and conn.number not in self._sessions:
+            self._sessions.add(conn.number)
+            conn.on_close.append(lambda: self._end_session(conn.number))
         task = self.bridge.start("ctl " + method, self._dispatch, method.encode(),
                                  self.bridge.runtime.table(params), conn.number)
         try:
@@ -186,6 +188,10 @@ class Control:
         if result is None:
             raise Failure(int(code or INTERNAL_ERROR), _text(message) or "failed")
         return _json(result)
+
+    def _end_session(self, number):
+        self._sessions.discard(number)
+        self._forget(number)
 
     async def _hello(self, conn, params):
         from .. import __version__
