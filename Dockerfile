@@ -38,6 +38,10 @@ COPY --from=build /opt/luasup /opt/luasup
 RUN ln -s /opt/luasup/bin/luasup /usr/local/bin/luasup
 COPY lua/ /usr/share/luasup/examples/
 ARG LUASUP_UID=0
+# The control socket's directory, owned by the image's user: luasup serves
+# /run/luasup/ctl.sock as that user, and `docker exec` finds it whether it
+# runs as that user or as root.
+RUN install -d -m 0700 -o ${LUASUP_UID} -g ${LUASUP_UID} /run/luasup
 USER ${LUASUP_UID}:${LUASUP_UID}
 # `luasup ctl health`: 0 while the policy's critical services run and pass
 # their health checks (docs/kubernetes.md). Only a policy of the supervise

@@ -137,6 +137,17 @@ def image(podman):
     return podman.build("default")
 
 
+@pytest.fixture(scope="session")
+def nonroot_uid():
+    return 10001
+
+
+@pytest.fixture(scope="session")
+def nonroot_image(podman, nonroot_uid):
+    """The image built to run as a uid of its own (`LUASUP_UID`)."""
+    return podman.build("nonroot", "--build-arg", "LUASUP_UID=%d" % nonroot_uid)
+
+
 @pytest.fixture
 def container(podman):
     """`container("what")` -> a fresh container name; every name handed out

@@ -13,7 +13,6 @@ from helpers import wait_until
 pytestmark = pytest.mark.xdist_group("container")  # one worker builds the image, once
 
 DEADLINE = 60.0
-NONROOT = "10001:10001"
 POLICY = """
 local sup = require('supervise')
 sup.service('web', {cmd = {'sleep', '3600'}, critical = true})
@@ -29,10 +28,18 @@ def healthcheck(podman, name, expected):
     return health["Log"][-1]
 
 
-@pytest.mark.parametrize("user", ["root", NONROOT])
-def test_a_policy_is_healthy_while_its_critical_service_runs(podman, image, container, user):
+@pytest.mark.parametrize("user", ["root", "uid-at-run-time", "uid-of-the-build"])
+def test_a_policy_is_healthy_while_its_critical_service_runs(request, podman, container,
+                                                             nonroot_uid, user):
+    """Run as root, as a uid given to `podman run` (its socket in /tmp), and
+    as the uid of a LUASUP_UID build (its socket in /run/luasup, which
+    that uid owns): the check, run as the container's user, finds it."""
     name = container("policy")
-    flags = [] if user == "root" else ["--user", user]
+    if user == "uid-of-the-build":
+        image, flags = request.getfixturevalue("nonroot_image"), []
+    else:
+        image = request.getfixturevalue("image")
+        flags = ["--user=%d:%d" % (nonroot_uid, nonroot_uid)] if user == "uid-at-run-time" else []
     podman.run(name, image, POLICY, detach=True, health=True, flags=flags)
     # before sup.run() serves the socket the check passes: wait for luasup's answer
     wait_until(lambda: podman("exec", name, "luasup", "ctl", "health").returncode == 0,
@@ -42,6 +49,8 @@ def test_a_policy_is_healthy_while_its_critical_service_runs(podman, image, cont
     assert healthcheck(podman, name, 1)["Output"].startswith("luasup ctl: web: stopped")
     podman("exec", name, "luasup", "ctl", "start", "web", check=True)
     healthcheck(podman, name, 0)
+    if user == "uid-of-the-build":  # and root's `podman exec` finds it too
+        assert podman("exec", "--user=0", name, "luasup", "ctl", "health").returncode == 0
 
 
 def test_without_a_control_socket_the_check_passes_and_a_dead_one_fails(podman, image,
@@ -50,7 +59,7 @@ def test_without_a_control_socket_the_check_passes_and_a_dead_one_fails(podman, 
     podman.run(name, image, "--", "sleep", "3600", detach=True, health=True)
     healthcheck(podman, name, 0)
     # a socket file where `luasup ctl` looks, that no luasup answers
-    bind = ("import os, socket; os.makedirs('/run/luasup'); "
+    bind = ("import os, socket; os.makedirs('/run/luasup', exist_ok=True); "
             "socket.socket(socket.AF_UNIX).bind('/run/luasup/ctl.sock')")
     podman("exec", name, "python3", "-c", bind, check=True)
     assert healthcheck(podman, name, 1)["Output"].startswith(
