@@ -5,10 +5,12 @@ Docker would run it: `podman healthcheck run` (no systemd schedules it
 here)."""
 
 import json
+import os
+import re
 
 import pytest
 
-from helpers import wait_until
+from helpers import REPO, wait_until
 
 pytestmark = pytest.mark.xdist_group("container")  # one worker builds the image, once
 
@@ -18,6 +20,17 @@ local sup = require('supervise')
 sup.service('web', {cmd = {'sleep', '3600'}, critical = true})
 return sup.run()
 """
+
+
+def read(*path):
+    with open(os.path.join(REPO, *path), encoding="utf-8") as f:
+        return f.read()
+
+
+def test_the_healthcheck_in_the_docs_is_the_dockerfiles():
+    shown = re.search(r"```dockerfile\n(HEALTHCHECK .*?)```", read("docs", "kubernetes.md"),
+                      re.S).group(1)
+    assert shown in read("Dockerfile")
 
 
 def healthcheck(podman, name, expected):
