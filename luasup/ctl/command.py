@@ -45,8 +45,7 @@ def _parser():
                        ("stop", "stop services (no restart)"),
                        ("restart", "restart services and wait until they run")):
         c = sub.add_parser(name, help=what)
-        if name != "stop":
-            c.add_argument("--no-wait", action="store_true", help="return once the start has begun")
+        c.add_argument("--no-wait", action="store_true", help="return once the change has begun")
         c.add_argument("names", nargs="+", metavar="NAME")
     k = sub.add_parser("kill", help="send a signal to a service's process group (default TERM)")
     k.add_argument("name")
@@ -163,16 +162,14 @@ def _status(client, args):
     out = [("name", st["name"]), ("kind", st["kind"]), ("state", _state(st)),
            ("why", st.get("why") or "-"), ("for", duration(st.get("for"))),
            ("pid", st.get("pid") or "-"), ("uptime", duration(st.get("uptime"))),
-           ("restarts", st["restarts"]), ("critical", st.get("critical") or False),
+           ("restarts", st["restarts"]), ("critical", json.dumps(st.get("critical") or False).strip('"')),
            ("after", ", ".join(st.get("after") or []) or "-"), ("last exit", _last_exit(st))]
     sys.stdout.write("".join("%-10s %s\n" % pair for pair in out))
 
 
 def _change(method):
     def run(client, args):
-        params = {"names": args.names}
-        if method != "stop":
-            params["wait"] = not args.no_wait
+        params = {"names": args.names, "wait": not args.no_wait}
         result = client.call(method, params)
         if args.json:
             _print_json(result)
@@ -182,7 +179,7 @@ def _change(method):
                 failed = True
                 sys.stderr.write("%s: %s: %s (%s)\n" % (PROG, r["name"], r.get("state"), r.get("why")))
             elif not args.json:
-                state = r.get("state") if params.get("wait", True) else "start begun"
+                state = r.get("state") if params["wait"] else method + " begun"
                 sys.stdout.write("%s: %s\n" % (r["name"], state))
         return EXIT_FAILED if failed else EXIT_OK
     return run
@@ -207,11 +204,17 @@ def _logs(client, args):
     for record in result["records"]:
         write(show(record))
     sys.stdout.flush()
+    if result.get("truncated"):
+        sys.stderr.write("%s: %d older lines left out (the answer is kept under 2 MiB)\n"
+                         % (PROG, result["truncated"]))
     if args.follow:
         for method, params in client.notifications():
             if method == "log":
                 write("".join(show(r) for r in params["records"]))
                 sys.stdout.flush()
+                if params.get("skipped"):
+                    sys.stderr.write("%s: %d lines skipped: this reader fell behind\n"
+                                     % (PROG, params["skipped"]))
 
 
 def _why(client, args):
