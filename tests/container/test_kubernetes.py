@@ -111,6 +111,8 @@ def test_the_probes_fail_while_the_critical_service_fails_and_pass_once_it_recov
     wait_until(lambda: probe(ready) == 0, DEADLINE, "the pod to be ready again")
     state = healthcheck(0)
     assert (state["Status"], state["FailingStreak"]) == ("healthy", 0)
+    # the ring the policy keeps beside stdout
+    assert "working" in podman("exec", app, "luasup", "ctl", "logs", "worker", check=True).stdout
 
     # stopped as the kubelet stops it: SIGTERM, SIGKILL after the period
     period, _ = grace(yaml)
