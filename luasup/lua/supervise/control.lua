@@ -241,6 +241,15 @@ function methods.why(params)
         waiting_for = waiting_for, last_exit = st.last_exit }
 end
 
+function methods.reload(params)
+    local plan, why = sup.reload({ dry_run = params.dry_run or false, dependents = params.dependents or false })
+    if not plan then
+        return nil, FAILED, 'reload failed, nothing changed: ' .. tostring(why)
+    end
+    plan.dry_run = params.dry_run or false
+    return plan
+end
+
 function methods.tree()
     local out = {}
     for i, st in ipairs(sup.list()) do
