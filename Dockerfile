@@ -47,11 +47,9 @@ USER ${LUASUP_UID}:${LUASUP_UID}
 # their health checks (docs/kubernetes.md). Only a policy of the supervise
 # library serves the control socket. Where luasup serves none (a plain init
 # script such as the default CMD, `luasup -- CMD`) there is nothing to ask,
-# and the check passes rather than call a working container unhealthy: it
-# asks luasup only when a socket exists where `luasup ctl` looks for one.
+# and --if-served passes rather than call a working container unhealthy; a
+# socket file no luasup answers fails.
 # (podman keeps HEALTHCHECK only when building with --format docker.)
-HEALTHCHECK --start-period=60s --timeout=10s \
-    CMD sock=$(/opt/luasup/bin/python -c 'from luasup.ctl import paths; print(paths.default())') \
-        && if [ -e "$sock" ]; then exec luasup ctl health; fi
+HEALTHCHECK --start-period=60s --timeout=10s CMD ["luasup", "ctl", "health", "--if-served"]
 ENTRYPOINT ["luasup"]
 CMD ["/usr/share/luasup/examples/pair.lua"]
