@@ -6,6 +6,7 @@ examples that compile. Behaviour itself is tested by the test_ctl_* files;
 this file keeps the reference from drifting away from the code."""
 
 import ast
+import json
 import os
 import re
 import shlex
@@ -218,5 +219,21 @@ def test_the_examples_are_what_luasup_ctl_prints():
                                                       ["worker", "running"]]
         labels = [line[:10] for line in run(["ctl", "status", "web"]).stdout.splitlines()]
         assert labels == [line[:10] for line in example(["status", "web"])]
+        # the fields of a status, and of its last exit, are the documented ones
+        assert run(["ctl", "kill", "worker", "KILL"]).returncode == 0
+        wait_until(lambda: "last_exit" in json.loads(run(["ctl", "--json", "status", "worker"]).stdout),
+                   what="the worker's last exit")
+        status = json.loads(run(["ctl", "--json", "status", "worker"]).stdout)
+        fields = status_fields()
+        assert set(status) <= fields and {"name", "state", "for", "last_exit"} <= set(status)
+        last_exit = re.search(r"then `\{([^}]*)\}`", subsection(read(DOC), "`list`")).group(1)
+        assert set(status["last_exit"]) == {f.strip() for f in last_exit.split(",")}
     finally:
         stop(proc)
+
+
+def status_fields():
+    """The fields of the status table under the `list` method."""
+    table = subsection(section(read(DOC), "Methods"), "`list`")
+    return {name for cell in re.findall(r"^\| (`[^|]*) \|", table, re.M)
+            for name in re.findall(r"`(\w+)`", cell)}
