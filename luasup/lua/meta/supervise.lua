@@ -179,13 +179,6 @@
 ---@field logs? logs.RingSink The logs.ring sink `luasup ctl logs` reads (default: the first ring declared).
 ---@field metrics? string A loopback address, e.g. '127.0.0.1:9100', to serve Prometheus metrics on.
 
----What a reload does (or, with dry_run, would do), by service name.
----@class supervise.ReloadPlan
----@field added string[] Declared by the new run only: started.
----@field removed string[] No longer declared: stopped and forgotten.
----@field changed string[] Declared differently: restarted with the new declaration.
----@field unchanged string[] Left running as they are.
-
 ---@class supervise
 local sup = {}
 
@@ -209,24 +202,6 @@ function sup.oneshot(name, spec) end
 ---replaces the settings of the one before.
 ---@param opts supervise.ControlOptions|false
 function sup.control(opts) end
-
----Runs the policy file again and applies what changed (docs/live.md):
----starts what it adds, stops what it no longer declares, restarts what it
----declares differently (and, with `dependents`, what depends on those);
----the rest runs on untouched. `dry_run`: the plan only. The plan, or `nil`
----and why ("a reload is under way", "the policy is not a file ...", the
----error of the new run: then nothing changed).
----@async
----@param opts? {dry_run?: boolean, dependents?: boolean}
----@return supervise.ReloadPlan? plan
----@return string? err
-function sup.reload(opts) end
-
----Reloads on a signal and/or when the policy file changes (once `debounce`
----seconds, default 0.5, have passed without another change).
----@param opts {signal?: luasup.Signal, watch?: boolean, debounce?: number}
----@return true
-function sup.reload_on(opts) end
 
 ---Starts every declared service and waits until all have stopped: on
 ---SIGTERM/SIGINT (returns 128 + N), when a critical service ends it (its
