@@ -107,6 +107,10 @@ def evaluating(tmp_path_factory):
     yield from _policy(tmp_path_factory, "eval", EVAL, head="")
 
 
+# a duration as the client shows it: 3s, 5m02s, 2h03m
+DURATION = r"\d+[smhd](?:\d\d[smh])?"
+
+
 def gone(pid):
     return stat(pid) is None
 
@@ -125,7 +129,7 @@ def test_list_shows_every_service_with_its_state_pid_and_last_exit(shared):
     assert out[0].split() == ["NAME", "STATE", "PID", "UPTIME", "RESTARTS", "LAST", "EXIT"]
     rows = {line.split()[0]: line for line in out[1:]}
     assert sorted(rows) == sorted(SHARED_NAMES) and len(out) == len(SHARED_NAMES) + 1
-    assert re.match(r"quiet +running +%d +\d+s +0 +-$" % quiet["pid"], rows["quiet"])
+    assert re.match(r"quiet +running +%d +%s +0 +-$" % (quiet["pid"], DURATION), rows["quiet"])
     assert re.match(r"flaky +failed +- +- +0 +exit code 3$", rows["flaky"])
     assert re.match(r"setup +done +- +- +0 +exit code 0$", rows["setup"])
     assert re.match(r"base +stopped +- +- +0 +-$", rows["base"])
@@ -314,7 +318,7 @@ def test_logs_follow_prints_every_new_line_as_it_comes(shared):
 
 def test_why_names_the_dependency_a_service_waits_for(shared):
     out = lines_of(shared.ctl("why", "dep"))
-    assert re.match(r"^dep: waiting for \d+s: waiting for base$", out[0]), out
+    assert re.match(r"^dep: waiting for %s: waiting for base$" % DURATION, out[0]), out
     assert out[1:] == ["waiting for: base (stopped)"]
     answer = shared.json("why", "dep")
     assert (answer["name"], answer["state"], answer["waiting_for"]) == ("dep", "waiting",
@@ -324,13 +328,13 @@ def test_why_names_the_dependency_a_service_waits_for(shared):
     assert lines_of(shared.ctl("start", "base")) == ["base: running"]
     shared.wait_state("dep", "running")
     out = lines_of(shared.ctl("why", "dep"))
-    assert len(out) == 1 and re.match(r"^dep: running for \d+s: ", out[0]), out
+    assert len(out) == 1 and re.match(r"^dep: running for %s: " % DURATION, out[0]), out
     assert shared.json("why", "dep")["waiting_for"] == []
 
 
 def test_why_gives_the_last_exit(shared):
     out = lines_of(shared.ctl("why", "flaky"))
-    assert re.match(r"^flaky: failed for \d+s: exit code 3$", out[0]), out
+    assert re.match(r"^flaky: failed for %s: exit code 3$" % DURATION, out[0]), out
     assert re.match(r"^last exit: exit code 3 after \d+s$", out[1]), out
     answer = shared.json("why", "flaky")
     assert (answer["state"], answer["why"], answer["waiting_for"]) == ("failed", "exit code 3", [])
@@ -482,8 +486,10 @@ def test_eval_errors_come_back_as_text(evaluating):
 
 def test_a_runaway_eval_is_interrupted_while_luasup_goes_on_supervising(evaluating):
     pid = evaluating.wait_state("beat", "running")["pid"]
-    runaway = evaluating.follow("eval", "while true do end")
+    mark = evaluating.path("looping")
+    runaway = evaluating.follow("eval", "io.open(%r, 'w'):close() while true do end" % mark)
     try:
+        wait_until(lambda: os.path.exists(mark), what="the eval to loop")
         os.kill(pid, 9)  # an exit for luasup to handle while the eval runs
         out, err = (text.decode() for text in runaway.communicate(timeout=30))
     finally:
