@@ -16,7 +16,7 @@ import time
 import pytest
 
 from helpers import PY, helper, stat, wait_until
-from helpers.ctl import Policy, ctl, one_line_error
+from helpers.ctl import Policy, ctl, lines, one_line_error
 
 SHARED = """
 sup.service('quiet', {cmd = {'sleep', '3600'}})
@@ -44,9 +44,7 @@ return sup.run()
 # Where each service comes to rest once started (the rest: running).
 SETTLED = {"setup": "done", "flaky": "failed", "failing": "failed", "base": "stopped",
            "dep": "waiting", "held": "stopped", "holder": "stopped"}
-SHARED_NAMES = ["quiet", "setup", "flaky", "failing", "ticker", "chatter", "cycled", "cycled2",
-                "nowait", "evented", "trigger", "sig", "base", "dep", "held", "holder", "back",
-                "mid", "cache", "front"]
+SHARED_NAMES = re.findall(r"^sup\.(?:service|oneshot)\('(\w+)'", SHARED, re.M)
 
 # app: critical; its health check fails while SICK exists, and it exits at
 # once while DOWN exists (restarted again and again, never giving up).
@@ -73,21 +71,13 @@ return sup.run()
 """
 
 
-def _policy(tmp_path_factory, name, body, **kw):
-    directory = tmp_path_factory.mktemp(name)
-    policy = Policy(body(directory) if callable(body) else body, directory, **kw)
-    try:
-        yield policy.wait_serving()
-    finally:
-        policy.close()
-
-
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory):
     """The shared luasup once each service has come to rest; its statuses
     then in .settled (each test changes only services of its own)."""
-    for policy in _policy(tmp_path_factory, "shared", lambda d: SHARED % {
-            "py": PY, "sigprint": helper("sigprint.py"), "sigout": str(d / "signals")}):
+    d = tmp_path_factory.mktemp("shared")
+    body = SHARED % {"py": PY, "sigprint": helper("sigprint.py"), "sigout": str(d / "signals")}
+    with Policy(body, d) as policy:
         def settled():
             listed = {st["name"]: st for st in policy.json("list")["services"]}
             return all(st["state"] == SETTLED.get(name, "running") for name, st in listed.items()) \
@@ -98,13 +88,16 @@ def shared(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def vitals(tmp_path_factory):
-    yield from _policy(tmp_path_factory, "vitals", lambda d: VITALS % {
-        "down": d / "DOWN", "sick": str(d / "SICK"), "ready": str(d / "READY")})
+    d = tmp_path_factory.mktemp("vitals")
+    with Policy(VITALS % {"down": d / "DOWN", "sick": str(d / "SICK"), "ready": str(d / "READY")},
+                d) as policy:
+        yield policy
 
 
 @pytest.fixture(scope="module")
 def evaluating(tmp_path_factory):
-    yield from _policy(tmp_path_factory, "eval", EVAL, head="")
+    with Policy(EVAL, tmp_path_factory.mktemp("eval"), head="") as policy:
+        yield policy
 
 
 # a duration as the client shows it: 3s, 5m02s, 2h03m
@@ -231,19 +224,11 @@ def test_a_start_waiting_for_a_stopped_dependency_says_so_at_once(shared):
 def test_kill_signals_the_service_s_whole_process_group(shared):
     out = shared.path("signals")
 
-    def heard():
-        try:
-            with open(out) as f:
-                return f.read().splitlines()
-        except FileNotFoundError:
-            return []
-
     def got(signame):
-        return {line.split()[0] for line in heard() if line.split()[1:2] == [signame]}
+        return {line.split()[0] for line in lines(out) if line.split()[1:2] == [signame]}
 
-    wait_until(lambda: {"child", "grandchild"} <= {line.split()[1] for line in heard()
-                                                     if line.startswith("ready ")},
-               what="sigprint and its grandchild ready")
+    wait_until(lambda: {line.split()[1] for line in lines(out) if line.startswith("ready ")}
+               == {"child", "grandchild"}, what="sigprint and its grandchild ready")
     pid = shared.settled["sig"]["pid"]
     assert lines_of(shared.ctl("kill", "sig", "USR1")) == ["sig: sent SIGUSR1"]
     wait_until(lambda: got("SIGUSR1") == {"child", "grandchild"}, what="SIGUSR1 in the whole group")
@@ -443,9 +428,9 @@ def test_ready_once_every_service_is_ready(vitals):
     vitals.wait_state("app", "running")
     result = vitals.ctl("ready")
     assert result.returncode == 1 and result.stdout == ""
-    lines = result.stderr.splitlines()
-    assert all(line.startswith("luasup ctl: ") for line in lines)
-    assert [line for line in lines if line.startswith("luasup ctl: slow: ")] == [
+    err = result.stderr.splitlines()
+    assert all(line.startswith("luasup ctl: ") for line in err)
+    assert [line for line in err if line.startswith("luasup ctl: slow: ")] == [
         "luasup ctl: slow: starting (not ready: probe failed)"]
     result = vitals.ctl("--json", "ready")
     assert result.returncode == 1
@@ -478,9 +463,9 @@ def test_eval_errors_come_back_as_text(evaluating):
 
     result = evaluating.ctl("eval", "local function f() error('boom') end f()")
     assert result.returncode == 1 and result.stdout == ""
-    lines = result.stderr.splitlines()
-    assert lines[:2] == ["luasup ctl: eval:1: boom", "stack traceback:"], result.stderr
-    assert any("in function 'f'" in line for line in lines[2:]), result.stderr
+    err = result.stderr.splitlines()
+    assert err[:2] == ["luasup ctl: eval:1: boom", "stack traceback:"], result.stderr
+    assert any("in function 'f'" in line for line in err[2:]), result.stderr
     assert "Traceback" not in result.stderr
 
 

@@ -11,10 +11,11 @@ import shutil
 import signal
 import stat
 import tempfile
+
 import pytest
 
 from helpers import PY, env_for, helper, start, stop, wait_until
-from helpers.ctl import NOBODY, Policy, as_user, ctl, one_line_error
+from helpers.ctl import NOBODY, Policy, as_user, ctl, lines, one_line_error
 
 QUIET = """
 sup.service('quiet', {cmd = {'sleep', '3600'}})
@@ -29,24 +30,20 @@ return sup.run()
 """
 
 
-def lines(path):
-    try:
-        with open(path) as f:
-            return f.read().splitlines()
-    except FileNotFoundError:
-        return []
-
-
 def mode(path):
     return stat.S_IMODE(os.stat(path).st_mode)
 
 
-@pytest.fixture
-def public(tmp_path):
-    """A directory other users may enter (pytest's own are root's alone),
-    removed at the end."""
+def _public_directory():
+    """A directory other users may enter: pytest's are root's alone."""
     directory = tempfile.mkdtemp(prefix="luasup-ctl-test-")
     os.chmod(directory, 0o755)
+    return directory
+
+
+@pytest.fixture
+def public():
+    directory = _public_directory()
     yield directory
     shutil.rmtree(directory, ignore_errors=True)
 
@@ -91,13 +88,11 @@ return sup.run()
 
 @pytest.fixture(scope="module")
 def allowing():
-    directory = tempfile.mkdtemp(prefix="luasup-ctl-test-")
-    os.chmod(directory, 0o755)
-    policy = Policy(ALLOWING, directory, socket=os.path.join(directory, "run", "ctl.sock"))
+    directory = _public_directory()
     try:
-        yield policy.wait_serving()
+        with Policy(ALLOWING, directory, socket=os.path.join(directory, "run", "ctl.sock")) as policy:
+            yield policy
     finally:
-        policy.close()
         shutil.rmtree(directory, ignore_errors=True)
 
 
@@ -328,10 +323,10 @@ def test_the_same_as_pid_1_of_a_pid_namespace(tmp_path, policies):
     out = str(tmp_path / "signals")
     luasup = policies(AS_PID1 % (PY, helper("sigprint.py"), out), tmp_path, pidns=True).wait_serving()
     assert luasup.ctl("eval", "init.pid()").stdout == "1\n"
-    wait_until(lambda: len([l for l in lines(out) if l.startswith("ready ")]) == 2,
+    wait_until(lambda: len([line for line in lines(out) if line.startswith("ready ")]) == 2,
                what="sigprint and its grandchild ready")
     assert luasup.ctl("kill", "sig", "USR1").returncode == 0
-    wait_until(lambda: {l.split()[0] for l in lines(out) if l.split()[1:2] == ["SIGUSR1"]}
+    wait_until(lambda: {line.split()[0] for line in lines(out) if line.split()[1:2] == ["SIGUSR1"]}
                == {"child", "grandchild"}, what="SIGUSR1 in the whole group")
     assert luasup.ctl("health").returncode == 0
     assert luasup.ctl("stop", "sig").stdout == "sig: stopped\n"

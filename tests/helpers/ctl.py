@@ -45,6 +45,15 @@ def ctl(socket, *args, user=None, env=None, timeout=DEADLINE):
                           env=env or env_for(), cwd="/")
 
 
+def lines(path):
+    """The lines of a file a child writes, none while it does not exist."""
+    try:
+        with open(path) as f:
+            return f.read().splitlines()
+    except FileNotFoundError:
+        return []
+
+
 def one_line_error(result, code, text=None):
     """Assert the client failed with `code` and one stderr line
     `luasup ctl: ...` (containing text)."""
@@ -124,3 +133,13 @@ class Policy:
         stop(self.proc)
         self.out.close()
         self.err.close()
+
+    def __enter__(self):
+        try:
+            return self.wait_serving()
+        except BaseException:
+            self.close()
+            raise
+
+    def __exit__(self, *exc):
+        self.close()
