@@ -47,10 +47,11 @@ SETTLED = {"setup": "done", "flaky": "failed", "failing": "failed", "base": "sto
 SHARED_NAMES = re.findall(r"^sup\.(?:service|oneshot)\('(\w+)'", SHARED, re.M)
 
 # app: critical; its health check fails while SICK exists, and it exits at
-# once while DOWN exists (restarted again and again, never giving up).
-# slow: ready once READY exists.
+# once while DOWN exists (restarted again and again, never giving up, and
+# never running: it is ready once it has lived 0.3 s). slow: ready once
+# READY exists.
 VITALS = """
-sup.service('app', {cmd = {'sh', '-c', '[ -e %(down)s ] && exit 1; exec sleep 3600'},
+sup.service('app', {cmd = {'sh', '-c', '[ -e %(down)s ] && exit 1; exec sleep 3600'}, ready = 0.3,
     critical = true, backoff = {initial = 0.2, max = 0.5}, limit = {burst = 1000, within = 60},
     health = {every = 0.2, failures = 1000, probe = function()
         if exists(%(sick)r) then return nil, 'sick file' end
