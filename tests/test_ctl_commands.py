@@ -27,7 +27,11 @@ sup.service('ticker', {cmd = {'sh', '-c', 'i=0; while :; do i=$((i+1)); echo "ti
 sup.service('chatter', {cmd = {'sh', '-c', 'i=0; while :; do i=$((i+1)); echo "chat $i"; sleep 0.2; done'}})
 sup.service('cycled', {cmd = {'sleep', '3600'}})
 sup.service('cycled2', {cmd = {'sleep', '3600'}})
-sup.service('nowait', {cmd = {'sleep', '3600'}})
+sup.service('nowait', {cmd = {'sh', '-c', [[
+    trap 'while [ ! -e %(release)s ]; do sleep 0.1; done; exit 0' TERM
+    while [ ! -e %(go)s ]; do sleep 0.1; done
+    echo go
+    while :; do sleep 0.1; done]]}, ready = sup.output('^go$'), stop = {timeout = 60}})
 sup.service('evented', {cmd = {'sleep', '3600'}})
 sup.service('trigger', {cmd = {'sleep', '3600'}})
 sup.service('sig', {cmd = {%(py)r, %(sigprint)r, '--fork', '--out', %(sigout)r}, stop = 'KILL'})
@@ -44,6 +48,7 @@ return sup.run()
 # Where each service comes to rest once started (the rest: running).
 SETTLED = {"setup": "done", "flaky": "failed", "failing": "failed", "base": "stopped",
            "dep": "waiting", "held": "stopped", "holder": "stopped"}
+# nowait: ready once GO exists; stopped, it exits once RELEASE exists.
 SHARED_NAMES = re.findall(r"^sup\.(?:service|oneshot)\('(\w+)'", SHARED, re.M)
 
 # app: critical; its health check fails while SICK exists, and it exits at
@@ -77,7 +82,9 @@ def shared(tmp_path_factory):
     """The shared luasup once each service has come to rest; its statuses
     then in .settled (each test changes only services of its own)."""
     d = tmp_path_factory.mktemp("shared")
-    body = SHARED % {"py": PY, "sigprint": helper("sigprint.py"), "sigout": str(d / "signals")}
+    body = SHARED % {"py": PY, "sigprint": helper("sigprint.py"), "sigout": str(d / "signals"),
+                     "go": d / "GO", "release": d / "RELEASE"}
+    (d / "GO").touch()
     with Policy(body, d) as policy:
         def settled():
             listed = {st["name"]: st for st in policy.json("list")["services"]}
@@ -190,19 +197,28 @@ def test_stop_start_and_restart_wait_for_the_state_change(shared):
 
 
 def test_no_wait_returns_once_the_change_has_begun(shared):
+    go, release = shared.path("GO"), shared.path("RELEASE")
     first = shared.settled["nowait"]["pid"]
-    assert lines_of(shared.ctl("restart", "--no-wait", "nowait")) == ["nowait: start begun"]
-    second = wait_until(lambda: (lambda st: st["state"] == "running" and st["pid"] != first and st)(
-        shared.status("nowait")), what="nowait running again")["pid"]
+    # its stop lasts until RELEASE exists
+    assert lines_of(shared.ctl("stop", "--no-wait", "nowait")) == ["nowait: stop begun"]
+    assert shared.status("nowait")["state"] == "stopping"
+    open(release, "w").close()
+    shared.wait_state("nowait", "stopped")
     assert gone(first)
 
-    result = shared.ctl("stop", "--no-wait", "nowait")
-    assert result.returncode == 0, result.stderr
-    shared.wait_state("nowait", "stopped")
-    assert gone(second)
-
+    # its start lasts until GO exists
+    os.unlink(go)
     assert lines_of(shared.ctl("start", "--no-wait", "nowait")) == ["nowait: start begun"]
-    shared.wait_state("nowait", "running")
+    assert shared.status("nowait")["state"] == "starting"
+    open(go, "w").close()
+    second = shared.wait_state("nowait", "running")["pid"]
+
+    os.unlink(go)
+    assert lines_of(shared.ctl("restart", "--no-wait", "nowait")) == ["nowait: restart begun"]
+    assert shared.status("nowait")["state"] in ("stopping", "stopped", "starting")
+    open(go, "w").close()
+    third = shared.wait_state("nowait", "running")["pid"]
+    assert third != second and gone(second)
 
 
 def test_a_start_that_fails_exits_1_with_the_state_and_reason(shared):
