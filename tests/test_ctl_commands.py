@@ -484,6 +484,9 @@ def test_eval_errors_come_back_as_text(evaluating):
     assert err[:2] == ["luasup ctl: eval:1: boom", "stack traceback:"], result.stderr
     assert any("in function 'f'" in line for line in err[2:]), result.stderr
     assert "Traceback" not in result.stderr
+    # an expression's error has its position too
+    err = evaluating.ctl("eval", "error('bang')").stderr.splitlines()
+    assert err[:2] == ["luasup ctl: eval:1: bang", "stack traceback:"], err
 
 
 def test_a_runaway_eval_is_interrupted_while_luasup_goes_on_supervising(evaluating):
