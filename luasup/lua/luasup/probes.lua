@@ -59,6 +59,27 @@ function Listener:close()
     return true
 end
 
+--- listener:wait([timeout]) -> true once a connection waits to be accepted
+-- (it stays for whoever accepts it), or nil, 'timeout'
+function Listener:wait(timeout)
+    check_self(self, Listener, 'listener', 'wait')
+    args.timeout(1, 'wait', timeout)
+    if not self._fd then
+        raise('attempt to use a closed listener')
+    end
+    return await('wait', 'listen_wait', self._handle, timeout)
+end
+
+--- listener:connections() -> the connections accepted through it that are
+-- still open, plus those waiting to be accepted
+function Listener:connections()
+    check_self(self, Listener, 'listener', 'connections')
+    if not self._fd then
+        raise('attempt to use a closed listener')
+    end
+    return core.listen_connections(self._handle)
+end
+
 function Listener:__tostring()
     return ('listener %s %s%s'):format(self._name, self._address, self._fd and '' or ' (closed)')
 end

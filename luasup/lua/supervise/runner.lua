@@ -242,7 +242,8 @@ end
 local function stop_probes(svc)
     cancel(svc.ready_task)
     cancel(svc.health_task)
-    svc.ready_task, svc.health_task = nil, nil
+    cancel(svc.idle_task)
+    svc.ready_task, svc.health_task, svc.idle_task = nil, nil, nil
     probes.abort(svc.probe)
 end
 
@@ -319,6 +320,49 @@ local function watch_health(hub, svc, child)
     end
 end
 
+-- An on-demand service's listeners (its fds).
+local function listeners_of(svc)
+    local out = {}
+    for _, l in ipairs(svc.spec.exec.fds or {}) do out[#out + 1] = l end
+    return out
+end
+
+-- Until a connection waits on one of the service's listeners, or a start
+-- is asked for (sup.start, ctl start): the state is 'idle' meanwhile.
+local function wait_for_demand(hub, svc)
+    local listeners = listeners_of(svc)
+    local addresses = {}
+    for i, l in ipairs(listeners) do addresses[i] = l:address() end
+    hub.set(svc, 'idle', 'on demand: starts on a connection to ' .. table.concat(addresses, ', '),
+        'on ' .. table.concat(addresses, ', '))
+    local waits = { svc.demand:task() }
+    for _, l in ipairs(listeners) do
+        waits[#waits + 1] = init.spawn(function() l:wait() end)
+    end
+    init.wait_any(unpack(waits))
+    for i = 2, #waits do cancel(waits[i]) end
+end
+
+-- Returns once the service has had no connection for its idle time.
+local function watch_idle(svc)
+    local idle = svc.spec.on_demand.idle
+    local listeners = listeners_of(svc)
+    local quiet_since = init.now()
+    while true do
+        local busy = 0
+        for _, l in ipairs(listeners) do busy = busy + l:connections() end
+        local now = init.now()
+        if busy > 0 then
+            quiet_since = now
+        elseif now - quiet_since >= idle then
+            return
+        end
+        -- checked a few times per idle period, at most once a second
+        local period = math.max(1, math.min(idle / 4, 5))
+        init.sleep(math.min(period, math.max(0.001, quiet_since + idle - now)))
+    end
+end
+
 -- Start once and follow that run to its end: the exit (see exit_of), with
 -- `cause` set when luasup ended the run (health, readiness, run timeout).
 local function run_once(hub, svc)
@@ -342,7 +386,7 @@ local function run_once(hub, svc)
     local started = init.now()
     svc.child, svc.pid, svc.started, svc.healthy, svc.health_why = child, child:pid(), started, nil, nil
     hub.set(svc, 'starting', 'started', ('(pid %d)'):format(svc.pid))
-    local cause
+    local cause, idled
     if s.kind == 'service' then
         local ready, why = await_ready(svc, child)
         stop_watches(svc)
@@ -365,11 +409,18 @@ local function run_once(hub, svc)
             svc.health_task = init.spawn(watch_health, hub, svc, child)
             waits[2] = svc.health_task
         end
+        if s.on_demand and s.on_demand.idle then
+            svc.idle_task = init.spawn(watch_idle, svc)
+            waits[#waits + 1] = svc.idle_task
+        end
         if s.timeout then
             waits[#waits + 1] = math.max(0, s.timeout - (init.now() - started))
         end
+        local idle_task = svc.idle_task
         local first = init.wait_any(unpack(waits))
-        if first == nil then
+        if first == idle_task and idle_task then
+            cause, idled = ('idle for %g s'):format(s.on_demand.idle), true
+        elseif first == nil then
             cause = ('timed out after %g s'):format(s.timeout)
         elseif first == svc.health_task then
             local ok, why = pcall(svc.health_task.wait, svc.health_task)
@@ -386,6 +437,7 @@ local function run_once(hub, svc)
     end
     local e = exit_of(how, value, init.now() - started)
     e.cause = cause
+    e.idle = idled
     svc.child, svc.pid, svc.healthy = nil, nil, nil
     return e
 end
@@ -420,6 +472,10 @@ local function after_exit(hub, svc, e)
     -- (its stop signal's 143 would read as a container that was stopped)
     svc.fail_code = (e.code == 0 or e.cause) and 1 or e.code
     record_exit(hub, svc, e, text)
+    if e.idle and not hub.stopping_all then -- stopped for want of demand: idle again, no fault
+        svc.attempts = svc.attempts - 1
+        return true
+    end
     if hub.stopping_all then -- nothing starts again once the ordered stop has begun
         hub.set(svc, 'stopped', 'shutdown', ('(%s)'):format(text))
         return false
@@ -468,9 +524,13 @@ local function after_exit(hub, svc, e)
     return true
 end
 
--- Whether service `d` lets its dependents start.
+-- Whether service `d` lets its dependents start (an idle on-demand
+-- service does: its sockets take connections, which start it).
 function M.satisfied(d)
-    return d.state == (d.spec.kind == 'oneshot' and 'done' or 'running')
+    if d.spec.kind == 'oneshot' then
+        return d.state == 'done'
+    end
+    return d.state == 'running' or d.state == 'idle'
 end
 
 local function wait_for_dependencies(hub, svc)
@@ -495,6 +555,9 @@ end
 local function loop(hub, svc)
     repeat
         wait_for_dependencies(hub, svc)
+        if svc.spec.on_demand and not hub.stopping_all then
+            wait_for_demand(hub, svc)
+        end
         if hub.stopping_all then
             return
         end

@@ -12,7 +12,7 @@ local OWN = {
     restart = 'string', success = 'table|number', backoff = 'table', limit = 'table|boolean',
     ready = 'table|function|number', health = 'table|function', stop = 'table|string',
     timeout = 'number', pre_start = 'function|table', post_exit = 'function|table',
-    hook_timeout = 'number', autostart = 'boolean',
+    hook_timeout = 'number', autostart = 'boolean', on_demand = 'boolean|table',
 }
 local ALL = {}
 for k, v in pairs(OWN) do ALL[k] = v end
@@ -146,6 +146,26 @@ local function hook_of(fname, option, value)
     return value
 end
 
+-- on_demand = true | {idle = seconds}: started by the first connection to
+-- one of its listeners (fds), stopped again after `idle` s without one.
+local function on_demand_of(fname, kind, spec)
+    local value = spec.on_demand
+    if not value then
+        return nil
+    elseif kind ~= 'service' then
+        fail(fname, "option 'on_demand': a oneshot runs once, not on demand")
+    end
+    local listeners = require('luasup.probes').Listener
+    local fds = spec.fds or {}
+    if getmetatable(fds[1]) ~= listeners then
+        fail(fname, "option 'on_demand': the service needs a listener in 'fds' (init.listen) to wait on")
+    end
+    local out = fields(fname, 'on_demand', value ~= true and value or nil, { idle = false },
+        { idle = { 0.001 } })
+    out.idle = out.idle or nil
+    return out
+end
+
 local POLICIES = { always = true, ['on-failure'] = true, never = true }
 
 -- Check `spec` for sup.service (kind 'service') or sup.oneshot.
@@ -220,6 +240,7 @@ function M.check(fname, kind, name, spec)
     s.pre_start = spec.pre_start and hook_of(fname, 'pre_start', spec.pre_start)
     s.post_exit = spec.post_exit and hook_of(fname, 'post_exit', spec.post_exit)
     s.autostart = spec.autostart ~= false
+    s.on_demand = on_demand_of(fname, kind, spec)
     s.hook_timeout = spec.hook_timeout and number(fname, 'hook_timeout', spec.hook_timeout, 0.001)
         or M.DEFAULTS.hook_timeout
     return s
