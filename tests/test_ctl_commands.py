@@ -405,8 +405,11 @@ def test_events_follows_state_changes(shared):
 
 # -- reload --------------------------------------------------------------------------
 
-def test_reload_is_not_supported_yet(shared):
-    one_line_error(shared.ctl("reload"), 1, "luasup ctl: reload is not supported yet")
+def test_reload_dry_run_of_an_unchanged_policy_would_keep_everything(shared):
+    plan = shared.json("reload", "--dry-run")
+    assert plan == {"dry_run": True, "unchanged": SHARED_NAMES, "added": [], "changed": [],
+                    "removed": []}
+    assert lines_of(shared.ctl("reload", "--dry-run")) == ["would keep: " + ", ".join(SHARED_NAMES)]
 
 
 # -- health, ready -------------------------------------------------------------------

@@ -130,6 +130,10 @@ class Policy:
 
     def close(self):
         """luasup and everything under it gone, whatever state it is in."""
+        if self.proc.poll() is None:
+            # stopped first, so that it cannot restart a service whose
+            # process stop() has just killed (the new one would outlive it)
+            os.kill(self.pid, signal.SIGSTOP)
         stop(self.proc)
         self.out.close()
         self.err.close()
