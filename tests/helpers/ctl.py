@@ -58,11 +58,11 @@ def one_line_error(result, code, text=None):
     """Assert the client failed with `code` and one stderr line
     `luasup ctl: ...` (containing text)."""
     assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("luasup ctl: "), result.stderr
+    err = result.stderr.splitlines()
+    assert len(err) == 1 and err[0].startswith("luasup ctl: "), result.stderr
     if text is not None:
-        assert text in lines[0], result.stderr
-    return lines[0]
+        assert text in err[0], result.stderr
+    return err[0]
 
 
 class Policy:
@@ -111,17 +111,17 @@ class Policy:
     def status(self, name):
         return self.json("status", name)
 
-    def wait_state(self, name, state, what=None):
+    def wait_state(self, name, state):
         """The status of name once it is in state."""
         return wait_until(lambda: (lambda st: st if st["state"] == state else None)(self.status(name)),
-                          what=what or "%s to be %s" % (name, state))
+                          what="%s to be %s" % (name, state))
 
-    def follow(self, *args, user=None):
+    def follow(self, *args):
         """A `luasup ctl ARGS` that keeps running (logs -f, events): a Popen
         whose stdout is a pipe."""
-        argv = [LUASUP, "ctl", "--socket", self.socket] + list(args)
-        return subprocess.Popen((user or []) + argv, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, env=env_for(), cwd="/")
+        return subprocess.Popen([LUASUP, "ctl", "--socket", self.socket] + list(args),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env_for(),
+                                cwd="/")
 
     def terminate(self):
         """SIGTERM luasup; its exit code."""
