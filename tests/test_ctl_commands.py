@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from helpers import PY, helper, stat, wait_until
+from helpers import PY, helper, read_line, stat, wait_until
 from helpers.ctl import Policy, ctl, lines, one_line_error
 
 SHARED = """
@@ -38,6 +38,7 @@ sup.service('sig', {cmd = {%(py)r, %(sigprint)r, '--fork', '--out', %(sigout)r},
 sup.service('base', {cmd = {'sleep', '3600'}, autostart = false})
 sup.service('dep', {cmd = {'sleep', '3600'}, after = {'base'}})
 sup.service('held', {cmd = {'sleep', '3600'}, autostart = false})
+sup.service('unstarted', {cmd = {'sleep', '3600'}, autostart = false})
 sup.service('holder', {cmd = {'sleep', '3600'}, after = {'held'}, autostart = false})
 sup.service('back', {cmd = {'sleep', '3600'}})
 sup.service('mid', {cmd = {'sleep', '3600'}, after = {'back'}})
@@ -47,7 +48,7 @@ return sup.run()
 """
 # Where each service comes to rest once started (the rest: running).
 SETTLED = {"setup": "done", "flaky": "failed", "failing": "failed", "base": "stopped",
-           "dep": "waiting", "held": "stopped", "holder": "stopped"}
+           "dep": "waiting", "held": "stopped", "holder": "stopped", "unstarted": "stopped"}
 # nowait: ready once GO exists; stopped, it exits once RELEASE exists.
 SHARED_NAMES = re.findall(r"^sup\.(?:service|oneshot)\('(\w+)'", SHARED, re.M)
 
@@ -257,7 +258,7 @@ def test_kill_signals_the_service_s_whole_process_group(shared):
     assert shared.status("sig")["pid"] == pid
 
     one_line_error(shared.ctl("kill", "sig", "BOGUS"), 1, "bad signal BOGUS")
-    one_line_error(shared.ctl("kill", "base"), 1, "base: not running")
+    one_line_error(shared.ctl("kill", "unstarted"), 1, "unstarted: not running")
 
 
 # -- logs ----------------------------------------------------------------------------
@@ -289,7 +290,6 @@ def test_logs_gives_the_last_n_lines_of_the_named_services(shared):
 
 
 def _read_lines(proc, count, timeout=20):
-    from helpers import read_line
     out = []
     for _ in range(count):
         line = read_line(proc.stdout, timeout)
