@@ -23,6 +23,10 @@ class Probes:
             b"listen": self.listen,
             b"listen_close": self.listen_close,
             b"listen_connections": self.listen_connections,
+            b"proxy": self.proxy,
+            b"proxy_gate": lambda proxy, is_open: proxy.open() if is_open else proxy.shut(),
+            b"proxy_connections": lambda proxy: proxy.active,
+            b"proxy_close": lambda proxy: proxy.close(),
             b"watch_start": self.watch_start,
             b"watch_cancel": self.watch_cancel,
         }
@@ -33,6 +37,7 @@ class Probes:
             b"http_get": self.http_get,
             b"watch_next": self.watch_next,
             b"listen_wait": self.listen_wait,
+            b"proxy_demand": self.proxy_demand,
         }
 
     # -- probes ------------------------------------------------------------
@@ -118,6 +123,26 @@ class Probes:
     def listen_connections(self, listener):
         from . import sockstat
         return sockstat.connections(listener.sock)
+
+    def proxy(self, listener, target):
+        """A Proxy accepting on listener for target (tcp://, unix://), or
+        (None, message)."""
+        from .listeners import AddressError
+        from .proxy import Proxy, target_of
+        text = os.fsdecode(target)
+        try:
+            family, where = target_of(text)
+        except AddressError as e:
+            return None, os.fsencode("invalid address '%s': %s" % (text, e))
+        proxy = Proxy(self.loop, listener, family, where)
+        self.loop.create_task(proxy.start())
+        return proxy
+
+    async def proxy_demand(self, proxy):
+        """Until a client waits behind the closed gate."""
+        await proxy.demand.wait()
+        proxy.demand.clear()
+        return (True,)
 
     def listen_close(self, listener):
         self.listeners.pop(listener.fileno(), None)

@@ -6,6 +6,7 @@ Each failure is one line on stderr starting `luasup ctl: `."""
 
 import argparse
 import json
+import os
 import signal
 import sys
 import time
@@ -62,7 +63,9 @@ def _parser():
     r.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     r.add_argument("--dependents", action="store_true",
                    help="restart what depends on a changed service too")
-    sub.add_parser("health", help="exit 0 if every critical service runs and is healthy")
+    h = sub.add_parser("health", help="exit 0 if every critical service runs and is healthy")
+    h.add_argument("--if-served", action="store_true",
+                   help="exit 0 too when no control socket exists (luasup serves none)")
     sub.add_parser("ready", help="exit 0 once every service is ready")
     sub.add_parser("eval", help="run Lua inside the policy (root; sup.control{eval = true})") \
         .add_argument("code")
@@ -91,6 +94,9 @@ def main(argv):
     except SystemExit as e:  # --help
         return e.code
     path = args.socket or paths.default()
+    if getattr(args, "if_served", False) and not os.path.lexists(path):
+        sys.stdout.write("no control socket at %s: nothing to check\n" % path)
+        return EXIT_OK
     try:
         client = Client(path, args.timeout)
         try:

@@ -427,6 +427,7 @@ function M.remove(name)
         return nil, ('%s depends on it'):format(table.concat(dependents, ', '))
     end
     runner.stop(hub, svc, 'removed', math.huge)
+    for _, p in ipairs(svc.proxies or {}) do p:close() end
     hub.services[name] = nil
     for i, other in ipairs(hub.order) do
         if other == name then

@@ -320,24 +320,42 @@ local function watch_health(hub, svc, child)
     end
 end
 
--- An on-demand service's listeners (its fds).
-local function listeners_of(svc)
-    local out = {}
-    for _, l in ipairs(svc.spec.exec.fds or {}) do out[#out + 1] = l end
-    return out
+-- What an on-demand service waits on: its proxies (made at the first
+-- wait, accepting from then on), or the listeners in its fds. Each has
+-- :wait() and :connections().
+local function doors_of(svc)
+    local od = svc.spec.on_demand
+    if not od.proxy then
+        return svc.spec.exec.fds
+    end
+    if not svc.proxies then
+        svc.proxies = {}
+        for i, l in ipairs(od.listen) do
+            svc.proxies[i] = assert(init.proxy(l, od.proxy))
+        end
+    end
+    return svc.proxies
 end
+
+-- The proxies of a service let clients through while it is ready.
+local function gates(svc, open)
+    for _, p in ipairs(svc.proxies or {}) do
+        if open then p:open() else p:shut() end
+    end
+end
+M.gates = gates
 
 -- Until a connection waits on one of the service's listeners, or a start
 -- is asked for (sup.start, ctl start): the state is 'idle' meanwhile.
 local function wait_for_demand(hub, svc)
-    local listeners = listeners_of(svc)
+    local od = svc.spec.on_demand
     local addresses = {}
-    for i, l in ipairs(listeners) do addresses[i] = l:address() end
+    for i, l in ipairs(od.listen or svc.spec.exec.fds) do addresses[i] = l:address() end
     hub.set(svc, 'idle', 'on demand: starts on a connection to ' .. table.concat(addresses, ', '),
         'on ' .. table.concat(addresses, ', '))
     local waits = { svc.demand:task() }
-    for _, l in ipairs(listeners) do
-        waits[#waits + 1] = init.spawn(function() l:wait() end)
+    for _, door in ipairs(doors_of(svc)) do
+        waits[#waits + 1] = init.spawn(function() door:wait() end)
     end
     init.wait_any(unpack(waits))
     for i = 2, #waits do cancel(waits[i]) end
@@ -346,11 +364,11 @@ end
 -- Returns once the service has had no connection for its idle time.
 local function watch_idle(svc)
     local idle = svc.spec.on_demand.idle
-    local listeners = listeners_of(svc)
+    local doors = doors_of(svc)
     local quiet_since = init.now()
     while true do
         local busy = 0
-        for _, l in ipairs(listeners) do busy = busy + l:connections() end
+        for _, door in ipairs(doors) do busy = busy + door:connections() end
         local now = init.now()
         if busy > 0 then
             quiet_since = now
@@ -393,6 +411,7 @@ local function run_once(hub, svc)
         if ready then
             svc.healthy = s.health == nil or nil
             hub.set(svc, 'running', 'ready: ' .. tostring(why), ('(pid %d)'):format(svc.pid))
+            gates(svc, true)
         elseif why == 'timeout' then
             cause = ('not ready within %g s'):format(s.ready.deadline)
                 .. (svc.not_ready and ': ' .. svc.not_ready or '')
@@ -427,11 +446,13 @@ local function run_once(hub, svc)
             cause = ok and why or 'health check error: ' .. tostring(why)
         end
         stop_probes(svc)
+        gates(svc, false) -- clients wait for the next start, not for a process going away
         if cause then
             M.stop_child(hub, svc, child, cause, stop_timeout(s))
         end
     end
     local _, how, value = child:wait()
+    gates(svc, false)
     if group_alive(svc.pid) then
         M.stop_child(hub, svc, child, 'left processes in its group', stop_timeout(s))
     end
@@ -575,6 +596,7 @@ end
 local function stop_now(hub, svc, why)
     cancel(svc.runner)
     svc.runner = nil
+    gates(svc, false)
     stop_probes(svc)
     local hook = svc.hook
     if hook and hook.which == 'post_exit' then -- after a real exit: let it finish, in time

@@ -146,8 +146,10 @@ local function hook_of(fname, option, value)
     return value
 end
 
--- on_demand = true | {idle = seconds}: started by the first connection to
--- one of its listeners (fds), stopped again after `idle` s without one.
+-- on_demand = true | {idle = seconds, listen = listeners, proxy = address}:
+-- started by the first connection to one of its listeners (its fds; with
+-- proxy, `listen`, where luasup accepts and connects clients through to
+-- `proxy` once the service is ready), stopped after `idle` s without one.
 local function on_demand_of(fname, kind, spec)
     local value = spec.on_demand
     if not value then
@@ -155,14 +157,30 @@ local function on_demand_of(fname, kind, spec)
     elseif kind ~= 'service' then
         fail(fname, "option 'on_demand': a oneshot runs once, not on demand")
     end
-    local listeners = require('luasup.probes').Listener
-    local fds = spec.fds or {}
-    if getmetatable(fds[1]) ~= listeners then
-        fail(fname, "option 'on_demand': the service needs a listener in 'fds' (init.listen) to wait on")
+    local Listener = require('luasup.probes').Listener
+    local out = fields(fname, 'on_demand', value ~= true and value or nil,
+        { idle = false, listen = false, proxy = false }, { idle = { 0.001 }, listen = 'any', proxy = 'any' })
+    if out.proxy then
+        if type(out.proxy) ~= 'string' then
+            fail(fname, "option 'on_demand.proxy': an address (tcp://HOST:PORT, unix:///PATH) expected, got "
+                .. type(out.proxy))
+        end
+        local listen = getmetatable(out.listen) == Listener and { out.listen } or out.listen
+        if type(listen) ~= 'table' or getmetatable(listen[1]) ~= Listener then
+            fail(fname, "option 'on_demand.listen': a listener (init.listen) or a list of them expected")
+        end
+        for i, l in ipairs(listen) do
+            if getmetatable(l) ~= Listener then
+                fail(fname, ("option 'on_demand.listen': listener expected at %d, got %s"):format(i, type(l)))
+            end
+        end
+        out.listen = listen
+    elseif out.listen then
+        fail(fname, "option 'on_demand.listen': only with 'proxy'; a service that takes the socket gets it in 'fds'")
+    elseif getmetatable((spec.fds or {})[1]) ~= Listener then
+        fail(fname, "option 'on_demand': the service needs a listener in 'fds' (init.listen), or 'listen' and 'proxy'")
     end
-    local out = fields(fname, 'on_demand', value ~= true and value or nil, { idle = false },
-        { idle = { 0.001 } })
-    out.idle = out.idle or nil
+    out.idle, out.proxy, out.listen = out.idle or nil, out.proxy or nil, out.listen or nil
     return out
 end
 
