@@ -14,7 +14,7 @@ import tempfile
 
 import pytest
 
-from helpers import PY, env_for, helper, start, stop, wait_until
+from helpers import DEADLINE, PY, env_for, helper, start, stop, wait_until
 from helpers.ctl import NOBODY, Policy, as_user, ctl, lines, one_line_error
 
 QUIET = """
@@ -303,6 +303,11 @@ def test_two_clients_following_logs_while_services_restart_get_every_line(tmp_pa
             runs = _counted(follower, as_json)
             for pid in pids:
                 assert runs[pid] == list(range(1, 201)), (pid, runs[pid])
+        # luasup gone, they end
+        luasup.terminate()
+        for follower in (human, machine):
+            wait_until(lambda: not follower.read(0.5), what="the follower to end")
+            assert follower.proc.wait(timeout=DEADLINE) == 0, follower.proc.stderr.read()
     finally:
         human.close()
         machine.close()
