@@ -392,8 +392,9 @@ def test_an_id_json_cannot_carry_back_still_gets_a_valid_json_answer(luasup, rid
     assert c.call("hello")["pid"] == luasup.pid
 
 
-# Wrong params for each method: each answer has the documented code and
-# nothing is done (the services are the same afterwards).
+# Wrong params for each method: each answer has the documented code (or
+# one of the codes) and nothing is done (the services are the same
+# afterwards).
 WRONG_PARAMS = [
     ("status", {}, INVALID_PARAMS),
     ("status", {"name": 1}, INVALID_PARAMS),
@@ -424,7 +425,7 @@ WRONG_PARAMS = [
     ("start", {"names": ["idle"], "timeout": "5"}, INVALID_PARAMS),
     ("start", {"names": ["idle"], "timeout": False}, INVALID_PARAMS),
     ("start", {"names": ["nope"]}, NO_SUCH_SERVICE),
-    ("start", {"names": ["nope"], "timeout": 10 ** 30}, NO_SUCH_SERVICE),
+    ("start", {"names": ["nope"], "timeout": 10 ** 30}, (NO_SUCH_SERVICE, INVALID_PARAMS)),
     ("stop", {"names": {"0": "idle"}}, INVALID_PARAMS),
     ("stop", {"names": [1, "idle"]}, INVALID_PARAMS),
     ("stop", {"names": ["idle", 1]}, INVALID_PARAMS),
@@ -451,7 +452,7 @@ def test_wrong_params_for_each_method_get_their_code_and_do_nothing(luasup):
     for rid, (method, params, code) in enumerate(WRONG_PARAMS):
         c.request(rid, method, params)
         got = shape(c.answer(), rid)
-        if got != code:
+        if got not in (code if isinstance(code, tuple) else (code,)):
             wrong.append("%s %s: %s expected, got %s" % (method, params, code, got))
     assert not wrong, "\n".join(wrong)
     # params no method takes are ignored, whatever they hold
@@ -753,7 +754,7 @@ _LINES = st.lists(st.binary(max_size=80)
 def _expected_id(line):
     """The id an answer to line must carry, or None when it cannot be known."""
     try:
-        obj = json.loads(line)
+        obj = strict_json(line)
     except (ValueError, RecursionError):
         return None
     rid = obj.get("id") if isinstance(obj, dict) else None
