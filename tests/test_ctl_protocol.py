@@ -475,6 +475,21 @@ def test_a_name_that_is_no_unicode_text_is_no_such_service(luasup):
     luasup.check_untouched()
 
 
+def test_a_name_given_many_times_to_logs_is_read_once(own_luasup):
+    # a read-only client may ask this: each copy of the name must not cost
+    # a copy of the ring in luasup's memory (nor time in its loop)
+    luasup = own_luasup
+    wait_until(lambda: len(luasup.call("logs", names=["ticker"])["records"]) >= 20, what="ticker lines in the ring")
+    rss = luasup.status("VmRSS")
+    c = luasup.connect()
+    c.request(1, "logs", {"names": ["ticker"] * 3000, "n": 100000})
+    records = c.answer()["result"]["records"]
+    grown = luasup.status("VmHWM") - rss
+    assert len({(r["time"], r["line"]) for r in records}) == len(records), "records repeated"
+    assert grown < 16 << 10, "luasup's RSS grew by %d kB" % grown
+    luasup.check_untouched()
+
+
 # -- how the bytes arrive ------------------------------------------------------
 
 
