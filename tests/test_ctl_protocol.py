@@ -10,6 +10,7 @@ import os
 import re
 import select
 import socket
+import struct
 import subprocess
 import time
 
@@ -563,6 +564,25 @@ def test_a_client_that_never_reads_its_answers_is_dropped(luasup):
     c.sock.setblocking(True)
     assert c.closed()
     assert c.received < asked * answer
+    luasup.check_untouched()
+
+
+def test_clients_that_leave_before_their_answers_leave_nothing_behind(own_luasup):
+    luasup = own_luasup
+    fds = luasup.fds()
+    requests = b"".join(json.dumps({"jsonrpc": "2.0", "id": rid, "method": method, "params": params}).encode()
+                        + b"\n" for rid, (method, params) in enumerate(
+        [("logs", {"follow": True, "n": 1000}), ("events", {}), ("stats", {}), ("why", {"name": "after"})] * 3))
+    for i in range(300):
+        c = luasup.connect()
+        c.send(requests)
+        if i % 2:  # and some with a reset rather than an end
+            c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        c.close()
+    wait_until(lambda: luasup.fds() <= fds + 1, what="luasup's fds back to %d" % fds)
+    follower = luasup.connect()
+    follower.call("logs", n=0, follow=True)
+    assert follower.message()["method"] == "log"
     luasup.check_untouched()
 
 
