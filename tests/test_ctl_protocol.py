@@ -816,6 +816,8 @@ def test_any_bytes_get_one_valid_answer_a_line_and_change_nothing(own_luasup):
             c.sock.shutdown(socket.SHUT_WR)
             for line in requests:
                 check_answer(c.answer(), _expected_id(line))
+            if b'"events"' not in data and b'"logs"' not in data:
+                assert c.line() is None, "more answers than requests"  # the end, once all are answered
         finally:
             c.close()
 
