@@ -587,6 +587,26 @@ def test_clients_that_leave_before_their_answers_leave_nothing_behind(own_luasup
     luasup.check_untouched()
 
 
+def test_followers_that_leave_are_forgotten_though_nothing_happens(own_luasup):
+    # `luasup ctl events` ended with Ctrl-C, many times, while no service
+    # changes state and `idle` writes no line: the slots must come back
+    luasup = own_luasup
+    fds = luasup.fds()
+    for rid in range(MAX_CONNECTIONS + 6):
+        c = luasup.connect()
+        c.request(rid, *(("events", {}) if rid % 2 else ("logs", {"follow": True, "names": ["idle"]})))
+        assert check_answer(c.message(), rid) is None
+        c.close()
+
+    def a_new_client_is_served():
+        c = luasup.connect()
+        c.request(1, "hello")
+        return "result" in c.message()
+    wait_until(a_new_client_is_served, what="a new client served")
+    wait_until(lambda: luasup.fds() <= fds + 1, what="luasup's fds back to %d" % fds)
+    luasup.check_untouched()
+
+
 # -- the limits ----------------------------------------------------------------
 
 
