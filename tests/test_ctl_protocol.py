@@ -24,7 +24,7 @@ from helpers.logfiles import lua_text
 
 PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS, INTERNAL_ERROR = (
     -32700, -32600, -32601, -32602, -32603)
-NO_SUCH_SERVICE, PERMISSION_DENIED, NOT_SUPPORTED, TOO_MANY = -32001, -32003, -32004, -32005
+NO_SUCH_SERVICE, PERMISSION_DENIED, TOO_MANY = -32001, -32003, -32005
 MAX_REQUEST = 1 << 20
 MAX_CONNECTIONS = 64
 MAX_OUTPUT = 4 << 20
@@ -186,10 +186,12 @@ class Luasup:
         self.path = str(directory / "ctl.sock")
         self.sink = str(directory / "sink.log")
         self.stderr_path = str(directory / "stderr")
-        script = POLICY % {"sink": lua_quote(self.sink), "py": lua_quote(PY), "ticker": lua_text(TICKER),
-                           "flood": lua_text(FLOOD)}
+        # a file, so that `reload` runs it again
+        policy = directory / "policy.lua"
+        policy.write_text(POLICY % {"sink": lua_quote(self.sink), "py": lua_quote(PY), "ticker": lua_text(TICKER),
+                                    "flood": lua_text(FLOOD)})
         with open(self.stderr_path, "wb") as err:
-            self.proc = start(["-e", script], env=env_for(loop, LUASUP_CTL=self.path),
+            self.proc = start([str(policy)], env=env_for(loop, LUASUP_CTL=self.path),
                               stdout=subprocess.DEVNULL, stderr=err)
         self.pid = self.proc.pid
         self.mark = 0
@@ -444,7 +446,8 @@ WRONG_PARAMS = [
     ("logs", {"follow": "yes"}, INVALID_PARAMS),
     ("eval", {"code": 1}, INVALID_PARAMS),
     ("eval", {"code": "sup.stop('idle')"}, PERMISSION_DENIED),
-    ("reload", {}, NOT_SUPPORTED),
+    ("reload", {"dry_run": "yes"}, INVALID_PARAMS),
+    ("reload", {"dependents": 1}, INVALID_PARAMS),
 ]
 
 
@@ -778,6 +781,7 @@ _PARAM_VALUES = {
     "names": st.lists(st.text(max_size=12) | _NASTY, max_size=3),
     "wait": st.booleans(), "timeout": st.integers() | st.floats(), "signal": st.text(max_size=6) | st.integers(),
     "code": st.text(max_size=20), "n": st.integers(), "follow": st.booleans(),
+    "dry_run": st.booleans(), "dependents": st.booleans(),
 }
 
 
