@@ -8,11 +8,14 @@ other clients go on untouched."""
 import json
 import math
 import os
+import pathlib
 import re
 import select
+import shutil
 import socket
 import struct
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -48,7 +51,7 @@ POLICY = """
 local sup, logs = require('supervise'), require('logs')
 local ring = logs.ring{lines = 1000}
 logs.route{to = {ring, logs.file{path = %(sink)s, prefix = '{name} ', full = 'block'}}}
-sup.control{logs = ring}
+sup.control{logs = ring%(control)s}
 sup.service('ticker', {cmd = {%(py)s, '-c', %(ticker)s}})
 sup.service('idle', {cmd = {'sleep', '3600'}})
 sup.service('after', {cmd = {'sleep', '3600'}, after = {'idle'}})
@@ -182,14 +185,14 @@ class Client:
 class Luasup:
     """A luasup running POLICY, its control socket and its file sink."""
 
-    def __init__(self, directory, loop):
+    def __init__(self, directory, loop, control=""):
         self.path = str(directory / "ctl.sock")
         self.sink = str(directory / "sink.log")
         self.stderr_path = str(directory / "stderr")
         # a file, so that `reload` runs it again
         policy = directory / "policy.lua"
         policy.write_text(POLICY % {"sink": lua_quote(self.sink), "py": lua_quote(PY), "ticker": lua_text(TICKER),
-                                    "flood": lua_text(FLOOD)})
+                                    "flood": lua_text(FLOOD), "control": control})
         with open(self.stderr_path, "wb") as err:
             self.proc = start([str(policy)], env=env_for(loop, LUASUP_CTL=self.path),
                               stdout=subprocess.DEVNULL, stderr=err)
@@ -493,6 +496,59 @@ def test_a_name_given_many_times_to_logs_is_read_once(own_luasup):
     assert len({(r["time"], r["line"]) for r in records}) == len(records), "records repeated"
     assert grown < 16 << 10, "luasup's RSS grew by %d kB" % grown
     luasup.check_untouched()
+
+
+# Run as another user: open 64 connections, say how they were received,
+# try what read-only access may not do, and hold them until stdin ends.
+GRABBER = """
+import json, socket, sys
+served, refused = [], 0
+for _ in range(64):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    try:
+        s.sendall(b'{"jsonrpc":"2.0","id":1,"method":"hello"}\\n')
+    except OSError:
+        pass
+    answer = json.loads(s.makefile("rb").readline())
+    if "result" in answer:
+        served.append(s)
+    else:
+        refused += answer["error"]["code"] == -32005
+denied = []
+for s, (method, params) in zip(served, [("stop", {"names": ["idle"]}), ("kill", {"name": "idle"}),
+                                        ("restart", {"names": ["after"]}), ("reload", {}),
+                                        ("eval", {"code": "1"}), ("start", {"names": ["idle"]})]):
+    s.sendall(json.dumps({"jsonrpc": "2.0", "id": 2, "method": method, "params": params}).encode() + b"\\n")
+    denied.append(json.loads(s.makefile("rb").readline())["error"]["code"])
+print(json.dumps({"served": len(served), "refused": refused, "denied": denied}), flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_read_only_user_can_neither_take_every_connection_nor_change_anything():
+    shared = tempfile.mkdtemp(prefix="luasup-ctl-protocol-")  # one that other users may traverse
+    os.chmod(shared, 0o711)
+    luasup = None
+    try:
+        luasup = Luasup(pathlib.Path(shared), "uvloop", control=", allow = {nobody = 'read'}")
+        grabber = subprocess.Popen(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", PY, "-c",
+                                    GRABBER, luasup.path], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        try:
+            report = json.loads(grabber.stdout.readline())
+            # some of the 64 are kept for root and luasup's own uid
+            assert report["served"] < MAX_CONNECTIONS - 1 and report["served"] + report["refused"] == 64, report
+            assert report["denied"] == [PERMISSION_DENIED] * 6, report
+            # root has the rest, all at once (its fixture's connection is one)
+            held = [luasup.connect() for _ in range(MAX_CONNECTIONS - 1 - report["served"])]
+            assert all(c.call("hello")["access"] == "full" for c in held)
+        finally:
+            grabber.communicate(timeout=DEADLINE)
+        luasup.check_untouched()
+    finally:
+        if luasup:
+            stop(luasup.proc)
+        shutil.rmtree(shared, ignore_errors=True)
 
 
 # -- how the bytes arrive ------------------------------------------------------
