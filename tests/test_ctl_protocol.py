@@ -23,11 +23,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helpers import DEADLINE, LOOPS, PY, env_for, lua_quote, start, stop, wait_until
+from helpers.ctlsocket import (INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, NO_SUCH_SERVICE, PARSE_ERROR,
+                               PERMISSION_DENIED, TOO_MANY, Client, check_answer, shape, strict_json)
 from helpers.logfiles import lua_text
 
-PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS, INTERNAL_ERROR = (
-    -32700, -32600, -32601, -32602, -32603)
-NO_SUCH_SERVICE, PERMISSION_DENIED, TOO_MANY = -32001, -32003, -32005
 MAX_REQUEST = 1 << 20
 MAX_CONNECTIONS = 64
 MAX_OUTPUT = 4 << 20
@@ -59,127 +58,6 @@ sup.service('flood', {cmd = {%(py)s, '-c', %(flood)s}, ready = sup.output('^arme
 return sup.run()
 """
 SERVICES = {"ticker", "idle", "after", "flood"}
-
-
-def strict_json(line):
-    """line as JSON, refusing what Python accepts but JSON is not (NaN, Infinity)."""
-    def refuse(constant):
-        raise ValueError("not JSON: %s" % constant)
-    return json.loads(line, parse_constant=refuse)
-
-
-def shape(msg, rid=None):
-    """msg is a JSON-RPC 2.0 answer (to the request with id rid, when
-    given): its error code, or None for a result."""
-    assert isinstance(msg, dict) and msg.get("jsonrpc") == "2.0" and "id" in msg, msg
-    assert set(msg) in ({"jsonrpc", "id", "result"}, {"jsonrpc", "id", "error"}), msg
-    if rid is not None:
-        assert msg["id"] == rid, msg
-    if "result" in msg:
-        assert isinstance(msg["result"], dict), msg
-        return None
-    error = msg["error"]
-    assert set(error) == {"code", "message"}, msg
-    assert isinstance(error["code"], int) and isinstance(error["message"], str), msg
-    return error["code"]
-
-
-def check_answer(msg, rid=None):
-    """shape(), and no internal error: nothing a client sends is a defect."""
-    code = shape(msg, rid)
-    assert code is None or code != INTERNAL_ERROR and "Traceback" not in msg["error"]["message"], msg
-    return code
-
-
-class Client:
-    """A raw connection to the control socket."""
-
-    def __init__(self, path, rcvbuf=None):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        if rcvbuf:
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        self.sock.connect(path)
-        self.buffer = b""
-        self.received = 0
-        self.eof = False
-
-    def close(self):
-        self.sock.close()
-
-    def send(self, data):
-        self.sock.sendall(data)
-
-    def request(self, rid, method, params=None):
-        req = {"jsonrpc": "2.0", "id": rid, "method": method}
-        if params is not None:
-            req["params"] = params
-        self.send(json.dumps(req).encode() + b"\n")
-
-    def fill(self, timeout):
-        """Read what has come (at most timeout s of waiting); False at EOF."""
-        poll = select.poll()
-        poll.register(self.sock, select.POLLIN)
-        if not poll.poll(max(0.0, timeout) * 1000):
-            return True
-        try:
-            data = self.sock.recv(1 << 18)
-        except ConnectionResetError:
-            data = b""
-        self.received += len(data)
-        self.buffer += data
-        self.eof = not data
-        return bool(data)
-
-    def line(self, timeout=DEADLINE):
-        """The next line, or None at EOF; fails at the deadline."""
-        deadline = time.monotonic() + timeout
-        while b"\n" not in self.buffer:
-            if self.eof or not self.fill(deadline - time.monotonic()):
-                return None
-            if b"\n" not in self.buffer and time.monotonic() > deadline:
-                raise AssertionError("no line within %.0f s (got %r)" % (timeout, self.buffer[:200]))
-        line, self.buffer = self.buffer.split(b"\n", 1)
-        return line
-
-    def message(self, timeout=DEADLINE):
-        line = self.line(timeout)
-        assert line is not None, "the connection closed instead of answering"
-        return strict_json(line)
-
-    def answer(self, timeout=DEADLINE):
-        """The next answer, past the notifications of events and logs -f."""
-        while True:
-            msg = self.message(timeout)
-            if "id" in msg or msg.get("method") not in ("event", "log"):
-                return msg
-
-    def call(self, method, **params):
-        self.request("c", method, params)
-        msg = self.answer()
-        assert check_answer(msg, "c") is None, msg
-        return msg["result"]
-
-    def silent(self, seconds):
-        """Nothing arrives for `seconds` (a check of absence: it must wait)."""
-        poll = select.poll()
-        poll.register(self.sock, select.POLLIN)
-        return not poll.poll(seconds * 1000)
-
-    def hung_up(self, timeout=DEADLINE):
-        """Whether the server closes its end within timeout s, read or not."""
-        poll = select.poll()
-        poll.register(self.sock, select.POLLRDHUP)
-        return bool(poll.poll(timeout * 1000))
-
-    def closed(self, timeout=DEADLINE):
-        """Read to the end: True once the server has closed the connection."""
-        deadline = time.monotonic() + timeout
-        while not self.eof:
-            self.buffer = b""
-            self.fill(deadline - time.monotonic())
-            if time.monotonic() > deadline:
-                return False
-        return True
 
 
 class Luasup:
@@ -218,6 +96,11 @@ class Luasup:
 
     def connect(self, **kw):
         return Client(self.path, **kw)
+
+    def serves_a_new_client(self):
+        c = self.connect()
+        c.request(1, "hello")
+        return "result" in c.message()
 
     def call(self, method, **params):
         return self.ctl.call(method, **params)
@@ -656,12 +539,7 @@ def test_followers_that_leave_are_forgotten_though_nothing_happens(own_luasup):
         c.request(rid, *(("events", {}) if rid % 2 else ("logs", {"follow": True, "names": ["idle"]})))
         assert check_answer(c.message(), rid) is None
         c.close()
-
-    def a_new_client_is_served():
-        c = luasup.connect()
-        c.request(1, "hello")
-        return "result" in c.message()
-    wait_until(a_new_client_is_served, what="a new client served")
+    wait_until(luasup.serves_a_new_client, what="a new client served")
     wait_until(lambda: luasup.fds() <= fds + 1, what="luasup's fds back to %d" % fds)
     luasup.check_untouched()
 
@@ -669,25 +547,12 @@ def test_followers_that_leave_are_forgotten_though_nothing_happens(own_luasup):
 # -- the limits ----------------------------------------------------------------
 
 
-def _send_until_refused(client, chunks):
-    """Write each chunk in turn until the server closes; the bytes of the
-    chunks written whole."""
-    sent = 0
-    try:
-        for chunk in chunks:
-            client.sock.sendall(chunk)
-            sent += len(chunk)
-    except (BrokenPipeError, ConnectionResetError):
-        pass
-    return sent
-
-
 def test_a_100_mb_line_is_refused_and_closed_without_luasup_holding_it(own_luasup):
     luasup = own_luasup
     rss = luasup.status("VmRSS")
     c = luasup.connect()
     c.send(b'{"jsonrpc":"2.0","id":1,"method":"hello","params":{"pad":"')
-    sent = _send_until_refused(c, [b"x" * (1 << 20)] * 100)
+    sent = c.send_until_closed([b"x" * (1 << 20)] * 100)
     msg = c.message()
     assert check_answer(msg) == INVALID_REQUEST and "request too long" in msg["error"]["message"], msg
     assert c.closed()
@@ -713,7 +578,7 @@ def test_the_limit_is_1_mib_a_line_and_a_line_a_little_over_it_is_refused(luasup
 def test_requests_before_a_line_too_long_are_answered_before_the_refusal(luasup):
     c = luasup.connect()
     # stats takes a while (it reads /proc): luasup reads on meanwhile
-    _send_until_refused(c, [b'{"jsonrpc":"2.0","id":1,"method":"stats"}\n' * 6 + b"x" * (3 * MAX_REQUEST)])
+    c.send_until_closed([b'{"jsonrpc":"2.0","id":1,"method":"stats"}\n' * 6 + b"x" * (3 * MAX_REQUEST)])
     for _ in range(6):
         assert check_answer(c.message(), 1) is None
     msg = c.message()
@@ -756,12 +621,7 @@ def test_1000_connections_at_once_past_64_are_refused_and_closed(own_luasup):
     assert peak <= fds + MAX_CONNECTIONS + 4, "luasup holds %d fds (%d before)" % (peak, fds)
     for c in clients:
         c.close()
-
-    def a_new_client_is_served():
-        c = luasup.connect()
-        c.request(1, "hello")
-        return "result" in c.message()
-    wait_until(a_new_client_is_served, what="a new client served")
+    wait_until(luasup.serves_a_new_client, what="a new client served")
     wait_until(lambda: luasup.fds() <= fds + 1, what="luasup's fds back to %d" % fds)
     luasup.check_untouched()
 
