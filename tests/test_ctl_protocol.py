@@ -474,6 +474,24 @@ def test_pipelined_requests_are_answered_in_order(luasup):
     assert c.silent(0.1)
 
 
+def test_a_client_pouring_bad_lines_does_not_keep_luasup_from_others(luasup):
+    # 128 Ki lines in one write, each a parse error to answer: luasup must
+    # see to others (and its services) between them, not after them all
+    pourer = luasup.connect()
+    pourer.sock.setblocking(False)
+    try:
+        pourer.sock.send(b"x\n" * (128 << 10))
+    except BlockingIOError:
+        pass
+    other = luasup.connect()
+    other.request(1, "hello")
+    assert check_answer(other.message(), 1) is None
+    assert not pourer.hung_up(0), "the other client was answered only once the pourer was done with"
+    pourer.sock.setblocking(True)
+    assert pourer.hung_up()  # it reads none of its answers: dropped in the end
+    luasup.check_untouched()
+
+
 def test_a_client_that_half_closes_after_its_requests_gets_every_answer_then_the_end(luasup):
     c = luasup.connect()
     # the last request has no newline: the end of the stream ends it
