@@ -93,8 +93,8 @@ class Luasup:
         except (FileNotFoundError, ConnectionRefusedError):
             return False
 
-    def connect(self, **kw):
-        return Client(self.path, **kw)
+    def connect(self):
+        return Client(self.path)
 
     def serves_a_new_client(self):
         c = self.connect()
@@ -645,13 +645,14 @@ def test_a_follower_that_stops_reading_skips_lines_told_how_many_and_nobody_else
     luasup = own_luasup
     good = luasup.connect()
     assert good.call("logs", n=0, follow=True, names=["ticker"]) == {"records": []}
-    slow = luasup.connect(rcvbuf=4096)
+    slow = luasup.connect()
     slow.request("slow", "logs", {"n": 0, "follow": True, "names": ["flood"]})
     assert check_answer(slow.message(), "slow") is None
     rss = luasup.status("VmRSS")
     luasup.call("kill", name="flood", signal="USR1")
     # the sink gets every line of the flood while neither follower reads
-    wait_until(lambda: luasup.sink_has_lately(b"flood %08d %s" % (FLOOD_LINES - 1, b"x" * 990)), what="the flood in the sink")
+    last = b"flood %08d %s" % (FLOOD_LINES - 1, b"x" * 990)
+    wait_until(lambda: luasup.sink_has_lately(last), what="the flood in the sink")
     grown = luasup.status("VmHWM") - rss
     flood_bytes = FLOOD_LINES * 1000
     # the file sink's queue, the ring, a follower's 1 MiB: not the flood

@@ -47,10 +47,8 @@ def check_answer(msg, rid=None):
 class Client:
     """A raw connection to the control socket."""
 
-    def __init__(self, path, rcvbuf=None):
+    def __init__(self, path):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        if rcvbuf:
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.sock.connect(path)
         self.buffer = b""
         self.received = 0
