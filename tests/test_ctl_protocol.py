@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helpers import DEADLINE, LOOPS, PY, env_for, lua_quote, start, stop, wait_until
+from helpers.ctl import NOBODY
 from helpers.ctlsocket import (INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, NO_SUCH_SERVICE, PARSE_ERROR,
                                PERMISSION_DENIED, TOO_MANY, Client, check_answer, shape, strict_json)
 from helpers.logfiles import lua_text
@@ -414,8 +415,8 @@ def test_a_read_only_user_can_neither_take_every_connection_nor_change_anything(
     luasup = None
     try:
         luasup = Luasup(pathlib.Path(shared), "uvloop", control=", allow = {nobody = 'read'}")
-        grabber = subprocess.Popen(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", PY, "-c",
-                                    GRABBER, luasup.path], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        grabber = subprocess.Popen(NOBODY + [PY, "-c", GRABBER, luasup.path], stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE)
         try:
             report = json.loads(grabber.stdout.readline())
             # some of the 64 are kept for root and luasup's own uid
