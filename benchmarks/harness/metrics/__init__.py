@@ -1,8 +1,8 @@
 """One module per metric; each has NAME and run(ctx) -> Result."""
 
-from . import (exit_codes, idle, log_memory, log_throughput, memory, reaping, relay,
+from . import (ctl_latency, exit_codes, idle, log_memory, log_throughput, memory, reaping, relay,
                restart_latency, scale, services, signal_latency, spawn_rate, startup)
 
 ALL = [signal_latency, reaping, exit_codes, relay, idle, memory, startup, spawn_rate, scale,
-       restart_latency, services, log_throughput, log_memory]
+       restart_latency, services, log_throughput, log_memory, ctl_latency]
 BY_NAME = {m.NAME: m for m in ALL}
