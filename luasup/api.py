@@ -56,12 +56,14 @@ class Api:
         # Further groups of init functions, each with a core() and ops() of
         # its own and a Lua module that adds its functions to `init`.
         from .capture import line_cap
+        from .ctl.control import Control
         from .lifecycle import Lifecycle
         from .logs.api import Logs
         from .probes import Probes
         self.lifecycle = Lifecycle(loop, supervisor)
         self.logs = Logs(loop, line_cap, bridge.runtime.table, supervisor, self.start_task)
-        self.extensions = [self.lifecycle, Probes(loop, supervisor), self.logs]
+        self.control = Control(loop, supervisor, bridge, self.logs)
+        self.extensions = [self.lifecycle, Probes(loop, supervisor), self.logs, self.control]
 
     def core(self):
         table = {

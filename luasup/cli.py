@@ -18,6 +18,7 @@ usage: luasup SCRIPT.lua [ARGS...]
        luasup -e CODE [ARGS...]
        luasup [-c] -- CMD [ARGS...]
        luasup --check SCRIPT.lua | --check -e CODE
+       luasup ctl [--socket PATH] [--json] COMMAND ...   (luasup ctl --help)
        luasup --version | --help
 
 Runs as PID 1 (or as a child subreaper anywhere else): reaps every zombie,
@@ -217,6 +218,9 @@ def main(argv=None):
     # callers that come here directly (python -m, tests) get the same.
     from . import early  # noqa: F401
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["ctl"]:  # the client of a running luasup (docs/ctl.md)
+        from .ctl.command import main as ctl_main
+        sys.exit(ctl_main(argv[1:]))
     try:
         settings = Settings(os.environ)
         log.configure(settings.log_level, settings.log_format)

@@ -63,11 +63,16 @@ def children_of(ppid):
     return [pid for pid, (_, parent, _) in table().items() if parent == ppid]
 
 
-def _tree(root):
-    """root and all its descendants, from one scan of /proc."""
+def _by_parent():
     by_parent = {}
     for pid, (_, ppid, _) in table().items():
         by_parent.setdefault(ppid, []).append(pid)
+    return by_parent
+
+
+def _tree(root, by_parent=None):
+    """root and all its descendants, from one scan of /proc."""
+    by_parent = _by_parent() if by_parent is None else by_parent
     tree, todo = [root], [root]
     while todo:
         for child in by_parent.get(todo.pop(), []):
@@ -83,8 +88,19 @@ _TICK = os.sysconf("SC_CLK_TCK")
 def tree_stats(root):
     """Resident memory (bytes), CPU time (s), threads and processes of root
     and its descendants; processes that vanish meanwhile are skipped."""
+    return _sum(_tree(root))
+
+
+def forest_stats(roots, descendants=True):
+    """{root: tree_stats(root)} for several roots, from one scan of /proc
+    (or of each root alone)."""
+    by_parent = _by_parent() if descendants else {}
+    return {root: _sum(_tree(root, by_parent)) for root in roots}
+
+
+def _sum(pids):
     rss = cpu = threads = processes = 0
-    for pid in _tree(root):
+    for pid in pids:
         try:
             with open("/proc/%d/stat" % pid, "rb") as f:
                 fields = f.read().rsplit(b")", 1)[1].split()

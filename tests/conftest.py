@@ -22,3 +22,13 @@ def _clean_inherited_signal_state():
 
 
 _clean_inherited_signal_state()
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _own_control_socket(tmp_path, monkeypatch):
+    """Each test's luasup serves its control socket at a path of its own:
+    tests run in parallel, and /run/luasup/ctl.sock is one path."""
+    monkeypatch.setenv("LUASUP_CTL", str(tmp_path / "ctl.sock"))

@@ -227,6 +227,12 @@ class Logs:
         self.bus.add_route(Route(names, _text(stream) if stream else None, regex, sinks, bool(stop)))
         return True
 
+    def ring_sink(self, sid=None):
+        """The ring sink sid, or the first ring declared; None without one."""
+        if sid is not None:
+            return self._sinks.get(sid)
+        return next((s for s in self._sinks.values() if s.kind == "ring"), None)
+
     def tail(self, sid, name, n):
         sink = self._sinks[sid]
         records = sink.tail(_text(name) if name is not None else None, int(n) if n is not None else None)

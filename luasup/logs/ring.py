@@ -28,6 +28,8 @@ class RingSink(Sink):
         self._max_lines = lines
         self._max_size = size
         self._rings = collections.OrderedDict()  # name -> [deque of (wall, stream, pid, line), bytes]
+        # callables told of each batch kept: f(name, wall, stream, pid, lines) (ctl logs -f)
+        self.followers = set()
 
     def put(self, batch, can_wait=True):
         lines = batch.lines
@@ -49,6 +51,8 @@ class RingSink(Sink):
         self.delivered_bytes += size
         while len(keep) > self._max_lines or (ring[1] > self._max_size and len(keep) > 1):
             ring[1] -= len(keep.popleft()[3]) + RECORD_COST
+        for follower in tuple(self.followers):
+            follower(batch.name, batch.wall, batch.stream, batch.pid, lines)
 
     def tail(self, name=None, n=None):
         """The last n records of name (all names: merged by time), oldest first."""

@@ -9,6 +9,7 @@ local spec = require('supervise.spec')
 local probes = require('supervise.probes')
 local runner = require('supervise.runner')
 local latch = require('supervise.latch')
+local control = require('supervise.control')
 
 local M = {}
 
@@ -38,7 +39,7 @@ local function status(svc)
     local last = svc.last_exit
     return {
         name = svc.name, kind = svc.spec.kind, state = svc.state, why = svc.why,
-        since = svc.since, pid = svc.pid, restarts = svc.restarts, critical = svc.spec.critical,
+        since = svc.since, started = svc.pid and svc.started, pid = svc.pid, restarts = svc.restarts, critical = svc.spec.critical,
         healthy = svc.healthy, after = { unpack(svc.spec.after) },
         last_exit = last and { code = last.code, how = last.how, value = last.value, text = last.text,
             runtime = last.runtime, time = last.time } or nil,
@@ -109,8 +110,10 @@ function hub.set(svc, state, why, line)
         init.log('info', 'service %s: %s%s', svc.name, state, line and ' ' .. line or '')
     end
     svc.changed:fire()
-    emit({ service = svc.name, state = state, previous = previous, why = why, pid = svc.pid,
-        time = svc.since })
+    local event = { service = svc.name, state = state, previous = previous, why = why, pid = svc.pid,
+        time = svc.since }
+    emit(event)
+    control.event(event)
 end
 
 local function dependents_of(name)
@@ -278,6 +281,7 @@ function M.run()
         init.exit(2)
     end
     hub.running = true
+    control.serve(hub, M)
     for _, sig in ipairs({ 'TERM', 'INT' }) do
         init.on(sig, function(signame)
             if hub.stopping_all then
@@ -449,6 +453,10 @@ function M.on(what, fn)
     end)
     return true
 end
+
+--- sup.control{path=, allow=, eval=, logs=, metrics=} | sup.control(false):
+-- the control socket sup.run() serves (docs/ctl.md)
+M.control = control.configure
 
 M.http, M.tcp, M.command = probes.http, probes.tcp, probes.command
 M.notify, M.output, M.delay = probes.notify, probes.output, probes.delay

@@ -1,0 +1,81 @@
+"""A blocking client of the control socket, for `luasup ctl`: no event
+loop, so that a probe run every few seconds costs little more than
+Python's own start-up."""
+
+import errno
+import json
+import socket
+
+from . import protocol
+from .protocol import Failure
+
+
+class Unreachable(Exception):
+    """No luasup answers at the path, or we may not talk to it."""
+
+
+class Client:
+    def __init__(self, path, timeout=None):
+        self.path = path
+        self.timeout = timeout
+        self._ids = 0
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._sock.settimeout(timeout if timeout is not None else 10.0)
+        try:
+            self._sock.connect(path)
+        except OSError as e:
+            self._sock.close()
+            if e.errno in (errno.EACCES, errno.EPERM):
+                raise Unreachable("permission denied: %s" % path) from None
+            raise Unreachable("cannot reach luasup at %s: %s" % (path, e.strerror or e)) from None
+        self._sock.settimeout(timeout)
+        self._file = self._sock.makefile("rb")
+
+    def close(self):
+        self._file.close()
+        self._sock.close()
+
+    def call(self, method, params=None):
+        """The result of method, or Failure."""
+        self._ids += 1
+        try:
+            self._sock.sendall(protocol.request(self._ids, method, params or {}))
+        except OSError as e:
+            raise Unreachable("lost the connection to luasup at %s: %s"
+                              % (self.path, e.strerror or e)) from None
+        while True:
+            message = self._read()
+            if message.get("id") == self._ids or ("error" in message and message.get("id") is None):
+                break
+        if "error" in message:
+            error = message["error"]
+            raise Failure(error.get("code", protocol.INTERNAL_ERROR), error.get("message", "failed"))
+        return message.get("result")
+
+    def notifications(self):
+        """(method, params) of each notification, until luasup closes."""
+        self._sock.settimeout(None)
+        while True:
+            message = self._read(at_end=None)
+            if message is None:
+                return
+            if "method" in message:
+                yield message["method"], message.get("params") or {}
+
+    def _read(self, at_end=Unreachable):
+        try:
+            line = self._file.readline(protocol.MAX_REQUEST * 64)
+        except socket.timeout:
+            raise Unreachable("no answer from luasup at %s within %g s"
+                              % (self.path, self.timeout)) from None
+        except OSError as e:
+            raise Unreachable("lost the connection to luasup at %s: %s"
+                              % (self.path, e.strerror or e)) from None
+        if not line:
+            if at_end is None:
+                return None
+            raise Unreachable("luasup at %s closed the connection" % self.path)
+        try:
+            return json.loads(line)
+        except ValueError:
+            raise Unreachable("luasup at %s sent a line that is not JSON" % self.path) from None

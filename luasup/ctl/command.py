@@ -1,0 +1,312 @@
+"""`luasup ctl`: talk to a running luasup through its control socket.
+
+Exit codes: 0 ok; 1 the request failed (unknown service, unhealthy, not
+ready, a Lua error); 2 usage; 3 luasup not reachable or permission denied.
+Each failure is one line on stderr starting `luasup ctl: `."""
+
+import argparse
+import json
+import signal
+import sys
+import time
+
+from . import paths
+from .client import Client, Unreachable
+from .protocol import PERMISSION_DENIED, Failure
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
+PROG = "luasup ctl"
+
+
+class Usage(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise Usage(message)
+
+
+def _parser():
+    p = _Parser(prog=PROG, description="Talk to a running luasup through its control socket"
+                " (docs/ctl.md).",
+                epilog="exit codes: 0 ok, 1 the request failed, 2 usage,"
+                " 3 luasup not reachable or permission denied")
+    p.add_argument("--socket", metavar="PATH",
+                   help="the control socket (default: $LUASUP_CTL, else %s for root)" % paths.ROOT_PATH)
+    p.add_argument("--json", action="store_true", help="print results as JSON")
+    p.add_argument("--timeout", type=float, metavar="S", default=None,
+                   help="give up waiting for an answer after S seconds")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    sub.add_parser("list", help="every service: state, pid, uptime, restarts, last exit")
+    sub.add_parser("status", help="one service in detail").add_argument("name")
+    for name, what in (("start", "start services and wait until they run"),
+                       ("stop", "stop services (no restart)"),
+                       ("restart", "restart services and wait until they run")):
+        c = sub.add_parser(name, help=what)
+        if name != "stop":
+            c.add_argument("--no-wait", action="store_true", help="return once the start has begun")
+        c.add_argument("names", nargs="+", metavar="NAME")
+    k = sub.add_parser("kill", help="send a signal to a service's process group (default TERM)")
+    k.add_argument("name")
+    k.add_argument("signal", nargs="?", default="TERM")
+    lg = sub.add_parser("logs", help="recent output from the ring buffer; -f follows")
+    lg.add_argument("-f", "--follow", action="store_true")
+    lg.add_argument("-n", type=int, default=100, metavar="N", help="lines (default 100)")
+    lg.add_argument("names", nargs="*", metavar="NAME")
+    sub.add_parser("why", help="why a service is in its state").add_argument("name")
+    sub.add_parser("tree", help="the dependency tree with states")
+    sub.add_parser("events", help="follow state changes")
+    sub.add_parser("reload", help="reload the policy (not supported yet)")
+    sub.add_parser("health", help="exit 0 if every critical service runs and is healthy")
+    sub.add_parser("ready", help="exit 0 once every service is ready")
+    sub.add_parser("eval", help="run Lua inside the policy (root; sup.control{eval = true})") \
+        .add_argument("code")
+    sub.add_parser("repl", help="a Lua prompt inside the policy (as eval)")
+    t = sub.add_parser("top", help="a live table: state, pid, CPU %%, RSS, restarts, uptime")
+    t.add_argument("-n", type=int, default=None, metavar="N", help="stop after N refreshes")
+    t.add_argument("-d", type=float, default=1.0, metavar="S", help="seconds between refreshes")
+    return p
+
+
+def main(argv):
+    # early.py blocked every signal for luasup the supervisor; a client
+    # wants Ctrl-C and a closed pipe to end it
+    from ..early import ORIGINAL_MASK
+    signal.pthread_sigmask(signal.SIG_SETMASK, ORIGINAL_MASK)
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    try:
+        args = _parser().parse_args(argv)
+        if getattr(args, "n", None) is not None and args.n < 0:
+            raise Usage("-n must be 0 or more")
+    except Usage as e:
+        sys.stderr.write("%s: %s (see luasup ctl --help)\n" % (PROG, e))
+        return EXIT_USAGE
+    except SystemExit as e:  # --help
+        return e.code
+    path = args.socket or paths.default()
+    try:
+        client = Client(path, args.timeout)
+        try:
+            return COMMANDS[args.command](client, args) or EXIT_OK
+        finally:
+            client.close()
+    except Unreachable as e:
+        return _fail(str(e), EXIT_UNREACHABLE)
+    except Failure as e:
+        return _fail(e.message, EXIT_UNREACHABLE if e.code == PERMISSION_DENIED else EXIT_FAILED)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _fail(message, code):
+    sys.stderr.write("%s: %s\n" % (PROG, message))
+    return code
+
+
+def _print_json(obj):
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+# -- formatting --------------------------------------------------------------
+
+def duration(seconds):
+    """3s, 5m02s, 2h03m, 4d02h."""
+    if seconds is None:
+        return "-"
+    s = int(seconds)
+    if s < 60:
+        return "%ds" % s
+    if s < 3600:
+        return "%dm%02ds" % divmod(s, 60)
+    if s < 86400:
+        return "%dh%02dm" % (s // 3600, s % 3600 // 60)
+    return "%dd%02dh" % (s // 86400, s % 86400 // 3600)
+
+
+def table(headers, rows):
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)]
+    lines = []
+    for row in [headers] + rows:
+        lines.append("  ".join(str(x).ljust(w) for x, w in zip(row, widths)).rstrip())
+    return "\n".join(lines) + "\n"
+
+
+def _last_exit(st):
+    e = st.get("last_exit")
+    return e["text"] if e else "-"
+
+
+def _state(st):
+    if st.get("healthy") is False and st["state"] == "running":
+        return "running (unhealthy)"
+    return st["state"]
+
+
+# -- commands ----------------------------------------------------------------
+
+def _list(client, args):
+    result = client.call("list")
+    if args.json:
+        return _print_json(result)
+    rows = [[st["name"], _state(st), st.get("pid") or "-", duration(st.get("uptime")),
+             st["restarts"], _last_exit(st)] for st in result["services"]]
+    sys.stdout.write(table(["NAME", "STATE", "PID", "UPTIME", "RESTARTS", "LAST EXIT"], rows))
+
+
+def _status(client, args):
+    st = client.call("status", {"name": args.name})
+    if args.json:
+        return _print_json(st)
+    out = [("name", st["name"]), ("kind", st["kind"]), ("state", _state(st)),
+           ("why", st.get("why") or "-"), ("for", duration(st.get("for"))),
+           ("pid", st.get("pid") or "-"), ("uptime", duration(st.get("uptime"))),
+           ("restarts", st["restarts"]), ("critical", st.get("critical") or False),
+           ("after", ", ".join(st.get("after") or []) or "-"), ("last exit", _last_exit(st))]
+    sys.stdout.write("".join("%-10s %s\n" % pair for pair in out))
+
+
+def _change(method):
+    def run(client, args):
+        params = {"names": args.names}
+        if method != "stop":
+            params["wait"] = not args.no_wait
+        result = client.call(method, params)
+        if args.json:
+            _print_json(result)
+        failed = False
+        for r in result["results"]:
+            if not r["ok"]:
+                failed = True
+                sys.stderr.write("%s: %s: %s (%s)\n" % (PROG, r["name"], r.get("state"), r.get("why")))
+            elif not args.json:
+                state = r.get("state") if params.get("wait", True) else "start begun"
+                sys.stdout.write("%s: %s\n" % (r["name"], state))
+        return EXIT_FAILED if failed else EXIT_OK
+    return run
+
+
+def _kill(client, args):
+    sig = int(args.signal) if args.signal.isdigit() else args.signal
+    result = client.call("kill", {"name": args.name, "signal": sig})
+    if args.json:
+        return _print_json(result)
+    sys.stdout.write("%s: sent %s\n" % (result["name"], result["signal"]))
+
+
+def _log_line(record):
+    return "%s | %s\n" % (record["name"], record["line"])
+
+
+def _logs(client, args):
+    result = client.call("logs", {"names": args.names, "n": args.n, "follow": args.follow})
+    write = sys.stdout.write
+    show = (lambda r: json.dumps(r) + "\n") if args.json else _log_line
+    for record in result["records"]:
+        write(show(record))
+    sys.stdout.flush()
+    if args.follow:
+        for method, params in client.notifications():
+            if method == "log":
+                write("".join(show(r) for r in params["records"]))
+                sys.stdout.flush()
+
+
+def _why(client, args):
+    result = client.call("why", {"name": args.name})
+    if args.json:
+        return _print_json(result)
+    out = ["%s: %s for %s: %s\n" % (result["name"], result["state"], duration(result.get("for")),
+                                     result.get("why") or "-")]
+    if result.get("waiting_for"):
+        out.append("waiting for: %s\n" % ", ".join(result["waiting_for"]))
+    if result.get("last_exit"):
+        e = result["last_exit"]
+        out.append("last exit: %s after %s\n" % (e["text"], duration(e.get("runtime"))))
+    if result.get("restarts"):
+        out.append("restarts: %d\n" % result["restarts"])
+    sys.stdout.write("".join(out))
+
+
+def _tree(client, args):
+    result = client.call("tree")
+    if args.json:
+        return _print_json(result)
+    services = {s["name"]: s for s in result["services"]}
+    needed = {dep for s in result["services"] for dep in s["after"]}
+    lines = []
+
+    def draw(name, prefix, last, top):
+        s = services.get(name)
+        label = "%s (%s)" % (name, s["state"] if s else "unknown")
+        lines.append(label if top else prefix + ("└─ " if last else "├─ ") + label)
+        deps = s["after"] if s else []
+        inner = "" if top else prefix + ("   " if last else "│  ")
+        for i, dep in enumerate(deps):
+            draw(dep, inner, i == len(deps) - 1, False)
+
+    for s in result["services"]:
+        if s["name"] not in needed:
+            draw(s["name"], "", True, True)
+    sys.stdout.write("".join(line + "\n" for line in lines))
+
+
+def _events(client, args):
+    client.call("events")
+    for method, params in client.notifications():
+        if method != "event":
+            continue
+        if args.json:
+            _print_json(params)
+            continue
+        stamp = time.strftime("%H:%M:%S", time.localtime(params.get("time", time.time())))
+        sys.stdout.write("%s %s: %s -> %s (%s)\n" % (stamp, params.get("service"), params.get("previous"),
+                                                     params.get("state"), params.get("why")))
+        sys.stdout.flush()
+
+
+def _reload(client, args):
+    client.call("reload")
+
+
+def _verdict(method, key, listed):
+    def run(client, args):
+        result = client.call(method)
+        if args.json:
+            _print_json(result)
+        if not result[key]:
+            for problem in result[listed]:
+                sys.stderr.write("%s: %s\n" % (PROG, problem))
+            return EXIT_FAILED
+        if not args.json:
+            sys.stdout.write("%s\n" % key)
+        return EXIT_OK
+    return run
+
+
+def _eval(client, args):
+    result = client.call("eval", {"code": args.code})
+    if args.json:
+        return _print_json(result)
+    if result["values"]:
+        sys.stdout.write("\t".join(result["values"]) + "\n")
+
+
+def _repl(client, args):
+    from .repl import run
+    return run(client)
+
+
+def _top(client, args):
+    from .top import run
+    return run(client, args.n, args.d)
+
+
+COMMANDS = {
+    "list": _list, "status": _status, "start": _change("start"), "stop": _change("stop"),
+    "restart": _change("restart"), "kill": _kill, "logs": _logs, "why": _why, "tree": _tree,
+    "events": _events, "reload": _reload, "health": _verdict("health", "healthy", "problems"),
+    "ready": _verdict("ready", "ready", "waiting"), "eval": _eval, "repl": _repl, "top": _top,
+}

@@ -1,0 +1,280 @@
+"""The control socket's side of the core: who may do what, and the methods
+that are the core's own (logs from a ring sink, events, process statistics,
+hello); every other method is answered in Lua by the supervision library
+(lua/supervise/control.lua), in a task of its own per request.
+
+`sup.run()` calls core.ctl_serve; nothing here is imported or started for a
+script that does not."""
+
+import asyncio
+import itertools
+import os
+import time
+
+from .. import log
+
+# What a uid given 'read' access may call.
+READ = {"hello", "list", "status", "why", "tree", "events", "logs", "health", "ready", "stats"}
+LUA = {"list", "status", "start", "stop", "restart", "kill", "why", "tree", "health", "ready", "eval"}
+METHODS = READ | LUA | {"reload"}
+MAX_LINES = 100000  # records one `logs` answer may hold
+# The parameters methods take, with their types: anything else a client
+# sends is ignored, and nothing deeper than a list of names reaches Lua.
+_PARAMS = {"name": str, "names": list, "wait": bool, "timeout": (int, float), "signal": (str, int),
+           "code": str, "n": int, "follow": bool}
+
+
+def _text(value):
+    return value.decode("utf-8", "backslashreplace") if isinstance(value, bytes) else value
+
+
+def _json(value, depth=0):
+    """A Lua value -> JSON-able Python; a table with keys 1..n is a list (an
+    empty table too: every result is an object with fields)."""
+    if isinstance(value, bytes):
+        return _text(value)
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    from lupa.luajit21 import lua_type
+    if lua_type(value) != "table" or depth > 16:
+        return str(value)
+    items = list(value.items())
+    if all(isinstance(k, int) for k, _ in items) and sorted(k for k, _ in items) == list(
+            range(1, len(items) + 1)):
+        return [_json(value[i], depth + 1) for i in range(1, len(items) + 1)]
+    return {_text(k) if isinstance(k, bytes) else str(k): _json(v, depth + 1) for k, v in items}
+
+
+def _checked(params):
+    """params -> the known ones, strings as bytes for Lua; or Failure."""
+    from .protocol import INVALID_PARAMS, Failure
+    out = {}
+    for key, want in _PARAMS.items():
+        if key not in params or params[key] is None:
+            continue
+        value = params[key]
+        if not isinstance(value, want) or isinstance(value, bool) and want is not bool:
+            raise Failure(INVALID_PARAMS, "invalid params: '%s' has the wrong type" % key)
+        if key == "names":
+            if not all(isinstance(n, str) for n in value):
+                raise Failure(INVALID_PARAMS, "invalid params: 'names' must hold strings")
+            value = [n.encode("utf-8", "surrogateescape") for n in value]
+        elif isinstance(value, str):
+            value = value.encode("utf-8", "surrogateescape")
+        out[key.encode()] = value
+    return out
+
+
+class Control:
+    def __init__(self, loop, sup, bridge, logs):
+        self.loop = loop
+        self.sup = sup
+        self.bridge = bridge
+        self.logs = logs
+        self.server = None
+        self._allow = {}  # uid -> 'read' | 'full'
+        self._eval = False
+        self._ring = None
+        self._dispatch = self._forget = None
+        self._eval_limit = 5.0
+        self._followers = set()  # connections following events
+        self._numbers = itertools.count(1)
+
+    def core(self):
+        return {b"ctl_serve": self.serve, b"ctl_event": self.event}
+
+    def ops(self):
+        return {}
+
+    # -- serving -------------------------------------------------------------
+
+    def serve(self, path, allow, eval_, ring, metrics, dispatch, forget, eval_limit):
+        """Bind the socket and serve it; True, or None once the reason is
+        logged (supervision goes on without control)."""
+        from . import paths
+        from .server import Server, Unavailable, bind
+        path = os.environ.get(paths.ENV) or (os.fsdecode(path) if path else paths.default())
+        try:
+            self._allow = self._uids(allow)
+            sock, inode = bind(path, shared=bool(self._allow))
+        except Unavailable as e:
+            log.error("ctl: %s: not serving control" % e)
+            return None
+        self._eval, self._ring = bool(eval_), ring
+        self._dispatch, self._forget, self._eval_limit = dispatch, forget, float(eval_limit)
+        self.server = Server(self.loop, path, self.handle)
+        self.loop.create_task(self.server.listen(sock, inode))
+        self.sup.exit_code.add_done_callback(lambda _: self.close())
+        log.debug("ctl: serving on %s" % path)
+        if metrics:
+            from .metrics import serve as serve_metrics
+            if not serve_metrics(self, os.fsdecode(metrics)):
+                return None
+        return True
+
+    @staticmethod
+    def _uids(allow):
+        import pwd
+        from .server import Unavailable
+        out = {}
+        for who, access in (allow or {}).items():
+            if isinstance(who, bytes):
+                try:
+                    who = pwd.getpwnam(os.fsdecode(who)).pw_uid
+                except KeyError:
+                    raise Unavailable("option 'allow': no user '%s'" % _text(who)) from None
+            out[int(who)] = _text(access)
+        return out
+
+    def close(self):
+        for conn in list(self._followers):
+            conn.drop()
+        if self.server is not None:
+            self.server.close()
+            self.server = None
+
+    def access(self, uid):
+        if uid == 0 or uid == os.getuid():
+            return "full"
+        return self._allow.get(uid)
+
+    # -- requests ------------------------------------------------------------
+
+    async def handle(self, conn, method, params):
+        from .protocol import METHOD_NOT_FOUND, NOT_SUPPORTED, PERMISSION_DENIED, Failure
+        if method not in METHODS:
+            raise Failure(METHOD_NOT_FOUND, "method not found: %s" % method)
+        access = self.access(conn.uid)
+        if access is None:
+            raise Failure(PERMISSION_DENIED, "permission denied: uid %d may not use this socket" % conn.uid)
+        if access != "full" and method not in READ:
+            raise Failure(PERMISSION_DENIED, "permission denied: uid %d has read-only access" % conn.uid)
+        params = _checked(params)
+        if method == "reload":
+            raise Failure(NOT_SUPPORTED, "reload is not supported yet")
+        if method == "eval":
+            if not self._eval:
+                raise Failure(PERMISSION_DENIED, "permission denied: the policy does not enable eval"
+                              " (sup.control{eval = true})")
+            if conn.uid != 0:
+                raise Failure(PERMISSION_DENIED, "permission denied: eval is for root only")
+        if method in LUA:
+            return await self._lua(conn, method, params)
+        return await getattr(self, "_" + method)(conn, params)
+
+    async def _lua(self, conn, method, params):
+        """The answer of lua/supervise/control.lua's method."""
+        from ..bridge import TaskError
+        from .protocol import INTERNAL_ERROR, LUA_ERROR, Failure
+        if conn.number is None:
+            conn.number = next(self._numbers)
+            if method == "eval":
+                conn.on_close.append(lambda: self._forget(conn.number))
+        task = self.bridge.start("ctl " + method, self._dispatch, method.encode(),
+                                 self.bridge.runtime.table(params), conn.number)
+        try:
+            if method == "eval":  # its waits too are bounded
+                done, _ = await asyncio.wait({task}, timeout=self._eval_limit + 1)
+                if not done:
+                    task.cancel()
+                    raise Failure(LUA_ERROR, "interrupted: ran for more than %g s" % self._eval_limit)
+            # a client that leaves does not cancel a stop or start half done
+            out = await asyncio.shield(task)
+        except TaskError as e:
+            raise Failure(INTERNAL_ERROR, "internal error: %s" % e.text) from None
+        result, code, message = (tuple(out) + (None, None, None))[:3]
+        if result is None:
+            raise Failure(int(code or INTERNAL_ERROR), _text(message) or "failed")
+        return _json(result)
+
+    async def _hello(self, conn, params):
+        from .. import __version__
+        return {"version": __version__, "pid": os.getpid(), "uid": os.getuid(),
+                "access": self.access(conn.uid), "eval": self._eval and conn.uid == 0}
+
+    # -- events --------------------------------------------------------------
+
+    async def _events(self, conn, params):
+        self._followers.add(conn)
+        conn.follow(lambda: self._followers.discard(conn))
+        return {"following": True}
+
+    def event(self, event):
+        """A state change from the supervision library."""
+        if not self._followers:
+            return
+        from .protocol import notification
+        params = {_text(k): _text(v) for k, v in event.items()}
+        params["time"] = time.time()  # the library's is the monotonic clock
+        data = notification("event", params)
+        for conn in list(self._followers):
+            conn.send(data)
+
+    # -- logs ----------------------------------------------------------------
+
+    def _ring_sink(self):
+        from .protocol import FAILED, Failure
+        sink = self.logs.ring_sink(self._ring)
+        if sink is None:
+            raise Failure(FAILED, "no ring buffer: the policy declares no logs.ring (docs/logs.md)")
+        return sink
+
+    async def _logs(self, conn, params):
+        from .protocol import INVALID_PARAMS, Failure
+        ring = self._ring_sink()
+        n = params.get(b"n", 100)
+        if not 0 <= n <= MAX_LINES:
+            raise Failure(INVALID_PARAMS, "invalid params: 'n' must be 0 to %d" % MAX_LINES)
+        names = [_text(name) for name in params.get(b"names", [])] or None
+        if names is None:
+            records = ring.tail(None, n)
+        else:
+            records = sorted((r for name in names for r in ring.tail(name, n)), key=lambda r: r[0])
+            records = records[max(0, len(records) - n):]
+        answer = {"records": [_record(name, wall, stream, pid, line)
+                              for wall, stream, pid, line, name in records]}
+        if params.get(b"follow"):
+            wanted = set(names) if names else None
+            follower = _LogFollower(conn, wanted)
+            ring.followers.add(follower)
+            conn.follow(lambda: ring.followers.discard(follower))
+        return answer
+
+    # -- stats ---------------------------------------------------------------
+
+    async def _stats(self, conn, params):
+        from .. import procfs
+        services = (await self._lua(conn, "list", {}))["services"]
+        roots = [s["pid"] for s in services if s.get("pid")]
+        usage = procfs.forest_stats(roots)
+        out = []
+        for s in services:
+            u = usage.get(s.get("pid"), {})
+            out.append({"name": s["name"], "state": s["state"], "pid": s.get("pid"),
+                        "restarts": s["restarts"], "uptime": s.get("uptime"),
+                        "cpu": u.get("cpu"), "rss": u.get("rss"), "processes": u.get("processes", 0)})
+        times = os.times()
+        me = procfs.forest_stats([os.getpid()], descendants=False).get(os.getpid(), {})
+        return {"services": out, "luasup": {"pid": os.getpid(), "cpu": times.user + times.system,
+                                            "rss": me.get("rss")}}
+
+
+def _record(name, wall, stream, pid, line):
+    return {"name": name, "stream": stream, "pid": pid, "time": wall, "line": _text(bytes(line))}
+
+
+class _LogFollower:
+    """A `logs -f` connection, told of each batch the ring keeps."""
+
+    __slots__ = ("conn", "names")
+
+    def __init__(self, conn, names):
+        self.conn = conn
+        self.names = names
+
+    def __call__(self, name, wall, stream, pid, lines):
+        if self.names is not None and name not in self.names:
+            return
+        from .protocol import notification
+        self.conn.send(notification("log", {"records": [_record(name, wall, stream, pid, line)
+                                                        for line in lines]}))

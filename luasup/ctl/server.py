@@ -1,0 +1,263 @@
+"""The control socket: a unix socket that only allowed uids may use, one
+JSON-RPC request per line, answered in order on each connection.
+
+Everything a client can do is bounded, so that no client can disturb the
+supervision: the length of a request, the number of connections, what is
+queued for a client that does not read (it is dropped), how long a
+connection may sit idle. What a request means is the handler's business
+(control.py)."""
+
+import asyncio
+import collections
+import errno
+import os
+import socket
+import stat
+import struct
+
+from .. import log
+from . import protocol
+from .protocol import Failure
+
+MAX_CONNECTIONS = 64
+MAX_OUTPUT = 4 << 20  # bytes not yet sent to a client before it is dropped
+MAX_PENDING = 16  # requests read ahead of their answers before reading pauses
+IDLE = 300.0  # seconds without a request before a connection is closed
+_PEERCRED = struct.Struct("3i")
+
+
+class Unavailable(Exception):
+    """The socket cannot be served (the message says why)."""
+
+
+def _remove_stale(path):
+    """A socket file no one answers on is left from an earlier run: remove it.
+    A live one, or something else at the path, is not ours to touch."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(st.st_mode):
+        raise Unavailable("%s exists and is not a socket" % path)
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.settimeout(1.0)
+    try:
+        probe.connect(path)
+    except (ConnectionRefusedError, FileNotFoundError):
+        os.unlink(path)
+        return
+    except OSError as e:
+        raise Unavailable("%s: %s" % (path, e.strerror or e)) from None
+    finally:
+        probe.close()
+    raise Unavailable("another luasup answers on %s" % path)
+
+
+def bind(path, shared):
+    """A listening socket at path, mode 0600 in a 0700 directory (0666 in a
+    0711 one when `shared`: uids other than ours are then told apart by
+    their credentials, not by the file's mode)."""
+    directory = os.path.dirname(path) or "."
+    try:
+        os.makedirs(directory, mode=0o711 if shared else 0o700, exist_ok=True)
+        if shared and os.stat(directory).st_uid == os.getuid():
+            os.chmod(directory, os.stat(directory).st_mode | 0o011)
+        _remove_stale(path)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        # the mode is right from the moment the file exists: no window in
+        # which another user could connect
+        old = os.umask(0o111 if shared else 0o177)
+        try:
+            sock.bind(path)
+        finally:
+            os.umask(old)
+        sock.listen(64)
+        sock.setblocking(False)
+    except OSError as e:
+        if e.errno == errno.EADDRINUSE:
+            raise Unavailable("another luasup answers on %s" % path) from None
+        raise Unavailable("%s: %s" % (e.filename or path, e.strerror or e)) from None
+    return sock, os.stat(path).st_ino
+
+
+class Server:
+    """Serves `handler(connection, method, params) -> result` (a coroutine;
+    raises Failure) on the socket at path."""
+
+    def __init__(self, loop, path, handler):
+        self.loop = loop
+        self.path = path
+        self.handler = handler
+        self.connections = set()
+        self._server = None
+        self._inode = None
+
+    async def listen(self, sock, inode):
+        """Serve sock, bound at path with that inode (see bind)."""
+        self._inode = inode
+        self._server = await self.loop.create_unix_server(lambda: Connection(self), sock=sock)
+
+    def close(self):
+        if self._server is None:
+            return
+        self._server.close()
+        self._server = None
+        for conn in list(self.connections):
+            conn.drop()
+        try:  # only our own file: a newer luasup may have taken the path
+            if os.lstat(self.path).st_ino == self._inode:
+                os.unlink(self.path)
+        except OSError:
+            pass
+
+
+class Connection(asyncio.Protocol):
+    def __init__(self, server):
+        self.server = server
+        self.transport = None
+        self.uid = self.pid = None
+        self.number = None  # given by the handler when it needs to know the connection again
+        self.following = False  # logs -f or events: notifications, never idle
+        self.on_close = []  # callables run once the connection is gone
+        self._buffer = bytearray()
+        self._pending = collections.deque()
+        self._worker = None
+        self._idle = None
+        self._eof = False
+        self._closed = False
+
+    # -- asyncio.Protocol --------------------------------------------------
+
+    def connection_made(self, transport):
+        self.transport = transport
+        sock = transport.get_extra_info("socket")
+        self.pid, self.uid, _ = _PEERCRED.unpack(
+            sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size))
+        if len(self.server.connections) >= MAX_CONNECTIONS:
+            self._closed = True
+            transport.write(protocol.error(None, protocol.TOO_MANY,
+                                           "too many connections (%d)" % MAX_CONNECTIONS))
+            transport.close()
+            return
+        self.server.connections.add(self)
+        self._arm_idle()
+
+    def data_received(self, data):
+        if self._closed:
+            return
+        self._buffer += data
+        while True:
+            end = self._buffer.find(b"\n")
+            if end < 0:
+                break
+            line = bytes(self._buffer[:end])
+            del self._buffer[:end + 1]
+            if line.strip():
+                self._pending.append(line)
+        if len(self._buffer) > protocol.MAX_REQUEST:
+            self._fail_and_close(protocol.INVALID_REQUEST,
+                                 "request too long (over %d bytes)" % protocol.MAX_REQUEST)
+            return
+        if self._pending:
+            self._arm_idle()
+            if len(self._pending) >= MAX_PENDING:
+                self.transport.pause_reading()
+            if self._worker is None:
+                self._worker = self.server.loop.create_task(self._work())
+
+    def eof_received(self):
+        # the client may half-close after its requests: answer them first
+        self._eof = True
+        if self._buffer.strip():
+            self._pending.append(bytes(self._buffer))
+            self._buffer.clear()
+        if self._worker is None:
+            self._finish_if_done()
+        return True
+
+    def connection_lost(self, exc):
+        self._gone()
+
+    # -- requests ----------------------------------------------------------
+
+    async def _work(self):
+        try:
+            while self._pending and not self._closed:
+                line = self._pending.popleft()
+                if len(self._pending) < MAX_PENDING // 2:
+                    self.transport.resume_reading()
+                self.send(await self._answer(line))
+        finally:
+            self._worker = None
+        self._finish_if_done()
+
+    async def _answer(self, line):
+        rid = None
+        try:
+            rid, method, params = protocol.parse(line)
+            return protocol.answer(rid, await self.server.handler(self, method, params))
+        except Failure as e:
+            return protocol.error(e.rid if e.rid is not None else rid, e.code, e.message)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # a defect here must not end the server
+            log.error("ctl: internal error: %s: %s" % (type(e).__name__, e))
+            return protocol.error(rid, protocol.INTERNAL_ERROR, "internal error: %s" % e)
+
+    def _finish_if_done(self):
+        if self._eof and not self._pending and not self.following and not self._closed:
+            self.drop()
+
+    # -- output ------------------------------------------------------------
+
+    def send(self, data):
+        """Queue data for the client; False (and the client dropped) when
+        it has left more than MAX_OUTPUT unread."""
+        if self._closed:
+            return False
+        if self.transport.get_write_buffer_size() + len(data) > MAX_OUTPUT:
+            log.debug("ctl: dropping a client (uid %d, pid %d) that does not read"
+                      % (self.uid, self.pid))
+            self.drop(abort=True)
+            return False
+        self.transport.write(data)
+        return True
+
+    def follow(self, unfollow):
+        """From now on the connection gets notifications; `unfollow` is
+        called once it is gone."""
+        self.following = True
+        self.on_close.append(unfollow)
+        self._arm_idle()
+
+    # -- the end -----------------------------------------------------------
+
+    def _arm_idle(self):
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
+        if not self.following and not self._closed:
+            self._idle = self.server.loop.call_later(IDLE, self.drop)
+
+    def _fail_and_close(self, code, message):
+        self.transport.write(protocol.error(None, code, message))
+        self.drop()
+
+    def drop(self, abort=False):
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.abort() if abort else self.transport.close()
+        self._gone()
+
+    def _gone(self):
+        if self._closed and self not in self.server.connections:
+            return
+        self._closed = True
+        self.server.connections.discard(self)
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
+        if self._worker is not None:
+            self._worker.cancel()
+        callbacks, self.on_close = self.on_close, []
+        for callback in callbacks:
+            callback()
