@@ -188,13 +188,13 @@ def luasup_states(rpc):
     return [s["state"] for s in rpc.call("list")["services"]]
 
 
-def supervisord(ctx, count):
+def supervisord(ctx, count, stdout="/dev/null"):
     """(name, argv, env, config, socket): supervisord running `count`
-    sleeps as bench:bench_0..N-1, serving supervisorctl on a socket in the
-    scratch directory."""
+    sleeps as bench:bench_0..N-1, their output to `stdout`, serving
+    supervisorctl on a socket in the scratch directory."""
     sock = ctx.path("supervisor") + ".sock"
     name, argv, env = subjects.supervisord(ctx, SLEEP, numprocs=count, restart=True,
-                                           control=sock)
+                                           stdout=stdout, control=sock)
     return name, argv, env, argv[-1], sock
 
 
