@@ -26,20 +26,25 @@ PEER = "supervisorctl"
 FLOOR = "floor: python -c 'import json, socket'"
 
 
+def _asked(count):
+    """The service `status` asks for, in luasup's names and supervisord's."""
+    return "s%d" % (count // 2), "bench:bench_%d" % (count // 2)
+
+
 def _commands(ctx, sock, conf, count):
-    """(subject, server, what it asks, argv, the round trip it pays, the
-    peer row) of every command timed."""
-    one = "s%d" % (count // 2)
-    peer_one = "bench:bench_%d" % (count // 2)
+    """(subject, server, what it asks, argv, the round-trip row of the
+    method it calls, the peer row) of every command timed."""
+    one, peer_one = _asked(count)
     peer_all = "supervisorctl status"
     peer_status = "supervisorctl status %s" % peer_one
-    yield ("luasup ctl list", "luasup", "all", control.ctl(ctx, sock, "list"), "list", peer_all)
-    yield ("luasup ctl --json list", "luasup", "all", control.ctl(ctx, sock, "--json", "list"),
-           "list", peer_all)
-    yield ("luasup ctl status %s" % one, "luasup", "one", control.ctl(ctx, sock, "status", one),
-           "status", peer_status)
-    yield ("luasup ctl health", "luasup", "health", control.ctl(ctx, sock, "health"), "health",
+    yield ("luasup ctl list", "luasup", "all", control.ctl(ctx, sock, "list"), "luasup list",
            peer_all)
+    yield ("luasup ctl --json list", "luasup", "all", control.ctl(ctx, sock, "--json", "list"),
+           "luasup list", peer_all)
+    yield ("luasup ctl status %s" % one, "luasup", "one", control.ctl(ctx, sock, "status", one),
+           "luasup status", peer_status)
+    yield ("luasup ctl health", "luasup", "health", control.ctl(ctx, sock, "health"),
+           "luasup health", peer_all)
     yield (peer_all, "supervisord", "all", ["supervisorctl", "-c", conf, "status"], None, None)
     yield (peer_status, "supervisord", "one", ["supervisorctl", "-c", conf, "status", peer_one],
            None, None)
@@ -48,8 +53,7 @@ def _commands(ctx, sock, conf, count):
 
 def _round_trips(count):
     """(subject, server, what it asks, method, params, the peer row)"""
-    one = "s%d" % (count // 2)
-    peer_one = "bench:bench_%d" % (count // 2)
+    one, peer_one = _asked(count)
     peer_all = "supervisord getAllProcessInfo"
     peer_status = "supervisord getProcessInfo"
     yield "luasup list", "luasup", "all", "list", {}, peer_all
@@ -57,9 +61,6 @@ def _round_trips(count):
     yield "luasup health", "luasup", "health", "health", {}, peer_all
     yield peer_all, "supervisord", "all", "supervisor.getAllProcessInfo", (), None
     yield peer_status, "supervisord", "one", "supervisor.getProcessInfo", (peer_one,), None
-
-
-TRIPS = {"list": "luasup list", "status": "luasup status", "health": "luasup health"}
 
 
 def _times(ctx, argv, count):
@@ -217,4 +218,4 @@ def _rows(result, order, rows, samples, errors):
         s = stats.summary(samples[subject], 1e3)
         result.add(subject, clock=clock, asks=asks, peer=peer,
                    ratio=stats.ratio(s["median"], medians.get(peer)) if peer else None,
-                   server=medians.get(TRIPS.get(trip)), **s)
+                   server=medians.get(trip), **s)
