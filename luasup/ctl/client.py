@@ -71,8 +71,8 @@ class Client:
         except OSError as e:
             raise Unreachable("lost the connection to luasup at %s: %s"
                               % (self.path, e.strerror or e)) from None
-        if not line:
-            if at_end is None:
+        if not line.endswith(b"\n"):  # the end, or a line cut short by it
+            if at_end is None and not line:
                 return None
             raise Unreachable("luasup at %s closed the connection" % self.path)
         try:

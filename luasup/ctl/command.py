@@ -163,7 +163,7 @@ def _status(client, args):
     out = [("name", st["name"]), ("kind", st["kind"]), ("state", _state(st)),
            ("why", st.get("why") or "-"), ("for", duration(st.get("for"))),
            ("pid", st.get("pid") or "-"), ("uptime", duration(st.get("uptime"))),
-           ("restarts", st["restarts"]), ("critical", st.get("critical") or False),
+           ("restarts", st["restarts"]), ("critical", json.dumps(st.get("critical") or False).strip('"')),
            ("after", ", ".join(st.get("after") or []) or "-"), ("last exit", _last_exit(st))]
     sys.stdout.write("".join("%-10s %s\n" % pair for pair in out))
 
@@ -207,11 +207,17 @@ def _logs(client, args):
     for record in result["records"]:
         write(show(record))
     sys.stdout.flush()
+    if result.get("truncated"):
+        sys.stderr.write("%s: %d older lines left out (the answer is kept under 2 MiB)\n"
+                         % (PROG, result["truncated"]))
     if args.follow:
         for method, params in client.notifications():
             if method == "log":
                 write("".join(show(r) for r in params["records"]))
                 sys.stdout.flush()
+                if params.get("skipped"):
+                    sys.stderr.write("%s: %d lines skipped: this reader fell behind\n"
+                                     % (PROG, params["skipped"]))
 
 
 def _why(client, args):

@@ -18,6 +18,8 @@ READ = {"hello", "list", "status", "why", "tree", "events", "logs", "health", "r
 LUA = {"list", "status", "start", "stop", "restart", "kill", "why", "tree", "health", "ready", "eval"}
 METHODS = READ | LUA | {"reload"}
 MAX_LINES = 100000  # records one `logs` answer may hold
+MAX_ANSWER = 2 << 20  # bytes of lines one `logs` answer may hold: the newest are kept
+RECORD_COST = 100  # bytes a record's JSON adds to its line
 # The parameters methods take, with their types: anything else a client
 # sends is ignored, and nothing deeper than a list of names reaches Lua.
 _PARAMS = {"name": str, "names": list, "wait": bool, "timeout": (int, float), "signal": (str, int),
@@ -78,6 +80,7 @@ class Control:
         self._dispatch = self._forget = None
         self._eval_limit = 5.0
         self._followers = set()  # connections following events
+        self._sessions = set()  # numbers of the connections with eval globals in Lua
         self._numbers = itertools.count(1)
 
     def core(self):
@@ -168,8 +171,9 @@ class Control:
         from .protocol import INTERNAL_ERROR, LUA_ERROR, Failure
         if conn.number is None:
             conn.number = next(self._numbers)
-            if method == "eval":
-                conn.on_close.append(lambda: self._forget(conn.number))
+        if method == "eval" and conn.number not in self._sessions:
+            self._sessions.add(conn.number)
+            conn.on_close.append(lambda: self._end_session(conn.number))
         task = self.bridge.start("ctl " + method, self._dispatch, method.encode(),
                                  self.bridge.runtime.table(params), conn.number)
         try:
@@ -186,6 +190,10 @@ class Control:
         if result is None:
             raise Failure(int(code or INTERNAL_ERROR), _text(message) or "failed")
         return _json(result)
+
+    def _end_session(self, number):
+        self._sessions.discard(number)
+        self._forget(number)
 
     async def _hello(self, conn, params):
         from .. import __version__
@@ -231,12 +239,19 @@ class Control:
         else:
             records = sorted((r for name in names for r in ring.tail(name, n)), key=lambda r: r[0])
             records = records[max(0, len(records) - n):]
+        first, size = len(records), 0
+        while first > 0 and size + len(records[first - 1][3]) + RECORD_COST <= MAX_ANSWER:
+            first -= 1
+            size += len(records[first][3]) + RECORD_COST
         answer = {"records": [_record(name, wall, stream, pid, line)
-                              for wall, stream, pid, line, name in records]}
+                              for wall, stream, pid, line, name in records[first:]]}
+        if first:
+            answer["truncated"] = first  # older records left out to keep the answer small
         if params.get(b"follow"):
             wanted = set(names) if names else None
             follower = _LogFollower(conn, wanted)
             ring.followers.add(follower)
+            conn.on_writable.append(follower.resume)
             conn.follow(lambda: ring.followers.discard(follower))
         return answer
 
@@ -264,17 +279,31 @@ def _record(name, wall, stream, pid, line):
 
 
 class _LogFollower:
-    """A `logs -f` connection, told of each batch the ring keeps."""
+    """A `logs -f` connection, told of each batch the ring keeps. While the
+    client is behind (its connection not writable) records are skipped and
+    counted, and it is told how many once it has caught up: a slow reader
+    loses lines, never luasup's memory or its own connection."""
 
-    __slots__ = ("conn", "names")
+    __slots__ = ("conn", "names", "skipped")
 
     def __init__(self, conn, names):
         self.conn = conn
         self.names = names
+        self.skipped = 0
 
     def __call__(self, name, wall, stream, pid, lines):
         if self.names is not None and name not in self.names:
             return
+        if not self.conn.writable:
+            self.skipped += len(lines)
+            return
         from .protocol import notification
+        self.resume()
         self.conn.send(notification("log", {"records": [_record(name, wall, stream, pid, line)
                                                         for line in lines]}))
+
+    def resume(self):
+        if self.skipped:
+            from .protocol import notification
+            skipped, self.skipped = self.skipped, 0
+            self.conn.send(notification("log", {"records": [], "skipped": skipped}))

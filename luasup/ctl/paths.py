@@ -8,12 +8,18 @@ ROOT_PATH = "/run/luasup/ctl.sock"
 
 
 def default(environ=os.environ, uid=None):
-    """LUASUP_CTL; else /run/luasup/ctl.sock for root; else a directory of
-    the user's own (XDG_RUNTIME_DIR, or /tmp/luasup-UID): /run is root's."""
+    """LUASUP_CTL; else /run/luasup/ctl.sock for root, and for the user who
+    owns /run/luasup (an image made for a non-root uid creates it for that
+    uid, so root's `docker exec` finds the socket too); else a directory of
+    the user's own (XDG_RUNTIME_DIR, or /tmp/luasup-UID)."""
     if environ.get(ENV):
         return environ[ENV]
     uid = os.getuid() if uid is None else uid
-    if uid == 0:
+    try:
+        owner = os.stat(os.path.dirname(ROOT_PATH)).st_uid
+    except OSError:
+        owner = 0
+    if uid == 0 or uid == owner:
         return ROOT_PATH
     runtime = environ.get("XDG_RUNTIME_DIR")
     if runtime:

@@ -21,6 +21,10 @@ from .protocol import Failure
 
 MAX_CONNECTIONS = 64
 MAX_OUTPUT = 4 << 20  # bytes not yet sent to a client before it is dropped
+# Past this much unsent output a connection counts as not writable: a
+# follower then skips what it would have sent (control.py) rather than
+# fill MAX_OUTPUT and be dropped.
+WRITE_HIGH, WRITE_LOW = 1 << 20, 256 << 10
 MAX_PENDING = 16  # requests read ahead of their answers before reading pauses
 IDLE = 300.0  # seconds without a request before a connection is closed
 _PEERCRED = struct.Struct("3i")
@@ -118,6 +122,8 @@ class Connection(asyncio.Protocol):
         self.uid = self.pid = None
         self.number = None  # given by the handler when it needs to know the connection again
         self.following = False  # logs -f or events: notifications, never idle
+        self.writable = True  # false while more than WRITE_HIGH is unsent
+        self.on_writable = []  # callables run each time it is writable again
         self.on_close = []  # callables run once the connection is gone
         self._buffer = bytearray()
         self._pending = collections.deque()
@@ -140,6 +146,7 @@ class Connection(asyncio.Protocol):
             transport.close()
             return
         self.server.connections.add(self)
+        transport.set_write_buffer_limits(high=WRITE_HIGH, low=WRITE_LOW)
         self._arm_idle()
 
     def data_received(self, data):
@@ -177,6 +184,14 @@ class Connection(asyncio.Protocol):
 
     def connection_lost(self, exc):
         self._gone()
+
+    def pause_writing(self):
+        self.writable = False
+
+    def resume_writing(self):
+        self.writable = True
+        for callback in tuple(self.on_writable):
+            callback()
 
     # -- requests ----------------------------------------------------------
 
@@ -258,6 +273,7 @@ class Connection(asyncio.Protocol):
             self._idle = None
         if self._worker is not None:
             self._worker.cancel()
+        self.on_writable = []
         callbacks, self.on_close = self.on_close, []
         for callback in callbacks:
             callback()

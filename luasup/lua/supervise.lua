@@ -40,7 +40,7 @@ local function status(svc)
     return {
         name = svc.name, kind = svc.spec.kind, state = svc.state, why = svc.why,
         since = svc.since, started = svc.pid and svc.started, pid = svc.pid, restarts = svc.restarts, critical = svc.spec.critical,
-        healthy = svc.healthy, after = { unpack(svc.spec.after) },
+        healthy = svc.healthy, health_why = svc.health_why, after = { unpack(svc.spec.after) },
         last_exit = last and { code = last.code, how = last.how, value = last.value, text = last.text,
             runtime = last.runtime, time = last.time } or nil,
     }

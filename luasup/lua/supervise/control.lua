@@ -49,10 +49,14 @@ end
 
 -- -- statuses --------------------------------------------------------------
 
+-- The library's times are init.now()'s clock: a client gets durations.
 local function with_times(st, now)
     st['for'] = now - st.since
     st.uptime = st.started and now - st.started or nil
     st.since, st.started = nil, nil
+    if st.last_exit then
+        st.last_exit.ago, st.last_exit.time = now - st.last_exit.time, nil
+    end
     return st
 end
 
@@ -154,6 +158,9 @@ local function starting(params, restart)
         local begun = init.now()
         if ok then
             ok, why = sup.start(name)
+            if why == 'already started' then -- "make sure it runs" succeeds
+                ok, begun = true, -math.huge
+            end
         end
         if ok and params.wait ~= false then
             ok, why = wait_settled(name, begun, timeout)
@@ -276,7 +283,7 @@ function methods.health()
         end
         if not fine then
             problems[#problems + 1] = st.healthy == false and st.state == 'running'
-                and ('%s: unhealthy (%s)'):format(st.name, tostring(st.why)) or described(st)
+                and ('%s: unhealthy (%s)'):format(st.name, tostring(st.health_why)) or described(st)
         end
     end
     return { healthy = #problems == 0, problems = problems }

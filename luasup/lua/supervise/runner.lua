@@ -303,12 +303,12 @@ local function watch_health(hub, svc, child)
                 init.log('info', 'service %s: healthy again (%s)', svc.name, tostring(why))
                 failures = 0
             end
-            if failures == 0 then svc.healthy = true end
+            if failures == 0 then svc.healthy, svc.health_why = true, nil end
         else
             successes, failures = 0, failures + 1
             svc.healthy = false
-            init.log('warn', 'service %s: health check failed (%d of %d): %s', svc.name, failures,
-                h.failures, tostring(why))
+            svc.health_why = ('health check failed (%d of %d): %s'):format(failures, h.failures, tostring(why))
+            init.log('warn', 'service %s: %s', svc.name, svc.health_why)
             if failures >= h.failures then
                 return ('health check failed %s: %s'):format(times(failures, 'time', 'times'), tostring(why))
             end
@@ -340,7 +340,7 @@ local function run_once(hub, svc)
         return { how = 'start', code = code, value = code, text = why, runtime = 0 }
     end
     local started = init.now()
-    svc.child, svc.pid, svc.started, svc.healthy = child, child:pid(), started, nil
+    svc.child, svc.pid, svc.started, svc.healthy, svc.health_why = child, child:pid(), started, nil, nil
     hub.set(svc, 'starting', 'started', ('(pid %d)'):format(svc.pid))
     local cause
     if s.kind == 'service' then
