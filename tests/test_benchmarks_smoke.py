@@ -61,11 +61,12 @@ def test_quick_run_reports_every_metric(tmp_path):
     assert [r["lost"] for r in dead] == [0] * len(dead)
     # the control benchmarks: supervisorctl took part beside every luasup
     # command, the followers measured idle were still following afterwards,
-    # and each logs -f follower received lines
+    # and each logs -f follower received lines, and was told of every line
+    # it did not receive
     latency = {r["subject"]: r for r in results["metrics"]["ctl_latency"]["rows"]}
     assert {"supervisorctl status", "supervisord getAllProcessInfo"} <= set(latency)
     assert all(r["ratio"] > 0 for r in latency.values() if r["subject"].startswith("luasup"))
     idle = [r for r in results["metrics"]["ctl_idle"]["rows"] if " + " in r["subject"]]
     assert len(idle) == 3 and all(r["connected"] for r in idle)
     follow = [r for r in results["metrics"]["ctl_logs"]["rows"] if r["subject"].startswith("ring")]
-    assert len(follow) == 3 and all(r["got"] > 0 for r in follow)
+    assert len(follow) == 3 and all(r["got"] > 0 and r["lost"] == 0 for r in follow)

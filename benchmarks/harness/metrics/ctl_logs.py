@@ -10,8 +10,10 @@ so this is what a follower meets when services flood), and paced to a
 total rate a follower may keep up with. The clock runs from the moment the
 writers are let go until the last of their lines reached the follower
 (or, for the file, until the file holds every byte). A follower that falls
-too far behind is dropped by luasup (4 MiB unsent, luasup/ctl/server.py):
-its row says how many lines it had, and when.
+behind (1 MiB unsent, luasup/ctl/server.py) has lines skipped and is told
+how many once it has caught up (`skipped` in a `log` notification; the
+client says it on stderr): its row says how many it received and how many
+it was told were skipped, which together must be every line.
 
 The follower is subscribed before the writers are let go: the ring holds a
 line (`hold` prints it as it starts), the CLI asks for it (`-n 1`), and
@@ -19,6 +21,7 @@ its first line printed means luasup has it among its followers."""
 
 import json
 import os
+import re
 import subprocess
 import threading
 import time
@@ -33,6 +36,7 @@ REFERENCE = "file sink, full = 'block'"
 QUIET = 2  # s without a new line, the writers gone: the follower has all it will get
 CHUNK = 1 << 16
 PACED = (2e6, 10e6)  # bytes/s, all writers together
+SKIPPED = re.compile(r"(\d+) lines skipped")  # the client's stderr line
 READY = b"ready\n"  # what `hold` prints, so the ring has a line before the writers write
 
 
@@ -40,10 +44,11 @@ class Follower:
     """A follower read by a harness thread that counts the writers' lines
     it receives: `lines`, `bytes` (as received), `last` (monotonic s of the
     latest), `ended` (the stream closed: the follower exited or luasup
-    dropped it)."""
+    dropped it); `skipped()` the lines it was told it missed."""
 
     def __init__(self):
         self.lines = self.bytes = 0
+        self.told = 0  # lines skipped, as the notifications said
         self.last = None
         self.ended = False
         self.subscribed = threading.Event()
@@ -63,6 +68,9 @@ class Follower:
         if lines:
             self.lines += lines
             self.last = time.monotonic()
+
+    def skipped(self):
+        return self.told
 
 
 class Cli(Follower):
@@ -98,11 +106,18 @@ class Cli(Follower):
         self.thread.join(10)
         self.proc.stdout.close()
 
+    def _stderr(self):
+        with open(self.errfile, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def skipped(self):
+        """What the client said was skipped (`N lines skipped`, on stderr)."""
+        return sum(int(n) for n in SKIPPED.findall(self._stderr()))
+
     def said(self):
         """How the client ended when it did on its own: exit code and its
         last line on stderr."""
-        with open(self.errfile, "rb") as f:
-            lines = f.read().decode("utf-8", "replace").strip().splitlines()
+        lines = self._stderr().strip().splitlines()
         return "exit %s: %s" % (self.proc.returncode, lines[-1] if lines else "(nothing)")
 
 
@@ -125,8 +140,10 @@ class Raw(Follower):
                     raise ValueError(message["error"])
                 self.subscribed.set()
             elif message.get("method") == "log":
-                records = message["params"]["records"]
-                self.received(sum(1 for r in records if r["line"].startswith("|w")), len(raw))
+                params = message["params"]
+                self.told += params.get("skipped", 0)
+                self.received(sum(1 for r in params["records"] if r["line"].startswith("|w")),
+                              len(raw))
 
     def said(self):
         return None
@@ -171,11 +188,12 @@ def _held(rpc, timeout):
 
 
 def _wait_followed(follower, writers, total, deadline):
-    """The moment the last line arrived, once every line has, the stream
-    ended, or the writers are gone and nothing came for QUIET s."""
+    """The moment the last line arrived, once every line has arrived or
+    been told skipped, the stream ended, or the writers are gone and nothing
+    came for QUIET s."""
     give_up = time.monotonic() + deadline
     while True:
-        if follower.lines >= total or follower.ended:
+        if follower.ended or follower.lines + follower.skipped() >= total:
             return follower.last
         now = time.monotonic()
         if not any(procs.alive(p) for p in writers) and now - (follower.last or 0) > QUIET:
@@ -198,8 +216,9 @@ def _wait_file(directory, size, deadline):
 
 
 def _once(ctx, sink, how, lines, rate, deadline):
-    """{"seconds", "lines", "bytes", "dropped", "cpu" (share of a CPU from the
-    go to the end), "said" (what a dropped client printed)} of one run."""
+    """{"seconds", "lines", "skipped", "bytes", "dropped", "cpu" (share of a
+    CPU from the go to the end), "said" (what a dropped client printed)} of
+    one run."""
     total = lines * WRITERS
     go = ctx.path("go")
     directory = None
@@ -227,18 +246,19 @@ def _once(ctx, sink, how, lines, rate, deadline):
             started = logload.go(go)
             if follower is None:
                 ended = _wait_file(directory, total * logload.LINE + len(READY), deadline)
-                got, size, dropped = total, total * logload.LINE, False
+                got, skipped, size, dropped = total, 0, total * logload.LINE, False
             else:
                 ended = _wait_followed(follower, writers, total, deadline)
-                got, size = follower.lines, follower.bytes
-                dropped = follower.ended and got < total
+                got, skipped, size = follower.lines, follower.skipped(), follower.bytes
+                dropped = follower.ended and got + skipped < total
             cpu = (logload.cpu_seconds(launch.pid) - cpu) / (time.monotonic() - started)
         finally:
             if follower is not None:
                 follower.close()
     if directory:
         got = sum(logload.count([directory], WRITERS)[1].values())
-    return {"seconds": ended - started if ended else None, "lines": got, "bytes": size,
+    return {"seconds": ended - started if ended else None, "lines": got, "skipped": skipped,
+            "bytes": size,
             "dropped": dropped, "cpu": cpu, "said": dropped and follower.said()}
 
 
@@ -248,6 +268,7 @@ def run(ctx):
         Column("p10–p90", "spread", "%.0f"), Column("MB/s of lines", "mb_s", "%.1f"),
         Column("MB/s as received", "wire_mb_s", "%.1f"), Column("× file sink", "ratio", "%.3f"),
         Column("lines received (worst)", "got", "%d"), Column("of", "total", "%d"),
+        Column("told skipped (most)", "skipped", "%d"), Column("unaccounted", "lost", "%d"),
         Column("dropped by luasup", "dropped", "%d"), Column("luasup CPU %", "cpu", "%.0f"),
         Column("runs", "n", "%d")],
         "%d services' lines through a ring to a `logs -f` follower, beside a file sink"
@@ -282,9 +303,10 @@ def run(ctx):
             WRITERS, loads[0][1] * WRITERS,
             "; paced: %d lines per run" % (loads[1][1] * WRITERS) if len(loads) > 1 else ""))
     result.notes.insert(1,
-        "dropped by luasup: runs in which luasup closed the follower's connection (more than "
-        "4 MiB unsent); their lines/s is up to the last line received before. lines received: "
-        "the worst run's. File sink: every line counted in the file afterwards.")
+        "told skipped: the lines luasup said it skipped while the follower was behind (more "
+        "than 1 MiB unsent); unaccounted: lines neither received nor told skipped (the worst "
+        "run); dropped by luasup: runs in which it closed the follower's connection. lines/s "
+        "counts the lines received. File sink: every line counted in the file afterwards.")
     return result
 
 
@@ -303,6 +325,8 @@ def _rows(result, load, order, runs, errors, total):
         wire = [m["bytes"] / m["seconds"] / 1e6 for m in ms if m["seconds"]]
         row = result.add(
             name, load=load, total=total, got=min(m["lines"] for m in ms),
+            skipped=max(m["skipped"] for m in ms),
+            lost=max(total - m["lines"] - m["skipped"] for m in ms),
             dropped=sum(1 for m in ms if m["dropped"]),
             mb_s=s["median"] * logload.LINE / 1e6 if "median" in s else None,
             wire_mb_s=stats.percentile(wire, 50) if wire else None,
@@ -314,6 +338,9 @@ def _rows(result, load, order, runs, errors, total):
         if name == REFERENCE:
             result.target("file sink, %s: every line kept" % load, total - row["got"],
                           row["got"] == total, 0)
-        elif load != "flat out":
+            continue
+        result.target("%s, %s: every line received or told skipped" % (name, load),
+                      row["lost"], row["lost"] == 0 and not row["dropped"], 0)
+        if load != "flat out":
             result.target("%s, %s: every line received" % (name, load), total - row["got"],
                           row["got"] == total, 0)
