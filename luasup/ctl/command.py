@@ -45,8 +45,7 @@ def _parser():
                        ("stop", "stop services (no restart)"),
                        ("restart", "restart services and wait until they run")):
         c = sub.add_parser(name, help=what)
-        if name != "stop":
-            c.add_argument("--no-wait", action="store_true", help="return once the start has begun")
+        c.add_argument("--no-wait", action="store_true", help="return once the change has begun")
         c.add_argument("names", nargs="+", metavar="NAME")
     k = sub.add_parser("kill", help="send a signal to a service's process group (default TERM)")
     k.add_argument("name")
@@ -170,9 +169,7 @@ def _status(client, args):
 
 def _change(method):
     def run(client, args):
-        params = {"names": args.names}
-        if method != "stop":
-            params["wait"] = not args.no_wait
+        params = {"names": args.names, "wait": not args.no_wait}
         result = client.call(method, params)
         if args.json:
             _print_json(result)
@@ -182,7 +179,7 @@ def _change(method):
                 failed = True
                 sys.stderr.write("%s: %s: %s (%s)\n" % (PROG, r["name"], r.get("state"), r.get("why")))
             elif not args.json:
-                state = r.get("state") if params.get("wait", True) else "start begun"
+                state = r.get("state") if params["wait"] else method + " begun"
                 sys.stdout.write("%s: %s\n" % (r["name"], state))
         return EXIT_FAILED if failed else EXIT_OK
     return run

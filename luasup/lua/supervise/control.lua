@@ -196,8 +196,13 @@ function methods.stop(params)
     end
     local out = {}
     for i, name in ipairs(names) do
-        local ok, why = sup.stop(name)
-        out[i] = result(name, ok or false, why)
+        if params.wait == false then -- the stop goes on in a task of its own
+            init.spawn(sup.stop, name)
+            out[i] = result(name, true)
+        else
+            local ok, why = sup.stop(name)
+            out[i] = result(name, ok or false, why)
+        end
     end
     return { results = out }
 end
@@ -278,8 +283,8 @@ function methods.health()
         local fine
         if st.kind == 'oneshot' then
             fine = st.state == 'done' or st.state == 'running' or st.state == 'starting'
-        else
-            fine = st.state == 'running' and st.healthy ~= false
+        else -- an exit that is not restarted is no fault (sup.run() counts it finished)
+            fine = st.state == 'running' and st.healthy ~= false or st.state == 'exited'
         end
         if not fine then
             problems[#problems + 1] = st.healthy == false and st.state == 'running'
@@ -294,8 +299,9 @@ function methods.ready()
     if hub.stopping_all then
         waiting[1] = 'luasup is stopping'
     end
-    for _, st in ipairs(sup.list()) do -- but those stopped on request or never started
-        if st.state ~= 'stopped' and not runner.satisfied(hub.services[st.name]) then
+    -- but those stopped on request, never started, or exited for good
+    for _, st in ipairs(sup.list()) do
+        if st.state ~= 'stopped' and st.state ~= 'exited' and not runner.satisfied(hub.services[st.name]) then
             waiting[#waiting + 1] = described(st)
         end
     end
@@ -374,8 +380,11 @@ function methods.eval(params, session)
     if type(params.code) ~= 'string' then
         return nil, INVALID_PARAMS, "invalid params: 'code' (a string) expected"
     end
-    -- an expression shows its value, as in the lua REPL
-    local fn, err = loadstring('return ' .. params.code, '=eval')
+    -- an expression shows its value, as in the lua REPL; it is packed by
+    -- a function the chunk gets as `...`, not returned as a tail call,
+    -- which would take its position from a call's error
+    local fn, err = loadstring('return (...)(' .. params.code .. '\n)', '=eval')
+    local packed = fn ~= nil
     if not fn then
         fn, err = loadstring(params.code, '=eval')
     end
@@ -390,7 +399,10 @@ function methods.eval(params, session)
     if evals == 1 then
         debug.sethook(guard, '', 1000)
     end
-    local out = pack(xpcall(fn, eval_traceback))
+    local out = pack(xpcall(fn, eval_traceback, pack))
+    if packed and out[1] then
+        out = pack(true, unpack(out[2], 1, out[2].n))
+    end
     deadlines[co] = nil
     evals = evals - 1
     if evals == 0 then
