@@ -38,6 +38,18 @@ COPY --from=build /opt/luasup /opt/luasup
 RUN ln -s /opt/luasup/bin/luasup /usr/local/bin/luasup
 COPY lua/ /usr/share/luasup/examples/
 ARG LUASUP_UID=0
+# The control socket's directory, owned by the image's user: luasup serves
+# /run/luasup/ctl.sock as that user, and `docker exec` finds it whether it
+# runs as that user or as root.
+RUN install -d -m 0700 -o ${LUASUP_UID} -g ${LUASUP_UID} /run/luasup
 USER ${LUASUP_UID}:${LUASUP_UID}
+# `luasup ctl health`: 0 while the policy's critical services run and pass
+# their health checks (docs/kubernetes.md). Only a policy of the supervise
+# library serves the control socket. Where luasup serves none (a plain init
+# script such as the default CMD, `luasup -- CMD`) there is nothing to ask,
+# and --if-served passes rather than call a working container unhealthy; a
+# socket file no luasup answers fails.
+# (podman keeps HEALTHCHECK only when building with --format docker.)
+HEALTHCHECK --start-period=60s --timeout=10s CMD ["luasup", "ctl", "health", "--if-served"]
 ENTRYPOINT ["luasup"]
 CMD ["/usr/share/luasup/examples/pair.lua"]

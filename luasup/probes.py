@@ -4,8 +4,10 @@
 Like api.Api, core functions never raise into Lua and ops only raise
 OpError: failures come back as (nil, message)."""
 
+import asyncio
 import os
 
+from .bridge import OpError
 from .deadline import within
 
 
@@ -14,11 +16,17 @@ class Probes:
         self.loop = loop
         self.sup = supervisor
         self.listeners = {}  # fd -> listeners.Listener, while open
+        self._waiting = set()  # fds of listeners a listen_wait watches
 
     def core(self):
         return {
             b"listen": self.listen,
             b"listen_close": self.listen_close,
+            b"listen_connections": self.listen_connections,
+            b"proxy": self.proxy,
+            b"proxy_gate": lambda proxy, is_open: proxy.open() if is_open else proxy.shut(),
+            b"proxy_connections": lambda proxy: proxy.active,
+            b"proxy_close": lambda proxy: proxy.close(),
             b"watch_start": self.watch_start,
             b"watch_cancel": self.watch_cancel,
         }
@@ -28,6 +36,8 @@ class Probes:
             b"tcp_check": self.tcp_check,
             b"http_get": self.http_get,
             b"watch_next": self.watch_next,
+            b"listen_wait": self.listen_wait,
+            b"proxy_demand": self.proxy_demand,
         }
 
     # -- probes ------------------------------------------------------------
@@ -86,6 +96,53 @@ class Probes:
             return None, b"unable to listen on %s: %s" % (address, _strerror(e))
         self.listeners[listener.fileno()] = listener
         return listener, listener.fileno(), os.fsencode(listener.address)
+
+    async def listen_wait(self, listener, timeout):
+        """Until a connection waits to be accepted on listener (it stays in
+        the backlog for whoever accepts): (True,), or (None, b"timeout")."""
+        fd = listener.fileno()
+        if fd < 0:
+            raise OpError("attempt to use a closed listener")
+        if fd in self._waiting:
+            raise OpError("a wait on this listener is under way")
+        ready = self.loop.create_future()
+        self.loop.add_reader(fd, lambda: ready.done() or ready.set_result(True))
+        self._waiting.add(fd)
+        try:
+            await within(ready, timeout)
+        except asyncio.TimeoutError:
+            return (None, b"timeout")
+        finally:
+            self._waiting.discard(fd)
+            self.loop.remove_reader(fd)
+            # libuv made it non-blocking, for every holder of the socket:
+            # the children it goes to expect a blocking one, as systemd gives
+            os.set_blocking(fd, True)
+        return (True,)
+
+    def listen_connections(self, listener):
+        from . import sockstat
+        return sockstat.connections(listener.sock)
+
+    def proxy(self, listener, target):
+        """A Proxy accepting on listener for target (tcp://, unix://), or
+        (None, message)."""
+        from .listeners import AddressError
+        from .proxy import Proxy, target_of
+        text = os.fsdecode(target)
+        try:
+            family, where = target_of(text)
+        except AddressError as e:
+            return None, os.fsencode("invalid address '%s': %s" % (text, e))
+        proxy = Proxy(self.loop, listener, family, where)
+        self.loop.create_task(proxy.start())
+        return proxy
+
+    async def proxy_demand(self, proxy):
+        """Until a client waits behind the closed gate."""
+        await proxy.demand.wait()
+        proxy.demand.clear()
+        return (True,)
 
     def listen_close(self, listener):
         self.listeners.pop(listener.fileno(), None)

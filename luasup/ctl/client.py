@@ -35,6 +35,19 @@ class Client:
         self._file.close()
         self._sock.close()
 
+    def closed(self):
+        """Whether luasup has closed the connection (as it does to one left
+        idle), seen without sending anything."""
+        import select
+        if not select.select([self._sock], [], [], 0)[0]:
+            return False
+        try:
+            return self._sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
+
     def call(self, method, params=None):
         """The result of method, or Failure."""
         self._ids += 1

@@ -6,6 +6,7 @@ Each failure is one line on stderr starting `luasup ctl: `."""
 
 import argparse
 import json
+import os
 import signal
 import sys
 import time
@@ -16,6 +17,7 @@ from .protocol import PERMISSION_DENIED, Failure
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 PROG = "luasup ctl"
+TOP_MIN_DELAY = 0.1  # seconds: each refresh makes luasup scan /proc
 
 
 class Usage(Exception):
@@ -57,8 +59,13 @@ def _parser():
     sub.add_parser("why", help="why a service is in its state").add_argument("name")
     sub.add_parser("tree", help="the dependency tree with states")
     sub.add_parser("events", help="follow state changes")
-    sub.add_parser("reload", help="reload the policy (not supported yet)")
-    sub.add_parser("health", help="exit 0 if every critical service runs and is healthy")
+    r = sub.add_parser("reload", help="run the policy file again and apply what changed")
+    r.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    r.add_argument("--dependents", action="store_true",
+                   help="restart what depends on a changed service too")
+    h = sub.add_parser("health", help="exit 0 if every critical service runs and is healthy")
+    h.add_argument("--if-served", action="store_true",
+                   help="exit 0 too when no control socket exists (luasup serves none)")
     sub.add_parser("ready", help="exit 0 once every service is ready")
     sub.add_parser("eval", help="run Lua inside the policy (root; sup.control{eval = true})") \
         .add_argument("code")
@@ -79,12 +86,17 @@ def main(argv):
         args = _parser().parse_args(argv)
         if getattr(args, "n", None) is not None and args.n < 0:
             raise Usage("-n must be 0 or more")
+        if args.command == "top" and not args.d >= TOP_MIN_DELAY:
+            raise Usage("-d must be %g seconds or more" % TOP_MIN_DELAY)
     except Usage as e:
         sys.stderr.write("%s: %s (see luasup ctl --help)\n" % (PROG, e))
         return EXIT_USAGE
     except SystemExit as e:  # --help
         return e.code
     path = args.socket or paths.default()
+    if getattr(args, "if_served", False) and not os.path.lexists(path):
+        sys.stdout.write("no control socket at %s: nothing to check\n" % path)
+        return EXIT_OK
     try:
         client = Client(path, args.timeout)
         try:
@@ -271,7 +283,13 @@ def _events(client, args):
 
 
 def _reload(client, args):
-    client.call("reload")
+    plan = client.call("reload", {"dry_run": args.dry_run, "dependents": args.dependents})
+    if args.json:
+        return _print_json(plan)
+    for key, would in (("added", "would start"), ("removed", "would stop"),
+                       ("changed", "would restart"), ("unchanged", "would keep")):
+        if plan.get(key):
+            sys.stdout.write("%s: %s\n" % (would if args.dry_run else key, ", ".join(plan[key])))
 
 
 def _verdict(method, key, listed):

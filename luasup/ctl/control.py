@@ -15,15 +15,18 @@ from .. import log
 
 # What a uid given 'read' access may call.
 READ = {"hello", "list", "status", "why", "tree", "events", "logs", "health", "ready", "stats"}
-LUA = {"list", "status", "start", "stop", "restart", "kill", "why", "tree", "health", "ready", "eval"}
-METHODS = READ | LUA | {"reload"}
+LUA = {"list", "status", "start", "stop", "restart", "kill", "why", "tree", "health", "ready", "eval",
+       "reload"}
+METHODS = READ | LUA
 MAX_LINES = 100000  # records one `logs` answer may hold
+MAX_NAMES = 256  # names one `logs` request may ask for (a ring keeps no more)
+_EXACT = 1 << 53  # integers in params beyond this are refused (Lua numbers are doubles)
 MAX_ANSWER = 2 << 20  # bytes of lines one `logs` answer may hold: the newest are kept
 RECORD_COST = 100  # bytes a record's JSON adds to its line
 # The parameters methods take, with their types: anything else a client
 # sends is ignored, and nothing deeper than a list of names reaches Lua.
 _PARAMS = {"name": str, "names": list, "wait": bool, "timeout": (int, float), "signal": (str, int),
-           "code": str, "n": int, "follow": bool}
+           "code": str, "n": int, "follow": bool, "dry_run": bool, "dependents": bool}
 
 
 def _text(value):
@@ -57,12 +60,17 @@ def _checked(params):
         value = params[key]
         if not isinstance(value, want) or isinstance(value, bool) and want is not bool:
             raise Failure(INVALID_PARAMS, "invalid params: '%s' has the wrong type" % key)
+        if isinstance(value, int) and not isinstance(value, bool) and not -_EXACT <= value <= _EXACT:
+            raise Failure(INVALID_PARAMS, "invalid params: '%s' is out of range" % key)
         if key == "names":
             if not all(isinstance(n, str) for n in value):
                 raise Failure(INVALID_PARAMS, "invalid params: 'names' must hold strings")
-            value = [n.encode("utf-8", "surrogateescape") for n in value]
+            # once each (a name repeated is one name), and no more than a ring keeps
+            value = [n.encode("utf-8", "surrogatepass") for n in dict.fromkeys(value)]
+            if len(value) > MAX_NAMES:
+                raise Failure(INVALID_PARAMS, "invalid params: at most %d names" % MAX_NAMES)
         elif isinstance(value, str):
-            value = value.encode("utf-8", "surrogateescape")
+            value = value.encode("utf-8", "surrogatepass")
         out[key.encode()] = value
     return out
 
@@ -109,10 +117,9 @@ class Control:
         self.loop.create_task(self.server.listen(sock, inode))
         self.sup.exit_code.add_done_callback(lambda _: self.close())
         log.debug("ctl: serving on %s" % path)
-        if metrics:
+        if metrics:  # without them (the reason logged) control is still served
             from .metrics import serve as serve_metrics
-            if not serve_metrics(self, os.fsdecode(metrics)):
-                return None
+            serve_metrics(self, os.fsdecode(metrics))
         return True
 
     @staticmethod
@@ -144,7 +151,7 @@ class Control:
     # -- requests ------------------------------------------------------------
 
     async def handle(self, conn, method, params):
-        from .protocol import METHOD_NOT_FOUND, NOT_SUPPORTED, PERMISSION_DENIED, Failure
+        from .protocol import METHOD_NOT_FOUND, PERMISSION_DENIED, Failure
         if method not in METHODS:
             raise Failure(METHOD_NOT_FOUND, "method not found: %s" % method)
         access = self.access(conn.uid)
@@ -153,8 +160,6 @@ class Control:
         if access != "full" and method not in READ:
             raise Failure(PERMISSION_DENIED, "permission denied: uid %d has read-only access" % conn.uid)
         params = _checked(params)
-        if method == "reload":
-            raise Failure(NOT_SUPPORTED, "reload is not supported yet")
         if method == "eval":
             if not self._eval:
                 raise Failure(PERMISSION_DENIED, "permission denied: the policy does not enable eval"
@@ -166,16 +171,17 @@ class Control:
         return await getattr(self, "_" + method)(conn, params)
 
     async def _lua(self, conn, method, params):
-        """The answer of lua/supervise/control.lua's method."""
+        """The answer of lua/supervise/control.lua's method (conn: None for
+        the core's own questions)."""
         from ..bridge import TaskError
         from .protocol import INTERNAL_ERROR, LUA_ERROR, Failure
-        if conn.number is None:
+        if conn is not None and conn.number is None:
             conn.number = next(self._numbers)
         if method == "eval" and conn.number not in self._sessions:
             self._sessions.add(conn.number)
             conn.on_close.append(lambda: self._end_session(conn.number))
         task = self.bridge.start("ctl " + method, self._dispatch, method.encode(),
-                                 self.bridge.runtime.table(params), conn.number)
+                                 self.bridge.runtime.table(params), conn and conn.number)
         try:
             if method == "eval":  # its waits too are bounded
                 done, _ = await asyncio.wait({task}, timeout=self._eval_limit + 1)
@@ -258,8 +264,13 @@ class Control:
     # -- stats ---------------------------------------------------------------
 
     async def _stats(self, conn, params):
+        return await self.stats()
+
+    async def stats(self):
+        """Each service's process tree and luasup's own: for `top` and the
+        metrics (metrics.py)."""
         from .. import procfs
-        services = (await self._lua(conn, "list", {}))["services"]
+        services = (await self._lua(None, "list", {}))["services"]
         roots = [s["pid"] for s in services if s.get("pid")]
         usage = procfs.forest_stats(roots)
         out = []

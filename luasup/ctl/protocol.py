@@ -2,6 +2,7 @@
 and the framing of a line. Documented in docs/ctl.md."""
 
 import json
+import math
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
@@ -29,8 +30,13 @@ class Failure(Exception):
 
 
 def encode(obj):
-    # ensure_ascii: a line of ASCII whatever the bytes of a log line were
-    return json.dumps(obj, separators=(",", ":")).encode() + b"\n"
+    # ensure_ascii: a line of ASCII whatever the bytes of a log line were;
+    # no NaN or Infinity, which are not JSON
+    return json.dumps(obj, separators=(",", ":"), allow_nan=False).encode() + b"\n"
+
+
+def _no_constant(name):
+    raise ValueError("%s is not JSON" % name)
 
 
 def request(rid, method, params):
@@ -53,7 +59,7 @@ def parse(line):
     """A request line -> (id, method, params), or Failure saying what is
     wrong with it (with the request's id once it is known)."""
     try:
-        obj = json.loads(line)
+        obj = json.loads(line, parse_constant=_no_constant)
     except (ValueError, RecursionError) as e:
         raise Failure(PARSE_ERROR, "parse error: %s" % e) from None
     if isinstance(obj, list):
@@ -61,7 +67,8 @@ def parse(line):
     if not isinstance(obj, dict):
         raise Failure(INVALID_REQUEST, "invalid request: an object expected")
     rid = obj.get("id")
-    if rid is not None and (isinstance(rid, bool) or not isinstance(rid, (str, int, float))):
+    if rid is not None and (isinstance(rid, bool) or not isinstance(rid, (str, int, float))
+                            or isinstance(rid, float) and not math.isfinite(rid)):
         raise Failure(INVALID_REQUEST, "invalid request: id must be a string or a number")
     if obj.get("jsonrpc") != "2.0":
         raise Failure(INVALID_REQUEST, 'invalid request: "jsonrpc": "2.0" expected', rid)

@@ -20,6 +20,9 @@ from . import protocol
 from .protocol import Failure
 
 MAX_CONNECTIONS = 64
+# Of those, how many uids other than root and luasup's own may hold: the
+# rest stay free for the operator.
+MAX_OTHERS = 48
 MAX_OUTPUT = 4 << 20  # bytes not yet sent to a client before it is dropped
 # Past this much unsent output a connection counts as not writable: a
 # follower then skips what it would have sent (control.py) rather than
@@ -130,6 +133,7 @@ class Connection(asyncio.Protocol):
         self._worker = None
         self._idle = None
         self._eof = False
+        self._too_long = False  # a line past MAX_REQUEST came: answer what came before, then close
         self._closed = False
 
     # -- asyncio.Protocol --------------------------------------------------
@@ -139,7 +143,9 @@ class Connection(asyncio.Protocol):
         sock = transport.get_extra_info("socket")
         self.pid, self.uid, _ = _PEERCRED.unpack(
             sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size))
-        if len(self.server.connections) >= MAX_CONNECTIONS:
+        others = self.uid not in (0, os.getuid())
+        if len(self.server.connections) >= MAX_CONNECTIONS or others and sum(
+                c.uid not in (0, os.getuid()) for c in self.server.connections) >= MAX_OTHERS:
             self._closed = True
             transport.write(protocol.error(None, protocol.TOO_MANY,
                                            "too many connections (%d)" % MAX_CONNECTIONS))
@@ -150,21 +156,25 @@ class Connection(asyncio.Protocol):
         self._arm_idle()
 
     def data_received(self, data):
-        if self._closed:
+        if self._closed or self._too_long:
             return
         self._buffer += data
         while True:
             end = self._buffer.find(b"\n")
+            if end > protocol.MAX_REQUEST or end < 0 and len(self._buffer) > protocol.MAX_REQUEST:
+                # the requests before it are answered first, then the refusal, then the close
+                self._too_long = True
+                self._buffer.clear()
+                self.transport.pause_reading()
+                if self._worker is None:
+                    self._worker = self.server.loop.create_task(self._work())
+                return
             if end < 0:
                 break
             line = bytes(self._buffer[:end])
             del self._buffer[:end + 1]
             if line.strip():
                 self._pending.append(line)
-        if len(self._buffer) > protocol.MAX_REQUEST:
-            self._fail_and_close(protocol.INVALID_REQUEST,
-                                 "request too long (over %d bytes)" % protocol.MAX_REQUEST)
-            return
         if self._pending:
             self._arm_idle()
             if len(self._pending) >= MAX_PENDING:
@@ -175,7 +185,7 @@ class Connection(asyncio.Protocol):
     def eof_received(self):
         # the client may half-close after its requests: answer them first
         self._eof = True
-        if self._buffer.strip():
+        if self._buffer.strip() and not self._too_long:
             self._pending.append(bytes(self._buffer))
             self._buffer.clear()
         if self._worker is None:
@@ -199,11 +209,15 @@ class Connection(asyncio.Protocol):
         try:
             while self._pending and not self._closed:
                 line = self._pending.popleft()
-                if len(self._pending) < MAX_PENDING // 2:
+                if len(self._pending) < MAX_PENDING // 2 and not self._too_long:
                     self.transport.resume_reading()
                 self.send(await self._answer(line))
         finally:
             self._worker = None
+        if self._too_long and not self._closed:
+            self.send(protocol.error(None, protocol.INVALID_REQUEST,
+                                     "request too long (over %d bytes)" % protocol.MAX_REQUEST))
+            self.drop()
         self._finish_if_done()
 
     async def _answer(self, line):
@@ -253,10 +267,6 @@ class Connection(asyncio.Protocol):
             self._idle = None
         if not self.following and not self._closed:
             self._idle = self.server.loop.call_later(IDLE, self.drop)
-
-    def _fail_and_close(self, code, message):
-        self.transport.write(protocol.error(None, code, message))
-        self.drop()
 
     def drop(self, abort=False):
         if self.transport is not None and not self.transport.is_closing():

@@ -10,6 +10,7 @@ local probes = require('supervise.probes')
 local runner = require('supervise.runner')
 local latch = require('supervise.latch')
 local control = require('supervise.control')
+local reload = require('supervise.reload')
 
 local M = {}
 
@@ -201,6 +202,18 @@ function hub.force(signame)
     end
 end
 
+-- A checked declaration joins the services (and starts, once they run).
+local function add(name, s)
+    local svc = { name = name, spec = s, state = 'stopped', why = 'not started yet', since = init.now(),
+        restarts = 0, attempts = 0, exits = {}, attempt = 0, changed = latch(), output_latch = latch(), probe = {}, watches = {},
+        demand = latch() }
+    hub.services[name] = svc
+    hub.order[#hub.order + 1] = name
+    if hub.running and not hub.stopping_all and s.autostart then
+        runner.start(hub, svc)
+    end
+end
+
 local function declare(fname, kind, name, options)
     local s = spec.check(fname, kind, name, options)
     if hub.stopping_all then
@@ -214,13 +227,7 @@ local function declare(fname, kind, name, options)
             args.argerror(2, fname, ("option 'after': no service '%s'"):format(dep))
         end
     end
-    local svc = { name = name, spec = s, state = 'stopped', why = 'not started yet', since = init.now(),
-        restarts = 0, attempts = 0, exits = {}, attempt = 0, changed = latch(), output_latch = latch(), probe = {}, watches = {} }
-    hub.services[name] = svc
-    hub.order[#hub.order + 1] = name
-    if hub.running and not hub.stopping_all and s.autostart then
-        runner.start(hub, svc)
-    end
+    add(name, s)
     return name
 end
 
@@ -340,6 +347,9 @@ function M.start(name)
         return nil, 'shutting down'
     elseif hub.services[name] ~= svc then
         return nil, ("no service '%s'"):format(name)
+    elseif svc.runner and svc.state == 'idle' then -- on demand: the demand is this
+        svc.demand:fire()
+        return true
     elseif svc.runner then
         return nil, 'already started'
     end
@@ -417,6 +427,7 @@ function M.remove(name)
         return nil, ('%s depends on it'):format(table.concat(dependents, ', '))
     end
     runner.stop(hub, svc, 'removed', math.huge)
+    for _, p in ipairs(svc.proxies or {}) do p:close() end
     hub.services[name] = nil
     for i, other in ipairs(hub.order) do
         if other == name then
@@ -425,6 +436,78 @@ function M.remove(name)
         end
     end
     hub.check_settled()
+    return true
+end
+
+local reloading = false
+
+--- sup.reload{dry_run = false, dependents = false} -> the plan, or nil and
+-- why: run the policy file again and start what it adds, stop what it no
+-- longer declares, restart what it changes (and, with dependents, what
+-- depends on those); the rest runs on untouched (docs/live.md)
+function M.reload(opts)
+    opts = opts or {}
+    args.check(1, 'reload', opts, 'table')
+    args.options(1, 'reload', opts, { dry_run = 'boolean', dependents = 'boolean' })
+    if not hub.running then
+        return nil, 'the services are not running yet (sup.run)'
+    elseif hub.stopping_all then
+        return nil, 'shutting down'
+    elseif reloading then
+        return nil, 'a reload is under way'
+    end
+    local path = arg and arg[0]
+    local f = type(path) == 'string' and io.open(path, 'rb')
+    if not f then
+        return nil, 'the policy is not a file (inline code cannot be reloaded)'
+    end
+    f:close()
+    reloading = true
+    local ok, plan, err = pcall(reload.plan, hub, M, path, { n = #arg, unpack(arg, 1, #arg) })
+    if ok and plan and opts.dependents then
+        reload.add_dependents(hub, plan)
+    end
+    if not ok or not plan then
+        reloading = false
+        err = tostring(ok and err or plan)
+        init.log('error', 'supervise: reload failed, nothing changed: %s', err)
+        return nil, err
+    end
+    if not opts.dry_run then
+        ok, err = pcall(reload.apply, hub, plan, {
+            declare = add,
+            stop = function(svc, why) runner.stop(hub, svc, why, math.huge) end,
+            start = function(svc) runner.start(hub, svc) end,
+            forget = function(name) hub.services[name] = nil end,
+        })
+    end
+    reloading = false
+    if not ok then
+        error(err, 0)
+    end
+    hub.check_settled()
+    return { added = plan.added, removed = plan.removed, changed = plan.changed, unchanged = plan.unchanged }
+end
+
+--- sup.reload_on{signal = 'HUP', watch = true, debounce = 0.5}: reload on
+-- a signal, and/or when the policy file changes
+function M.reload_on(opts)
+    args.check(1, 'reload_on', opts, 'table')
+    args.options(1, 'reload_on', opts, { signal = 'string|number', watch = 'boolean', debounce = 'number' })
+    local function again()
+        M.reload()
+    end
+    if opts.signal then
+        init.on(opts.signal, function() init.spawn(again) end)
+    end
+    if opts.watch then
+        local path = arg and arg[0]
+        local watcher, err = type(path) == 'string' and io.open(path, 'rb')
+            and init.watch(path, again, { debounce = opts.debounce or 0.5 })
+        if not watcher then
+            task.raise('reload_on: ' .. tostring(err or 'the policy is not a file'))
+        end
+    end
     return true
 end
 

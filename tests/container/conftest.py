@@ -77,16 +77,22 @@ class Podman:
         return proc
 
     def build(self, variant, *build_args):
+        """The image as Docker builds it: podman's default OCI format would
+        drop the Dockerfile's HEALTHCHECK."""
         image = "localhost/%s-%s:latest" % (self.tag, variant)
         self.images.append(image)
-        self("build", *self.build_flags, *build_args, "--tag", image, REPO,
-             timeout=BUILD_TIMEOUT, check=True)
+        self("build", *self.build_flags, "--format", "docker", *build_args, "--tag", image,
+             REPO, timeout=BUILD_TIMEOUT, check=True)
         return image
 
-    def run(self, name, image, *args, flags=(), detach=False):
+    def run(self, name, image, *args, flags=(), detach=False, health=False):
         """`podman run` with no network: to its end (and removed), or with
-        detach, until it has started."""
+        detach, until it has started. Without health, the image's
+        HEALTHCHECK is off: podman would try to schedule it with systemd
+        and write its failure to do so on the container's stderr."""
         mode = "--detach" if detach else "--rm"
+        if not health:
+            flags = ("--no-healthcheck", *flags)
         return self("run", mode, "--network=none", "--name", name, *flags, image, *args,
                     check=detach)
 
@@ -129,6 +135,17 @@ def podman():
 def image(podman):
     """The image as users build it: root, default CMD."""
     return podman.build("default")
+
+
+@pytest.fixture(scope="session")
+def nonroot_uid():
+    return 10001
+
+
+@pytest.fixture(scope="session")
+def nonroot_image(podman, nonroot_uid):
+    """The image built to run as a uid of its own (`LUASUP_UID`)."""
+    return podman.build("nonroot", "--build-arg", "LUASUP_UID=%d" % nonroot_uid)
 
 
 @pytest.fixture

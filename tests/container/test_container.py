@@ -13,7 +13,6 @@ pytestmark = pytest.mark.xdist_group("container")  # one worker builds the image
 DEADLINE = 60.0
 # podman stop's own timeout comes on top of the stop it waits for
 STOP_SLACK = 60
-NONROOT_UID = 10001
 # Children that wait for a stop; "ready" on stdout once both are started.
 SUPERVISOR = """
 local init = require('init')
@@ -52,11 +51,6 @@ def stop(podman, name, timeout):
     began = time.monotonic()
     podman("stop", "--time", str(timeout), name, timeout=timeout + STOP_SLACK, check=True)
     return time.monotonic() - began
-
-
-@pytest.fixture(scope="module")
-def nonroot_image(podman):
-    return podman.build("nonroot", "--build-arg", "LUASUP_UID=%d" % NONROOT_UID)
 
 
 def test_default_command_runs_the_pair_example(podman, image, container):
@@ -147,18 +141,18 @@ def test_podman_exec_runs_beside_pid1_and_returns_its_code(podman, image, contai
     assert podman.inspect(name, "{{.State.Running}}") == "true"
 
 
-def test_runs_as_a_non_root_user_given_at_run_time(podman, image, container):
-    user = "--user=%d:%d" % (NONROOT_UID, NONROOT_UID)
+def test_runs_as_a_non_root_user_given_at_run_time(podman, image, container, nonroot_uid):
+    user = "--user=%d:%d" % (nonroot_uid, nonroot_uid)
     proc = podman.run(container("user"), image, flags=[user])
     assert proc.returncode == 0, proc.stderr
     proc = podman.run(container("id"), image, "--", "id", "-u", flags=[user])
-    assert (proc.returncode, proc.stdout) == (0, "%d\n" % NONROOT_UID)
+    assert (proc.returncode, proc.stdout) == (0, "%d\n" % nonroot_uid)
 
 
-def test_the_nonroot_build_runs_as_its_uid(podman, nonroot_image, container):
-    assert podman.inspect(nonroot_image, "{{.Config.User}}") == "%d:%d" % (NONROOT_UID,
-                                                                          NONROOT_UID)
+def test_the_nonroot_build_runs_as_its_uid(podman, nonroot_image, container, nonroot_uid):
+    assert podman.inspect(nonroot_image, "{{.Config.User}}") == "%d:%d" % (nonroot_uid,
+                                                                          nonroot_uid)
     proc = podman.run(container("nonroot"), nonroot_image)
     assert proc.returncode == 0, proc.stderr
     proc = podman.run(container("nonroot-id"), nonroot_image, "--", "id", "-u")
-    assert (proc.returncode, proc.stdout) == (0, "%d\n" % NONROOT_UID)
+    assert (proc.returncode, proc.stdout) == (0, "%d\n" % nonroot_uid)

@@ -16,7 +16,9 @@ local Watcher = {}
 Watcher.__index = Watcher
 local Listener = {}
 Listener.__index = Listener
-M.Watcher, M.Listener = Watcher, Listener
+local Proxy = {}
+Proxy.__index = Proxy
+M.Watcher, M.Listener, M.Proxy = Watcher, Listener, Proxy
 
 local args = require('luasup.args')
 local check_self = args.self
@@ -59,12 +61,72 @@ function Listener:close()
     return true
 end
 
+--- listener:wait([timeout]) -> true once a connection waits to be accepted
+-- (it stays for whoever accepts it), or nil, 'timeout'
+function Listener:wait(timeout)
+    check_self(self, Listener, 'listener', 'wait')
+    args.timeout(1, 'wait', timeout)
+    if not self._fd then
+        raise('attempt to use a closed listener')
+    end
+    return await('wait', 'listen_wait', self._handle, timeout)
+end
+
+--- listener:connections() -> the connections accepted through it that are
+-- still open, plus those waiting to be accepted
+function Listener:connections()
+    check_self(self, Listener, 'listener', 'connections')
+    if not self._fd then
+        raise('attempt to use a closed listener')
+    end
+    return core.listen_connections(self._handle)
+end
+
 function Listener:__tostring()
     return ('listener %s %s%s'):format(self._name, self._address, self._fd and '' or ' (closed)')
 end
 
+--- proxy:open() -> true: clients go through to the target from now on
+-- (the held ones first)
+function Proxy:open()
+    check_self(self, Proxy, 'proxy', 'open')
+    core.proxy_gate(self._p, true)
+    return true
+end
+
+--- proxy:shut() -> true: new clients are held (not refused) until open()
+function Proxy:shut()
+    check_self(self, Proxy, 'proxy', 'shut')
+    core.proxy_gate(self._p, false)
+    return true
+end
+
+--- proxy:wait() -> true once a client is held behind the shut gate
+function Proxy:wait()
+    check_self(self, Proxy, 'proxy', 'wait')
+    return await('wait', 'proxy_demand', self._p)
+end
+
+--- proxy:connections() -> clients connected now, held ones included
+function Proxy:connections()
+    check_self(self, Proxy, 'proxy', 'connections')
+    return core.proxy_connections(self._p)
+end
+
+--- proxy:close() -> true: no more accepting; connected clients are cut
+function Proxy:close()
+    check_self(self, Proxy, 'proxy', 'close')
+    core.proxy_close(self._p)
+    return true
+end
+
+function Proxy:__tostring()
+    return ('proxy %s -> %s'):format(self._from, self._to)
+end
+
 task.guard_all(Watcher)
 task.guard_all(Listener)
+task.guard_all(Proxy)
 
 function M.install(init, argerror, check)
 
@@ -190,6 +252,24 @@ function M.install(init, argerror, check)
         end
         return setmetatable({ _handle = handle, _fd = fd, _name = name, _address = bound },
             Listener)
+    end
+
+    --- init.proxy(listener, target) -> proxy, or nil and a message: luasup
+    -- accepts on listener and, while the proxy is open, connects each
+    -- client to target (tcp://HOST:PORT, unix:///PATH); while it is shut,
+    -- clients are held. Starts shut.
+    function init.proxy(listener, target)
+        if getmetatable(listener) ~= Listener then
+            argerror(1, 'proxy', 'listener expected, got ' .. type(listener))
+        elseif not listener._fd then
+            argerror(1, 'proxy', 'the listener is closed')
+        end
+        check(2, 'proxy', target, 'string')
+        local p, err = core.proxy(listener._handle, target)
+        if not p then
+            return nil, err
+        end
+        return setmetatable({ _p = p, _from = listener._address, _to = target }, Proxy)
     end
 end
 

@@ -241,6 +241,15 @@ function methods.why(params)
         waiting_for = waiting_for, last_exit = st.last_exit }
 end
 
+function methods.reload(params)
+    local plan, why = sup.reload({ dry_run = params.dry_run or false, dependents = params.dependents or false })
+    if not plan then
+        return nil, FAILED, 'reload failed, nothing changed: ' .. tostring(why)
+    end
+    plan.dry_run = params.dry_run or false
+    return plan
+end
+
 function methods.tree()
     local out = {}
     for i, st in ipairs(sup.list()) do
@@ -285,6 +294,7 @@ function methods.health()
             fine = st.state == 'done' or st.state == 'running' or st.state == 'starting'
         else -- an exit that is not restarted is no fault (sup.run() counts it finished)
             fine = st.state == 'running' and st.healthy ~= false or st.state == 'exited'
+                or st.state == 'idle' -- on demand: its sockets take connections
         end
         if not fine then
             problems[#problems + 1] = st.healthy == false and st.state == 'running'

@@ -242,7 +242,8 @@ end
 local function stop_probes(svc)
     cancel(svc.ready_task)
     cancel(svc.health_task)
-    svc.ready_task, svc.health_task = nil, nil
+    cancel(svc.idle_task)
+    svc.ready_task, svc.health_task, svc.idle_task = nil, nil, nil
     probes.abort(svc.probe)
 end
 
@@ -319,6 +320,67 @@ local function watch_health(hub, svc, child)
     end
 end
 
+-- What an on-demand service waits on: its proxies (made at the first
+-- wait, accepting from then on), or the listeners in its fds. Each has
+-- :wait() and :connections().
+local function doors_of(svc)
+    local od = svc.spec.on_demand
+    if not od.proxy then
+        return svc.spec.exec.fds
+    end
+    if not svc.proxies then
+        svc.proxies = {}
+        for i, l in ipairs(od.listen) do
+            svc.proxies[i] = assert(init.proxy(l, od.proxy))
+        end
+    end
+    return svc.proxies
+end
+
+-- The proxies of a service let clients through while it is ready.
+local function gates(svc, open)
+    for _, p in ipairs(svc.proxies or {}) do
+        if open then p:open() else p:shut() end
+    end
+end
+M.gates = gates
+
+-- Until a connection waits on one of the service's listeners, or a start
+-- is asked for (sup.start, ctl start): the state is 'idle' meanwhile.
+local function wait_for_demand(hub, svc)
+    local od = svc.spec.on_demand
+    local addresses = {}
+    for i, l in ipairs(od.listen or svc.spec.exec.fds) do addresses[i] = l:address() end
+    hub.set(svc, 'idle', 'on demand: starts on a connection to ' .. table.concat(addresses, ', '),
+        'on ' .. table.concat(addresses, ', '))
+    local waits = { svc.demand:task() }
+    for _, door in ipairs(doors_of(svc)) do
+        waits[#waits + 1] = init.spawn(function() door:wait() end)
+    end
+    init.wait_any(unpack(waits))
+    for i = 2, #waits do cancel(waits[i]) end
+end
+
+-- Returns once the service has had no connection for its idle time.
+local function watch_idle(svc)
+    local idle = svc.spec.on_demand.idle
+    local doors = doors_of(svc)
+    local quiet_since = init.now()
+    while true do
+        local busy = 0
+        for _, door in ipairs(doors) do busy = busy + door:connections() end
+        local now = init.now()
+        if busy > 0 then
+            quiet_since = now
+        elseif now - quiet_since >= idle then
+            return
+        end
+        -- checked a few times per idle period, at most once a second
+        local period = math.max(1, math.min(idle / 4, 5))
+        init.sleep(math.min(period, math.max(0.001, quiet_since + idle - now)))
+    end
+end
+
 -- Start once and follow that run to its end: the exit (see exit_of), with
 -- `cause` set when luasup ended the run (health, readiness, run timeout).
 local function run_once(hub, svc)
@@ -342,13 +404,14 @@ local function run_once(hub, svc)
     local started = init.now()
     svc.child, svc.pid, svc.started, svc.healthy, svc.health_why = child, child:pid(), started, nil, nil
     hub.set(svc, 'starting', 'started', ('(pid %d)'):format(svc.pid))
-    local cause
+    local cause, idled
     if s.kind == 'service' then
         local ready, why = await_ready(svc, child)
         stop_watches(svc)
         if ready then
             svc.healthy = s.health == nil or nil
             hub.set(svc, 'running', 'ready: ' .. tostring(why), ('(pid %d)'):format(svc.pid))
+            gates(svc, true)
         elseif why == 'timeout' then
             cause = ('not ready within %g s'):format(s.ready.deadline)
                 .. (svc.not_ready and ': ' .. svc.not_ready or '')
@@ -365,27 +428,37 @@ local function run_once(hub, svc)
             svc.health_task = init.spawn(watch_health, hub, svc, child)
             waits[2] = svc.health_task
         end
+        if s.on_demand and s.on_demand.idle then
+            svc.idle_task = init.spawn(watch_idle, svc)
+            waits[#waits + 1] = svc.idle_task
+        end
         if s.timeout then
             waits[#waits + 1] = math.max(0, s.timeout - (init.now() - started))
         end
+        local idle_task = svc.idle_task
         local first = init.wait_any(unpack(waits))
-        if first == nil then
+        if first == idle_task and idle_task then
+            cause, idled = ('idle for %g s'):format(s.on_demand.idle), true
+        elseif first == nil then
             cause = ('timed out after %g s'):format(s.timeout)
         elseif first == svc.health_task then
             local ok, why = pcall(svc.health_task.wait, svc.health_task)
             cause = ok and why or 'health check error: ' .. tostring(why)
         end
         stop_probes(svc)
+        gates(svc, false) -- clients wait for the next start, not for a process going away
         if cause then
             M.stop_child(hub, svc, child, cause, stop_timeout(s))
         end
     end
     local _, how, value = child:wait()
+    gates(svc, false)
     if group_alive(svc.pid) then
         M.stop_child(hub, svc, child, 'left processes in its group', stop_timeout(s))
     end
     local e = exit_of(how, value, init.now() - started)
     e.cause = cause
+    e.idle = idled
     svc.child, svc.pid, svc.healthy = nil, nil, nil
     return e
 end
@@ -420,6 +493,10 @@ local function after_exit(hub, svc, e)
     -- (its stop signal's 143 would read as a container that was stopped)
     svc.fail_code = (e.code == 0 or e.cause) and 1 or e.code
     record_exit(hub, svc, e, text)
+    if e.idle and not hub.stopping_all then -- stopped for want of demand: idle again, no fault
+        svc.attempts = svc.attempts - 1
+        return true
+    end
     if hub.stopping_all then -- nothing starts again once the ordered stop has begun
         hub.set(svc, 'stopped', 'shutdown', ('(%s)'):format(text))
         return false
@@ -468,9 +545,13 @@ local function after_exit(hub, svc, e)
     return true
 end
 
--- Whether service `d` lets its dependents start.
+-- Whether service `d` lets its dependents start (an idle on-demand
+-- service does: its sockets take connections, which start it).
 function M.satisfied(d)
-    return d.state == (d.spec.kind == 'oneshot' and 'done' or 'running')
+    if d.spec.kind == 'oneshot' then
+        return d.state == 'done'
+    end
+    return d.state == 'running' or d.state == 'idle'
 end
 
 local function wait_for_dependencies(hub, svc)
@@ -495,6 +576,9 @@ end
 local function loop(hub, svc)
     repeat
         wait_for_dependencies(hub, svc)
+        if svc.spec.on_demand and not hub.stopping_all then
+            wait_for_demand(hub, svc)
+        end
         if hub.stopping_all then
             return
         end
@@ -512,6 +596,7 @@ end
 local function stop_now(hub, svc, why)
     cancel(svc.runner)
     svc.runner = nil
+    gates(svc, false)
     stop_probes(svc)
     local hook = svc.hook
     if hook and hook.which == 'post_exit' then -- after a real exit: let it finish, in time

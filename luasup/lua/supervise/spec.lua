@@ -12,7 +12,7 @@ local OWN = {
     restart = 'string', success = 'table|number', backoff = 'table', limit = 'table|boolean',
     ready = 'table|function|number', health = 'table|function', stop = 'table|string',
     timeout = 'number', pre_start = 'function|table', post_exit = 'function|table',
-    hook_timeout = 'number', autostart = 'boolean',
+    hook_timeout = 'number', autostart = 'boolean', on_demand = 'boolean|table',
 }
 local ALL = {}
 for k, v in pairs(OWN) do ALL[k] = v end
@@ -146,6 +146,44 @@ local function hook_of(fname, option, value)
     return value
 end
 
+-- on_demand = true | {idle = seconds, listen = listeners, proxy = address}:
+-- started by the first connection to one of its listeners (its fds; with
+-- proxy, `listen`, where luasup accepts and connects clients through to
+-- `proxy` once the service is ready), stopped after `idle` s without one.
+local function on_demand_of(fname, kind, spec)
+    local value = spec.on_demand
+    if not value then
+        return nil
+    elseif kind ~= 'service' then
+        fail(fname, "option 'on_demand': a oneshot runs once, not on demand")
+    end
+    local Listener = require('luasup.probes').Listener
+    local out = fields(fname, 'on_demand', value ~= true and value or nil,
+        { idle = false, listen = false, proxy = false }, { idle = { 0.001 }, listen = 'any', proxy = 'any' })
+    if out.proxy then
+        if type(out.proxy) ~= 'string' then
+            fail(fname, "option 'on_demand.proxy': an address (tcp://HOST:PORT, unix:///PATH) expected, got "
+                .. type(out.proxy))
+        end
+        local listen = getmetatable(out.listen) == Listener and { out.listen } or out.listen
+        if type(listen) ~= 'table' or getmetatable(listen[1]) ~= Listener then
+            fail(fname, "option 'on_demand.listen': a listener (init.listen) or a list of them expected")
+        end
+        for i, l in ipairs(listen) do
+            if getmetatable(l) ~= Listener then
+                fail(fname, ("option 'on_demand.listen': listener expected at %d, got %s"):format(i, type(l)))
+            end
+        end
+        out.listen = listen
+    elseif out.listen then
+        fail(fname, "option 'on_demand.listen': only with 'proxy'; a service that takes the socket gets it in 'fds'")
+    elseif getmetatable((spec.fds or {})[1]) ~= Listener then
+        fail(fname, "option 'on_demand': the service needs a listener in 'fds' (init.listen), or 'listen' and 'proxy'")
+    end
+    out.idle, out.proxy, out.listen = out.idle or nil, out.proxy or nil, out.listen or nil
+    return out
+end
+
 local POLICIES = { always = true, ['on-failure'] = true, never = true }
 
 -- Check `spec` for sup.service (kind 'service') or sup.oneshot.
@@ -220,6 +258,7 @@ function M.check(fname, kind, name, spec)
     s.pre_start = spec.pre_start and hook_of(fname, 'pre_start', spec.pre_start)
     s.post_exit = spec.post_exit and hook_of(fname, 'post_exit', spec.post_exit)
     s.autostart = spec.autostart ~= false
+    s.on_demand = on_demand_of(fname, kind, spec)
     s.hook_timeout = spec.hook_timeout and number(fname, 'hook_timeout', spec.hook_timeout, 0.001)
         or M.DEFAULTS.hook_timeout
     return s
