@@ -138,12 +138,11 @@ def luasup(ctx, source, loop="uvloop"):
     return name, argv, env, sock
 
 
-def sleepers(count, indent=""):
+def sleepers(count):
     """Lua declaring `count` services s1..sN, each a sleep."""
-    return ("%sfor i = 1, %d do\n"
-            "%s    sup.service('s' .. i, {cmd = {%s}})\n"
-            "%send\n") % (indent, count, indent, ", ".join(map(subjects.lua_string, SLEEP)),
-                          indent)
+    return ("for i = 1, %d do\n"
+            "    sup.service('s' .. i, {cmd = {%s}})\n"
+            "end\n") % (count, ", ".join(map(subjects.lua_string, SLEEP)))
 
 
 def _said(launch):

@@ -15,6 +15,7 @@ prints a line as it starts) is killed and restarted, and each follower
 must print what that caused."""
 
 import os
+import subprocess
 import time
 
 from .. import control, procs, procstat, stats
@@ -40,6 +41,7 @@ class SetUp:
     with the others; `ready()` waits until both are in place."""
 
     def __init__(self, ctx, server, follower, count):
+        self.ctx = ctx
         self.server = server
         self.follower_name = follower and "%s %s" % (
             "ctl" if server == "luasup" else "supervisorctl", " ".join(follower))
@@ -65,12 +67,11 @@ class SetUp:
             _, argv, env, conf, self.sock = control.supervisord(
                 ctx, count, stdout=os.path.join(logs, "%(process_num)d.log"))
             self.follower_argv = follower and ["supervisorctl", "-c", conf] + follower
-        self.ctx = ctx
         self.launch = self._launch(argv, env)
 
-    def _launch(self, argv, env):
-        with open(self.output, "wb") as out:
-            launch = procs.Launch(argv, self.ctx.path("err"), env=env, stdout=out)
+    def _launch(self, argv, env, stdout=None):
+        launch = procs.Launch(argv, self.ctx.path("err"), env=env,
+                              stdout=stdout or subprocess.DEVNULL)
         self.launches.append(launch)
         return launch
 
@@ -91,7 +92,8 @@ class SetUp:
                          "the check's connection closed")
         if self.follower_argv:
             before = _sockets(self.launch.pid)
-            self.follower = self._launch(self.follower_argv, None)
+            with open(self.output, "wb") as out:
+                self.follower = self._launch(self.follower_argv, None, out)
             procs.wait_until(lambda: _sockets(self.launch.pid) > before, timeout,
                              "%s connected" % self.follower_name)
 
