@@ -181,7 +181,7 @@ def _policy(ctx, sink, lines, go, rate):
         "return sup.run()\n") % (sink, READY.decode().strip(), WRITERS, writer))
 
 
-def _subjects(ctx):
+def _subjects():
     """(name, the sink in Lua, how its lines are followed)"""
     yield "ring → ctl --json logs -f", "logs.ring{}", "json"
     yield "ring → ctl logs -f", "logs.ring{}", "text"
@@ -270,8 +270,8 @@ def _once(ctx, sink, how, lines, rate, deadline):
     if directory:
         got = sum(logload.count([directory], WRITERS)[1].values())
     return {"seconds": ended - started if ended else None, "lines": got, "skipped": skipped,
-            "bytes": size,
-            "dropped": dropped, "cpu": cpu, "said": dropped and follower.said()}
+            "bytes": size, "dropped": dropped, "cpu": cpu,
+            "said": dropped and follower.said()}
 
 
 def run(ctx):
@@ -295,7 +295,7 @@ def run(ctx):
         runs, errors, order = {}, {}, []
         for r in range(rounds):
             ctx.log("ctl_logs: %s, round %d/%d" % (label, r + 1, rounds))
-            for name, sink, how in _subjects(ctx):
+            for name, sink, how in _subjects():
                 if name not in order:
                     order.append(name)
                 if name in errors:
