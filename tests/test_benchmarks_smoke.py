@@ -13,7 +13,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUN = os.path.join(REPO, "benchmarks", "run.py")
 METRICS = ["signal_latency", "reaping", "exit_codes", "relay", "idle", "memory",
            "startup", "spawn_rate", "scale", "restart_latency", "services", "log_throughput",
-           "log_memory_dead_sink", "ctl_latency", "ctl_logs", "ctl_idle"]
+           "log_memory_dead_sink", "live", "ctl_latency", "ctl_logs", "ctl_idle"]
 
 
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="the C helpers need gcc")

@@ -320,6 +320,45 @@ function Listener:address() end
 ---@return true
 function Listener:close() end
 
+---Waits until a connection waits to be accepted (it stays in the backlog
+---for whoever accepts it): `true`, or `nil, 'timeout'`. One wait at a time.
+---@param timeout? number seconds
+---@return true? ok
+---@return string? err
+function Listener:wait(timeout) end
+
+---Connections accepted through the socket that are still open (by
+---whichever process holds them), plus those waiting to be accepted.
+---@return integer
+function Listener:connections() end
+
+---A proxy from `init.proxy`: luasup accepts on a listener and connects each
+---client through to a target while the proxy is open; while it is shut,
+---clients are held (at most 1024, each for 60 s), not refused.
+---`tostring(proxy)` is "proxy FROM -> TO".
+---@class luasup.Proxy
+local Proxy = {}
+
+---Lets clients through from now on (the held ones first).
+---@return true
+function Proxy:open() end
+
+---Holds new clients until `open()`.
+---@return true
+function Proxy:shut() end
+
+---Waits until a client is held behind the shut proxy.
+---@return true
+function Proxy:wait() end
+
+---Clients connected now, held ones included.
+---@return integer
+function Proxy:connections() end
+
+---Stops accepting and cuts the connected clients; the listener stays open.
+---@return true
+function Proxy:close() end
+
 -----------------------------------------------------------------------------
 -- The module
 -----------------------------------------------------------------------------
@@ -522,6 +561,15 @@ function init.watch(path, fn, opts) end
 ---@return luasup.Listener? listener
 ---@return string? err
 function init.listen(address, opts) end
+
+---A proxy accepting on `listener` for `target` ("tcp://HOST:PORT",
+---"unix:///PATH"), shut at first. `proxy`, or `nil, message`:
+---"invalid address 'A': REASON".
+---@param listener luasup.Listener
+---@param target string
+---@return luasup.Proxy? proxy
+---@return string? err
+function init.proxy(listener, target) end
 
 -----------------------------------------------------------------------------
 -- Globals luasup sets up
