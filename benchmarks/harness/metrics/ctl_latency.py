@@ -59,6 +59,8 @@ def _round_trips(count):
     yield "luasup list", "luasup", "all", "list", {}, peer_all
     yield "luasup status", "luasup", "one", "status", {"name": one}, peer_status
     yield "luasup health", "luasup", "health", "health", {}, peer_all
+    # what `luasup ctl top` asks every second: each service's CPU and RSS
+    yield "luasup stats", "luasup", "all + /proc", "stats", {}, None
     yield peer_all, "supervisord", "all", "supervisor.getAllProcessInfo", (), None
     yield peer_status, "supervisord", "one", "supervisor.getProcessInfo", (peer_one,), None
 
@@ -204,7 +206,9 @@ def run(ctx):
     result.notes.append(
         "supervisord has no health command: `supervisorctl status` (exit 3 when a program "
         "is not running) is what its probes run, so `luasup ctl health` is set beside it. "
-        "server round trip: the median round trip of the method the command calls.")
+        "server round trip: the median round trip of the method the command calls. "
+        "`stats` is what `luasup ctl top` asks each second (every service's process tree "
+        "read from /proc); supervisord has nothing like it.")
     return result
 
 
