@@ -212,6 +212,7 @@ class Connection(asyncio.Protocol):
                 if len(self._pending) < MAX_PENDING // 2 and not self._too_long:
                     self.transport.resume_reading()
                 self.send(await self._answer(line))
+                await asyncio.sleep(0)  # a client pouring requests must not hold the loop
         finally:
             self._worker = None
         if self._too_long and not self._closed:
@@ -234,7 +235,9 @@ class Connection(asyncio.Protocol):
             return protocol.error(rid, protocol.INTERNAL_ERROR, "internal error: %s" % e)
 
     def _finish_if_done(self):
-        if self._eof and not self._pending and not self.following and not self._closed:
+        # a follower's end of input is its leaving: nothing would tell us
+        # otherwise until a notification failed to reach it
+        if self._eof and not self._pending and not self._closed:
             self.drop()
 
     # -- output ------------------------------------------------------------

@@ -28,6 +28,7 @@
 ---| 'done'     # a oneshot that succeeded
 ---| 'failed'   # gave up: a failure not restarted, or the crash-loop limit
 ---| 'stopped'  # declared and not started yet, or stopped by sup.stop, sup.remove or the ordered stop
+---| 'idle'     # an on-demand service waiting for its first client (docs/live.md)
 
 ---A probe made by sup.http, sup.tcp, sup.command, sup.notify, sup.output or
 ---sup.delay.
@@ -121,6 +122,20 @@
 ---@field post_exit? supervise.Hook Run after each exit, and after a stop.
 ---@field hook_timeout? number Seconds a hook may run (default 30).
 ---@field autostart? boolean false: sup.run() (or a declaration after it) does not start it; sup.start does (default true).
+---@field on_demand? boolean|supervise.OnDemand Started by the first connection to its listeners (docs/live.md).
+
+---Options of an on-demand service (docs/live.md).
+---@class supervise.OnDemand
+---@field idle? number Stop it after this many seconds without a connection (default: never).
+---@field proxy? string Its own address (tcp://HOST:PORT, unix:///PATH): luasup accepts on `listen` and connects clients through once it is ready.
+---@field listen? luasup.Listener|luasup.Listener[] With `proxy`: where luasup accepts.
+
+---The plan of a reload: service names in each list.
+---@class supervise.Plan
+---@field added string[]
+---@field removed string[]
+---@field changed string[]
+---@field unchanged string[]
 
 ---An exit as sup.status reports it.
 ---@class supervise.LastExit
@@ -235,6 +250,25 @@ function sup.list() end
 ---@return true? ok
 ---@return string? err
 function sup.remove(name) end
+
+---Runs the policy file again and applies what changed: new services start,
+---removed ones stop, changed ones restart (with `dependents`, what depends
+---on them too), the rest run on untouched. The plan, or `nil` and why
+---(nothing changed then). `dry_run`: the plan only (docs/live.md).
+---@async
+---@param opts? {dry_run?: boolean, dependents?: boolean}
+---@return supervise.Plan? plan
+---@return string? err
+function sup.reload(opts) end
+
+---Reload on a signal and/or when the policy file changes (debounce: s).
+---@param opts {signal?: string|integer, watch?: boolean, debounce?: number}
+---@return true
+function sup.reload_on(opts) end
+
+---`true` while a reload runs the policy again (guard what must run once).
+---@type boolean?
+sup.reloading = nil
 
 ---Calls `fn` after each state change, with the events in order, in a task
 ---of its own (it may wait). An error in it is logged; the next event

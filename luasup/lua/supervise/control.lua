@@ -152,7 +152,11 @@ local function starting(params, restart)
     local out = {}
     for i, name in ipairs(names) do
         local ok, why = true, nil
-        if restart then
+        if restart and params.wait == false then -- the stop too goes on in a task of its own
+            init.spawn(sup.restart, name)
+            out[i] = result(name, true)
+            goto next
+        elseif restart then
             ok, why = sup.stop(name)
         end
         local begun = init.now()
@@ -166,6 +170,7 @@ local function starting(params, restart)
             ok, why = wait_settled(name, begun, timeout)
         end
         out[i] = result(name, ok or false, why)
+        ::next::
     end
     return { results = out }
 end
