@@ -13,7 +13,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUN = os.path.join(REPO, "benchmarks", "run.py")
 METRICS = ["signal_latency", "reaping", "exit_codes", "relay", "idle", "memory",
            "startup", "spawn_rate", "scale", "restart_latency", "services", "log_throughput",
-           "log_memory_dead_sink", "live"]
+           "log_memory_dead_sink", "live", "ctl_latency", "ctl_logs", "ctl_idle"]
 
 
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="the C helpers need gcc")
@@ -59,3 +59,15 @@ def test_quick_run_reports_every_metric(tmp_path):
             if (r["lost"] or r["extra"]) and "drop" not in r["subject"]] == []
     dead = results["metrics"]["log_memory_dead_sink"]["rows"]
     assert [r["lost"] for r in dead] == [0] * len(dead)
+    # the control benchmarks: supervisorctl took part beside every luasup
+    # command, the followers measured idle were still following afterwards,
+    # and each logs -f follower received lines, and was told of every line
+    # it did not receive
+    latency = {r["subject"]: r for r in results["metrics"]["ctl_latency"]["rows"]}
+    assert {"supervisorctl status", "supervisord getAllProcessInfo"} <= set(latency)
+    assert all(r["ratio"] > 0 for r in latency.values() if r.get("peer"))
+    assert sum(1 for r in latency.values() if r.get("peer")) == 7
+    idle = [r for r in results["metrics"]["ctl_idle"]["rows"] if " + " in r["subject"]]
+    assert len(idle) == 3 and all(r["connected"] for r in idle)
+    follow = [r for r in results["metrics"]["ctl_logs"]["rows"] if r["subject"].startswith("ring")]
+    assert len(follow) == 3 and all(r["got"] > 0 and r["lost"] == 0 for r in follow)

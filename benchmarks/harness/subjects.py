@@ -69,10 +69,13 @@ def lua_string(text):
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def supervisord(ctx, cmd, numprocs=1, stdout="/dev/null", restart=False, rotate=(0, 0)):
+def supervisord(ctx, cmd, numprocs=1, stdout="/dev/null", restart=False, rotate=(0, 0),
+                control=None):
     """supervisord in the foreground running `cmd` numprocs times, its
     output logged to `stdout`; once each, or restarted whenever it exits.
-    rotate: (bytes per file, backups kept), (0, 0) for no rotation."""
+    rotate: (bytes per file, backups kept), (0, 0) for no rotation.
+    control: a unix socket path where it serves supervisorctl (its XML-RPC
+    interface), or None for no control at all."""
     scratch = ctx.path("supervisord")
     os.mkdir(scratch)
     conf = os.path.join(scratch, "supervisord.conf")
@@ -101,11 +104,27 @@ stdout_logfile={stdout}
 stdout_logfile_maxbytes={maxbytes}
 stdout_logfile_backups={backups}
 redirect_stderr=true
-""".format(scratch=scratch, command=shlex.join(cmd).replace("%", "%%"), numprocs=numprocs,
+{control}""".format(scratch=scratch, command=shlex.join(cmd).replace("%", "%%"), numprocs=numprocs,
            stdout=stdout, autorestart="true" if restart else "false",
            maxbytes=rotate[0], backups=rotate[1],
-           minfds=max(1024, 4 * numprocs + 64)))
+           minfds=max(1024, 4 * numprocs + 64), control=control and _SUPERVISORCTL.format(
+               socket=control) or ""))
     return "supervisord", ["supervisord", "-c", conf], None
+
+
+# what supervisorctl needs: the server on a unix socket, the interface it
+# calls, and where supervisorctl finds the server (it reads the same file)
+_SUPERVISORCTL = """
+[unix_http_server]
+file={socket}
+chmod=0700
+
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+
+[supervisorctl]
+serverurl=unix://{socket}
+"""
 
 
 def service_dir(path, program=None, script=None):

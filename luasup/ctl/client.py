@@ -4,7 +4,9 @@ Python's own start-up."""
 
 import errno
 import json
+import os
 import socket
+import struct
 
 from . import protocol
 from .protocol import Failure
@@ -28,8 +30,25 @@ class Client:
             if e.errno in (errno.EACCES, errno.EPERM):
                 raise Unreachable("permission denied: %s" % path) from None
             raise Unreachable("cannot reach luasup at %s: %s" % (path, e.strerror or e)) from None
+        self._trust(path)
         self._sock.settimeout(timeout)
         self._file = self._sock.makefile("rb")
+
+    def _trust(self, path):
+        """The server must be root or us; root also trusts the owner of the
+        socket's directory (an image's user, in /run/luasup made for it).
+        Anyone else may have put a socket of their own where luasup's
+        should be."""
+        uid = struct.unpack("3i", self._sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                                                         struct.calcsize("3i")))[1]
+        me = os.getuid()
+        if uid in (0, me):
+            return
+        if me == 0 and uid == os.stat(os.path.dirname(os.path.abspath(path))).st_uid:
+            return
+        self._sock.close()
+        raise Unreachable("%s is served by uid %d, not by root or uid %d: not talking to it"
+                          % (path, uid, me))
 
     def close(self):
         self._file.close()
@@ -52,8 +71,18 @@ class Client:
         """The result of method, or Failure."""
         self._ids += 1
         try:
-            self._sock.sendall(protocol.request(self._ids, method, params or {}))
+            # MSG_NOSIGNAL: a closed socket is an error here, not a SIGPIPE
+            # (which the CLI leaves at its default for `ctl logs -f | head`)
+            self._sock.sendall(protocol.request(self._ids, method, params or {}), socket.MSG_NOSIGNAL)
         except OSError as e:
+            # luasup may have refused us at once (and closed): its reason first
+            try:
+                refusal = self._read(at_end=None)
+            except Unreachable:
+                refusal = None
+            if refusal and "error" in refusal:
+                error = refusal["error"]
+                raise Failure(error.get("code", protocol.INTERNAL_ERROR), error.get("message", "failed"))
             raise Unreachable("lost the connection to luasup at %s: %s"
                               % (self.path, e.strerror or e)) from None
         while True:

@@ -29,6 +29,16 @@ class _Parser(argparse.ArgumentParser):
         raise Usage(message)
 
 
+def _seconds(text):
+    value = float(text)
+    if not 0 < value < float("inf"):  # nan too
+        raise ValueError(text)
+    return value
+
+
+_seconds.__name__ = "positive number of seconds"  # argparse's word for a bad value
+
+
 def _parser():
     p = _Parser(prog=PROG, description="Talk to a running luasup through its control socket"
                 " (docs/ctl.md).",
@@ -37,7 +47,7 @@ def _parser():
     p.add_argument("--socket", metavar="PATH",
                    help="the control socket (default: $LUASUP_CTL, else %s for root)" % paths.ROOT_PATH)
     p.add_argument("--json", action="store_true", help="print results as JSON")
-    p.add_argument("--timeout", type=float, metavar="S", default=None,
+    p.add_argument("--timeout", type=_seconds, metavar="S", default=None,
                    help="give up waiting for an answer after S seconds")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
@@ -272,6 +282,9 @@ def _events(client, args):
     client.call("events")
     for method, params in client.notifications():
         if method != "event":
+            continue
+        if "skipped" in params:
+            sys.stderr.write("%s: %d events skipped: this reader fell behind\n" % (PROG, params["skipped"]))
             continue
         if args.json:
             _print_json(params)

@@ -8,6 +8,7 @@ script that does not."""
 
 import asyncio
 import itertools
+import json
 import os
 import time
 
@@ -27,6 +28,13 @@ RECORD_COST = 100  # bytes a record's JSON adds to its line
 # sends is ignored, and nothing deeper than a list of names reaches Lua.
 _PARAMS = {"name": str, "names": list, "wait": bool, "timeout": (int, float), "signal": (str, int),
            "code": str, "n": int, "follow": bool, "dry_run": bool, "dependents": bool}
+
+
+def _step_age():
+    """Seconds the Lua step running now has run (eval's runaway guard)."""
+    from .. import intake
+    busy = intake.busy
+    return time.monotonic() - busy[1] if busy else 0.0
 
 
 def _text(value):
@@ -62,6 +70,8 @@ def _checked(params):
             raise Failure(INVALID_PARAMS, "invalid params: '%s' has the wrong type" % key)
         if isinstance(value, int) and not isinstance(value, bool) and not -_EXACT <= value <= _EXACT:
             raise Failure(INVALID_PARAMS, "invalid params: '%s' is out of range" % key)
+        if key == "timeout" and not (0 < value < _EXACT):  # nan and inf fail too
+            raise Failure(INVALID_PARAMS, "invalid params: 'timeout' must be a positive number of seconds")
         if key == "names":
             if not all(isinstance(n, str) for n in value):
                 raise Failure(INVALID_PARAMS, "invalid params: 'names' must hold strings")
@@ -92,7 +102,7 @@ class Control:
         self._numbers = itertools.count(1)
 
     def core(self):
-        return {b"ctl_serve": self.serve, b"ctl_event": self.event}
+        return {b"ctl_serve": self.serve, b"ctl_event": self.event, b"ctl_step_age": _step_age}
 
     def ops(self):
         return {}
@@ -113,7 +123,7 @@ class Control:
             return None
         self._eval, self._ring = bool(eval_), ring
         self._dispatch, self._forget, self._eval_limit = dispatch, forget, float(eval_limit)
-        self.server = Server(self.loop, path, self.handle)
+        self.server = Server(self.loop, path, self.handle, lambda uid: self.access(uid) is not None)
         self.loop.create_task(self.server.listen(sock, inode))
         self.sup.exit_code.add_done_callback(lambda _: self.close())
         log.debug("ctl: serving on %s" % path)
@@ -137,8 +147,8 @@ class Control:
         return out
 
     def close(self):
-        for conn in list(self._followers):
-            conn.drop()
+        for follower in list(self._followers):
+            follower.conn.drop()
         if self.server is not None:
             self.server.close()
             self.server = None
@@ -183,8 +193,12 @@ class Control:
         task = self.bridge.start("ctl " + method, self._dispatch, method.encode(),
                                  self.bridge.runtime.table(params), conn and conn.number)
         try:
-            if method == "eval":  # its waits too are bounded
-                done, _ = await asyncio.wait({task}, timeout=self._eval_limit + 1)
+            if method == "eval":  # its waits too are bounded, and end with its client
+                try:
+                    done, _ = await asyncio.wait({task}, timeout=self._eval_limit + 1)
+                except asyncio.CancelledError:
+                    task.cancel()
+                    raise
                 if not done:
                     task.cancel()
                     raise Failure(LUA_ERROR, "interrupted: ran for more than %g s" % self._eval_limit)
@@ -209,8 +223,10 @@ class Control:
     # -- events --------------------------------------------------------------
 
     async def _events(self, conn, params):
-        self._followers.add(conn)
-        conn.follow(lambda: self._followers.discard(conn))
+        follower = _Follower(conn, "event")
+        self._followers.add(follower)
+        conn.on_writable.append(follower.resume)
+        conn.follow(lambda: self._followers.discard(follower))
         return {"following": True}
 
     def event(self, event):
@@ -221,8 +237,8 @@ class Control:
         params = {_text(k): _text(v) for k, v in event.items()}
         params["time"] = time.time()  # the library's is the monotonic clock
         data = notification("event", params)
-        for conn in list(self._followers):
-            conn.send(data)
+        for follower in list(self._followers):
+            follower.send(data, 1)
 
     # -- logs ----------------------------------------------------------------
 
@@ -240,17 +256,25 @@ class Control:
         if not 0 <= n <= MAX_LINES:
             raise Failure(INVALID_PARAMS, "invalid params: 'n' must be 0 to %d" % MAX_LINES)
         names = [_text(name) for name in params.get(b"names", [])] or None
+        for name in set(names or ()) - set(ring.names()):  # a service that wrote nothing yet is fine
+            await self._lua(conn, "status", {b"name": name.encode("utf-8", "surrogatepass")})
         if names is None:
             records = ring.tail(None, n)
         else:
             records = sorted((r for name in names for r in ring.tail(name, n)), key=lambda r: r[0])
             records = records[max(0, len(records) - n):]
-        first, size = len(records), 0
-        while first > 0 and size + len(records[first - 1][3]) + RECORD_COST <= MAX_ANSWER:
-            first -= 1
-            size += len(records[first][3]) + RECORD_COST
-        answer = {"records": [_record(name, wall, stream, pid, line)
-                              for wall, stream, pid, line, name in records[first:]]}
+        # the newest first, until the answer's JSON would pass MAX_ANSWER
+        # (escaped, a byte of binary output takes up to 6)
+        kept, size = [], 0
+        for wall, stream, pid, line, name in reversed(records):
+            record = _record(name, wall, stream, pid, line)
+            size += len(json.dumps(record["line"])) + RECORD_COST
+            if size > MAX_ANSWER:
+                break
+            kept.append(record)
+        kept.reverse()
+        first = len(records) - len(kept)
+        answer = {"records": kept}
         if first:
             answer["truncated"] = first  # older records left out to keep the answer small
         if params.get(b"follow"):
@@ -289,32 +313,45 @@ def _record(name, wall, stream, pid, line):
     return {"name": name, "stream": stream, "pid": pid, "time": wall, "line": _text(bytes(line))}
 
 
-class _LogFollower:
-    """A `logs -f` connection, told of each batch the ring keeps. While the
-    client is behind (its connection not writable) records are skipped and
-    counted, and it is told how many once it has caught up: a slow reader
-    loses lines, never luasup's memory or its own connection."""
+class _Follower:
+    """A connection that follows events or logs. While the client is behind
+    (its connection not writable) what it would get is skipped and counted,
+    and it is told how many once it has caught up: a slow reader loses
+    lines, never luasup's memory or its own connection."""
 
-    __slots__ = ("conn", "names", "skipped")
-
-    def __init__(self, conn, names):
+    def __init__(self, conn, method):
         self.conn = conn
-        self.names = names
+        self.method = method
         self.skipped = 0
 
-    def __call__(self, name, wall, stream, pid, lines):
-        if self.names is not None and name not in self.names:
-            return
+    def send(self, data, count):
         if not self.conn.writable:
-            self.skipped += len(lines)
+            self.skipped += count
             return
-        from .protocol import notification
         self.resume()
-        self.conn.send(notification("log", {"records": [_record(name, wall, stream, pid, line)
-                                                        for line in lines]}))
+        self.conn.send(data)
 
     def resume(self):
         if self.skipped:
             from .protocol import notification
             skipped, self.skipped = self.skipped, 0
-            self.conn.send(notification("log", {"records": [], "skipped": skipped}))
+            params = {"records": [], "skipped": skipped} if self.method == "log" else {"skipped": skipped}
+            self.conn.send(notification(self.method, params))
+
+
+class _LogFollower(_Follower):
+    """`logs -f`: told of each batch the ring keeps, of the names it asked for."""
+
+    def __init__(self, conn, names):
+        super().__init__(conn, "log")
+        self.names = names
+
+    def __call__(self, name, wall, stream, pid, lines):
+        if self.names is not None and name not in self.names:
+            return
+        if not self.conn.writable:  # not even the cost of encoding
+            self.skipped += len(lines)
+            return
+        from .protocol import notification
+        self.send(notification("log", {"records": [_record(name, wall, stream, pid, line)
+                                                   for line in lines]}), len(lines))

@@ -60,6 +60,20 @@ def _remove_stale(path):
     raise Unavailable("another luasup answers on %s" % path)
 
 
+def _check_directory(directory):
+    """Only a directory no one else can write to: whoever could would swap
+    the socket for one of their own. Root may serve in one owned by
+    another user (an image's user: /run/luasup made for it)."""
+    st = os.lstat(directory)
+    me = os.getuid()
+    if not stat.S_ISDIR(st.st_mode):
+        raise Unavailable("%s is not a directory" % directory)
+    if st.st_uid not in (me, 0) and me != 0:
+        raise Unavailable("%s belongs to uid %d, not to luasup's uid %d" % (directory, st.st_uid, me))
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise Unavailable("%s can be written by others (mode %o)" % (directory, stat.S_IMODE(st.st_mode)))
+
+
 def bind(path, shared):
     """A listening socket at path, mode 0600 in a 0700 directory (0666 in a
     0711 one when `shared`: uids other than ours are then told apart by
@@ -67,6 +81,7 @@ def bind(path, shared):
     directory = os.path.dirname(path) or "."
     try:
         os.makedirs(directory, mode=0o711 if shared else 0o700, exist_ok=True)
+        _check_directory(directory)
         if shared and os.stat(directory).st_uid == os.getuid():
             os.chmod(directory, os.stat(directory).st_mode | 0o011)
         _remove_stale(path)
@@ -89,12 +104,13 @@ def bind(path, shared):
 
 class Server:
     """Serves `handler(connection, method, params) -> result` (a coroutine;
-    raises Failure) on the socket at path."""
+    raises Failure) on the socket at path, to the uids `admit(uid)` lets in."""
 
-    def __init__(self, loop, path, handler):
+    def __init__(self, loop, path, handler, admit):
         self.loop = loop
         self.path = path
         self.handler = handler
+        self.admit = admit
         self.connections = set()
         self._server = None
         self._inode = None
@@ -144,16 +160,22 @@ class Connection(asyncio.Protocol):
         self.pid, self.uid, _ = _PEERCRED.unpack(
             sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size))
         others = self.uid not in (0, os.getuid())
+        if not self.server.admit(self.uid):  # told at once, and never holding a slot
+            self._refuse(protocol.PERMISSION_DENIED,
+                         "permission denied: uid %d may not use this socket" % self.uid)
+            return
         if len(self.server.connections) >= MAX_CONNECTIONS or others and sum(
                 c.uid not in (0, os.getuid()) for c in self.server.connections) >= MAX_OTHERS:
-            self._closed = True
-            transport.write(protocol.error(None, protocol.TOO_MANY,
-                                           "too many connections (%d)" % MAX_CONNECTIONS))
-            transport.close()
+            self._refuse(protocol.TOO_MANY, "too many connections (%d)" % MAX_CONNECTIONS)
             return
         self.server.connections.add(self)
         transport.set_write_buffer_limits(high=WRITE_HIGH, low=WRITE_LOW)
         self._arm_idle()
+
+    def _refuse(self, code, message):
+        self._closed = True
+        self.transport.write(protocol.error(None, code, message))
+        self.transport.close()
 
     def data_received(self, data):
         if self._closed or self._too_long:
@@ -176,11 +198,11 @@ class Connection(asyncio.Protocol):
             if line.strip():
                 self._pending.append(line)
         if self._pending:
-            self._arm_idle()
             if len(self._pending) >= MAX_PENDING:
                 self.transport.pause_reading()
             if self._worker is None:
                 self._worker = self.server.loop.create_task(self._work())
+            self._arm_idle()  # no idle close while a request runs
 
     def eof_received(self):
         # the client may half-close after its requests: answer them first
@@ -188,7 +210,9 @@ class Connection(asyncio.Protocol):
         if self._buffer.strip() and not self._too_long:
             self._pending.append(bytes(self._buffer))
             self._buffer.clear()
-        if self._worker is None:
+        if self._worker is None and self._pending and not self._closed:
+            self._worker = self.server.loop.create_task(self._work())
+        elif self._worker is None:
             self._finish_if_done()
         return True
 
@@ -215,6 +239,7 @@ class Connection(asyncio.Protocol):
                 await asyncio.sleep(0)  # a client pouring requests must not hold the loop
         finally:
             self._worker = None
+        self._arm_idle()  # from the last answer on
         if self._too_long and not self._closed:
             self.send(protocol.error(None, protocol.INVALID_REQUEST,
                                      "request too long (over %d bytes)" % protocol.MAX_REQUEST))
@@ -268,7 +293,7 @@ class Connection(asyncio.Protocol):
         if self._idle is not None:
             self._idle.cancel()
             self._idle = None
-        if not self.following and not self._closed:
+        if not self.following and not self._closed and self._worker is None:
             self._idle = self.server.loop.call_later(IDLE, self.drop)
 
     def drop(self, abort=False):

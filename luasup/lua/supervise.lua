@@ -347,8 +347,8 @@ function M.start(name)
         return nil, 'shutting down'
     elseif hub.services[name] ~= svc then
         return nil, ("no service '%s'"):format(name)
-    elseif svc.runner and svc.state == 'idle' then -- on demand: the demand is this
-        svc.demand:fire()
+    elseif svc.runner and (svc.state == 'idle' or svc.state == 'backoff') then
+        svc.demand:fire() -- an on-demand service's demand, or the end of a backoff
         return true
     elseif svc.runner then
         return nil, 'already started'

@@ -10,9 +10,10 @@ local runner = require('supervise.runner')
 local M = {}
 
 -- JSON-RPC error codes (luasup/ctl/protocol.py)
-local INVALID_PARAMS, NO_SUCH_SERVICE, FAILED, LUA_ERROR = -32602, -32001, -32002, -32010
+local METHOD_NOT_FOUND, INVALID_PARAMS, INTERNAL_ERROR = -32601, -32602, -32603
+local NO_SUCH_SERVICE, FAILED, LUA_ERROR = -32001, -32002, -32010
 
-local EVAL_LIMIT = 5 -- seconds an eval may run (core.ctl_eval_limit bounds its waits too)
+local EVAL_LIMIT = 5 -- seconds a step may run once eval is used; the core bounds an eval's waits too
 local WAIT_DEFAULT = 60 -- seconds start and restart wait for the state change
 
 local settings = { enabled = true, allow = {}, eval = false }
@@ -81,8 +82,12 @@ local function service(params)
     return st
 end
 
--- params.names: a non-empty list of declared services, or an error.
+-- params.names: a non-empty list of declared services, or an error; and
+-- no change once the ordered stop has begun (it would break its order).
 local function names_of(params)
+    if hub.stopping_all then
+        return nil, FAILED, 'luasup is stopping'
+    end
     local names = params.names
     if type(names) ~= 'table' or #names == 0 then
         return nil, INVALID_PARAMS, "invalid params: 'names' (a list of service names) expected"
@@ -345,16 +350,25 @@ local function show(value, depth)
     return '{ ' .. table.concat(parts, ', ') .. ' }'
 end
 
--- A runaway eval is interrupted: a count hook, set while evals run, checks
--- the running eval's deadline. Eval code runs interpreted (jit.off), where
--- count hooks fire; its waits are bounded by the core.
-local deadlines = setmetatable({}, { __mode = 'k' }) -- coroutine -> clock deadline
-local evals = 0
+-- A runaway eval is interrupted: once eval is first used, a count hook
+-- checks how long the running step of any task has gone without yielding
+-- and raises an error past EVAL_LIMIT (in code the eval spawned, too).
+-- Count hooks do not fire in compiled code: the JIT compiler is turned off
+-- from then on. A C function that blocks (a huge string.rep, a
+-- pathological pattern) cannot be interrupted.
+local guarded = false
 local function guard()
-    local deadline = deadlines[coroutine.running()]
-    if deadline and core.clock() > deadline then
-        deadlines[coroutine.running()] = nil
-        error(('interrupted: ran for more than %g s'):format(EVAL_LIMIT), 2)
+    if core.ctl_step_age() > EVAL_LIMIT then
+        error(('interrupted: ran for more than %g s without yielding'):format(EVAL_LIMIT), 2)
+    end
+end
+
+local function arm_guard()
+    if not guarded then
+        guarded = true
+        jit.off()
+        jit.flush()
+        debug.sethook(guard, '', 10000)
     end
 end
 
@@ -407,28 +421,18 @@ function methods.eval(params, session)
         return nil, LUA_ERROR, err
     end
     setfenv(fn, environment(session))
-    jit.off(fn, true)
-    local co = coroutine.running()
-    deadlines[co] = core.clock() + EVAL_LIMIT
-    evals = evals + 1
-    if evals == 1 then
-        debug.sethook(guard, '', 1000)
-    end
+    arm_guard()
     local out = pack(xpcall(fn, eval_traceback, pack))
     if packed and out[1] then
         out = pack(true, unpack(out[2], 1, out[2].n))
-    end
-    deadlines[co] = nil
-    evals = evals - 1
-    if evals == 0 then
-        debug.sethook()
     end
     if not out[1] then
         return nil, LUA_ERROR, tostring(out[2])
     end
     local values = {}
     for i = 2, out.n do
-        values[i - 1] = show(out[i])
+        local ok, text = pcall(show, out[i]) -- a __tostring may fail, or loop (the guard ends it)
+        values[i - 1] = ok and text or ('(error showing a %s: %s)'):format(type(out[i]), tostring(text))
     end
     return { values = values }
 end
@@ -440,11 +444,11 @@ end
 local function dispatch(method, params, session)
     local fn = methods[method]
     if not fn then
-        return nil, -32601, 'method not found: ' .. tostring(method)
+        return nil, METHOD_NOT_FOUND, 'method not found: ' .. tostring(method)
     end
     local ok, out, code, message = xpcall(fn, task.traceback, params, session)
     if not ok then
-        return nil, -32603, 'internal error: ' .. tostring(out)
+        return nil, INTERNAL_ERROR, 'internal error: ' .. tostring(out)
     end
     return out, code, message
 end

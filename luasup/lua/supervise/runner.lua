@@ -541,7 +541,7 @@ local function after_exit(hub, svc, e)
         seconds(s.limit.within)) or ('restart %d'):format(svc.restarts + 1)
     hub.set(svc, 'backoff', ('restart in %s s after %s'):format(seconds(delay), text),
         ('%s s after %s (%s)'):format(seconds(delay), text, count))
-    init.sleep(delay)
+    init.wait_any(svc.demand:task(), delay) -- sup.start ends it early
     return true
 end
 
