@@ -4,7 +4,7 @@
 -- Stand-ins that run anywhere: a database that says when it is ready, a
 -- web server that logs requests, a worker that does a job every 2 s.
 --   luasup lua/control.lua                     (root: /run/luasup/ctl.sock)
---   LUASUP_CTL=/tmp/ctl.sock luasup lua/control.lua
+--   LUASUP_CTL=/tmp/luasup-ctl/ctl.sock luasup lua/control.lua
 -- and beside it:
 --   luasup ctl list; luasup ctl logs -f web; luasup ctl restart worker
 local sup = require('supervise')
