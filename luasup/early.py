@@ -66,8 +66,10 @@ def _exit_now(code):
             stream.flush()
         except (AttributeError, OSError, ValueError):
             pass  # None (started with it closed), closed or gone
-    import ctypes
-    ctypes.CDLL(None).fflush(None)  # Lua's io library writes through C stdio
-    from . import console
-    console.flush()  # what the atexit hook would have written out
+    if "lupa" in sys.modules:  # only Lua's io library writes through C stdio
+        import ctypes
+        ctypes.CDLL(None).fflush(None)
+    console = sys.modules.get("luasup.console")
+    if console is not None:
+        console.flush()  # what the atexit hook would have written out
     os._exit(code)
