@@ -65,6 +65,7 @@ class _Pipe(asyncio.Protocol):
     def __init__(self, client):
         self.client = client
         self.transport = None
+        self.ended = False
 
     def connection_made(self, transport):
         self.transport = transport
@@ -74,7 +75,9 @@ class _Pipe(asyncio.Protocol):
         self.client.transport.write(data)
 
     def eof_received(self):
-        self.client.ended_one_way(self.client.transport)
+        if not self.ended:  # once, whatever the loop reports
+            self.ended = True
+            self.client.ended_one_way(self.client.transport)
         return True
 
     def connection_lost(self, exc):
@@ -131,8 +134,10 @@ class _Client(asyncio.Protocol):
             transport.close()
             return
         # reading paused for the early bytes goes on; writing them may
-        # pause it again (pipe's pause_writing) until the service reads
-        self.transport.resume_reading()
+        # pause it again (pipe's pause_writing) until the service reads.
+        # (Not after the client's end: uvloop would report it again.)
+        if not self._eof:
+            self.transport.resume_reading()
         transport.write(b"".join(self._early))
         self._early = None
         if self._eof:
@@ -147,9 +152,10 @@ class _Client(asyncio.Protocol):
         self.pipe.transport.write(data)
 
     def eof_received(self):
-        if self._early is not None:
-            self._eof = True
-        else:
+        if self._eof:  # uvloop reports it again when reading resumes
+            return True
+        self._eof = True
+        if self._early is None:  # else _join passes it on once connected
             self.ended_one_way(self.pipe.transport)
         return True
 

@@ -83,13 +83,22 @@ class OnDemand:
             c.shutdown(socket.SHUT_WR)
             return pid, f.read()
 
-    def many(self, n):
+    def hasty(self, payload):
+        """As talk, but the request and its end are sent at once, before
+        any answer (as `echo x | socat` or an HTTP/1.0 client does)."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=DEADLINE) as c:
+            c.sendall(payload)
+            c.shutdown(socket.SHUT_WR)
+            f = c.makefile("rb")
+            return int(f.readline().split()[1]), f.read()
+
+    def many(self, n, talk=None):
         """n clients at once; what each got (or its error)."""
         results = [None] * n
 
         def one(i):
             try:
-                results[i] = self.talk(b"client %d" % i)
+                results[i] = (talk or self.talk)(b"client %d" % i)
             except OSError as e:
                 results[i] = e
         threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
@@ -166,6 +175,11 @@ def test_a_proxied_service_gets_clients_only_once_it_is_ready(od, tmp_path):
     # a megabyte each way through the proxy, with a half-close
     pid, echo = od.talk(b"x" * (1 << 20))
     assert echo == b"x" * (1 << 20)
+    # clients that end their side at once: held while the service starts,
+    # then while it runs; each end reaches the service after the request
+    od.wait_state("idle")
+    check_all_served(od.many(CLIENTS, od.hasty))
+    check_all_served(od.many(CLIENTS, od.hasty))
     od.wait_state("idle")
     assert od.talk(b"back")[1] == b"back"
 
