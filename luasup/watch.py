@@ -44,11 +44,20 @@ class Watch:
         except OSError:
             os.close(self._fd)
             raise
+        self._target = self._resolve()
         self._timer = None
         self._pending = False
         self._waiter = None
         self.closed = False
         loop.add_reader(self._fd, self._readable)
+
+    def _resolve(self):
+        """What the path names now: (device, inode), or None."""
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return st.st_dev, st.st_ino
 
     def _readable(self):
         changed = False
@@ -66,7 +75,9 @@ class Watch:
             elif wd == self._parent_wd:
                 if mask & inotify.IN_IGNORED:
                     self._parent_wd = None
-                elif name == self._name:
+                elif name == self._name or self._resolve() != self._target:
+                    # another entry of the parent may be a link on the way
+                    # to the file (a ConfigMap's ..data swapped)
                     changed = True
                     self._rewatch()
         if changed:
@@ -81,6 +92,7 @@ class Watch:
         if self._self_wd is not None and wd != self._self_wd:
             inotify.rm_watch(self._fd, self._self_wd)
         self._self_wd = wd
+        self._target = self._resolve()
 
     def _restart_timer(self):
         # Trailing edge: each event pushes the call back, so a burst of

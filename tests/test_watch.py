@@ -142,6 +142,23 @@ def test_symlink_swap_as_kubernetes_updates_a_configmap(tmp_path):
         w.finish()
 
 
+def test_symlink_swap_is_seen_while_the_old_version_stays(tmp_path):
+    # the swap alone, before (or without) the old version's removal
+    for version in ("v1", "v2"):
+        (tmp_path / version).mkdir()
+        (tmp_path / version / "config").write_text(version)
+    os.symlink("v1", tmp_path / "..data")
+    os.symlink("..data/config", tmp_path / "config")
+    with Watching(tmp_path / "config", calls=2) as w:
+        os.symlink("v2", tmp_path / "..data_tmp")
+        os.rename(tmp_path / "..data_tmp", tmp_path / "..data")
+        assert w.next_call()[1] == "1"
+        os.symlink("v1", tmp_path / "..data_tmp")
+        os.rename(tmp_path / "..data_tmp", tmp_path / "..data")
+        assert w.next_call()[1] == "2"
+        w.finish()
+
+
 @pytest.mark.parametrize("loop", LOOPS)
 def test_directory_entries_created_and_removed(loop, tmp_path):
     folder = tmp_path / "conf.d"
