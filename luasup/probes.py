@@ -16,7 +16,7 @@ class Probes:
         self.loop = loop
         self.sup = supervisor
         self.listeners = {}  # fd -> listeners.Listener, while open
-        self._waiting = set()  # fds of listeners a listen_wait watches
+        self._waiting = {}  # fd -> [future, waiters] of the listeners listen_wait watches
 
     def core(self):
         return {
@@ -103,21 +103,26 @@ class Probes:
         fd = listener.fileno()
         if fd < 0:
             raise OpError("attempt to use a closed listener")
-        if fd in self._waiting:
-            raise OpError("a wait on this listener is under way")
-        ready = self.loop.create_future()
-        self.loop.add_reader(fd, lambda: ready.done() or ready.set_result(True))
-        self._waiting.add(fd)
+        # waits on one listener share its reader (a new runner's wait may
+        # begin before the cancelled one's has ended)
+        entry = self._waiting.get(fd)
+        if entry is None:
+            ready = self.loop.create_future()
+            self.loop.add_reader(fd, lambda: ready.done() or ready.set_result(True))
+            entry = self._waiting[fd] = [ready, 0]
+        entry[1] += 1
         try:
-            await within(ready, timeout)
+            await within(asyncio.shield(entry[0]), timeout)
         except asyncio.TimeoutError:
             return (None, b"timeout")
         finally:
-            self._waiting.discard(fd)
-            self.loop.remove_reader(fd)
-            # libuv made it non-blocking, for every holder of the socket:
-            # the children it goes to expect a blocking one, as systemd gives
-            os.set_blocking(fd, True)
+            entry[1] -= 1
+            if (entry[1] == 0 or entry[0].done()) and self._waiting.get(fd) is entry:
+                del self._waiting[fd]
+                self.loop.remove_reader(fd)
+                # libuv made it non-blocking, for every holder of the socket:
+                # the children it goes to expect a blocking one, as systemd gives
+                os.set_blocking(fd, True)
         return (True,)
 
     def listen_connections(self, listener):

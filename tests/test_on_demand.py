@@ -209,6 +209,8 @@ def test_ctl_start_starts_an_idle_service_and_dependents_do_not_wait_for_a_conne
      "option 'on_demand.listen': a listener (init.listen) or a list of them expected"),
     ("sup.service('web', {cmd = server, on_demand = {idle = -1}, fds = {l}})",
      "option 'on_demand.idle'"),
+    ("sup.service('web', {cmd = server, on_demand = {listen = l, proxy = 'http://127.0.0.1:1'}})",
+     "option 'on_demand.proxy': an address (tcp://HOST:PORT, unix:///PATH) expected, got 'http://127.0.0.1:1'"),
     ("sup.service('web', {cmd = server, on_demand = {wake = 1}, fds = {l}})",
      "option 'on_demand': unknown field 'wake'"),
 ])

@@ -5,11 +5,12 @@ checked by the pids and counters `luasup ctl --json list` reports."""
 import json
 import os
 import signal
+import socket
 import subprocess
 
 import pytest
 
-from helpers import DEADLINE, LUASUP, env_for, lua_quote, start, stop, wait_until
+from helpers import DEADLINE, LUASUP, PY, env_for, lua_quote, start, stop, wait_until
 
 HEAD = "local init = require('init')\nlocal sup = require('supervise')\n"
 TAIL = "\nreturn sup.run()\n"
@@ -126,6 +127,7 @@ def test_a_dry_run_prints_the_plan_and_changes_nothing(policy):
      % (SLEEP % 1000, SLEEP % 1001), "dependency cycle: a -> b -> a"),
     ("sup.service('a', {cmd = %s, restart = 'sometimes'})" % (SLEEP % 1000), "option 'restart'"),
     ("init.exec('true')\nsup.service('a', {cmd = %s})" % (SLEEP % 1000), "init.exec is not run again by a reload"),
+    ("sup.service('a', {cmd = %s, restart = 'sometimes'})" % (SLEEP % 1000), "policy.lua:3: bad argument #2"),
 ])
 def test_a_broken_policy_changes_nothing_and_says_why(policy, broken, message):
     before = policy.start("sup.service('a', {cmd = %s})" % (SLEEP % 1000), {"a": "running"})
@@ -134,6 +136,7 @@ def test_a_broken_policy_changes_nothing_and_says_why(policy, broken, message):
     assert result.returncode == 1
     first = result.stderr.splitlines()[0]
     assert first.startswith("luasup ctl: reload failed, nothing changed: ") and message in first, result.stderr
+    assert len(result.stderr.splitlines()) == 1, result.stderr  # the policy's line, not luasup's frames
     assert pids(policy.services()) == pids(before)
     assert "Traceback" not in result.stderr
     assert "luasup: error: supervise: reload failed, nothing changed: " in policy.close()
@@ -183,6 +186,29 @@ def test_a_module_beside_the_policy_is_read_again(policy, tmp_path):
     assert after["a"]["pid"] != before["a"]["pid"]
 
 
+def test_a_policy_with_sockets_reloads_and_an_idle_on_demand_service_stays_idle(policy, tmp_path):
+    # the listener is the first run's again (same address and name): the
+    # service that takes it is unchanged; a changed one waits for a client
+    server = tmp_path / "server.py"
+    server.write_text("import socket, sys\ns = socket.socket(fileno=3)\n"
+                      "while True:\n    c, _ = s.accept(); c.sendall(sys.argv[1].encode()); c.close()\n")
+    body = """
+        local web = assert(init.listen('tcp://127.0.0.1:0', {name = 'web'}))
+        local f = io.open(%s, 'w') f:write(web:address():match(':(%%d+)$')) f:close()
+        sup.service('web', {cmd = {%s, %s, 'ANSWER'}, fds = {web}, on_demand = true})
+    """ % (lua_quote(str(tmp_path / "port")), lua_quote(PY), lua_quote(str(server)))
+    policy.start(body.replace("ANSWER", "one"), {"web": "idle"})
+    port = int((tmp_path / "port").read_text())
+    assert policy.reload().stdout.splitlines() == ["unchanged: web"]
+    policy.write(body.replace("ANSWER", "two"))
+    assert policy.reload().stdout.splitlines() == ["changed: web"]
+    # no client came: still idle, and the reload said so in order
+    policy.wait_for({"web": "idle"})
+    assert policy.services()["web"]["restarts"] == 0 and "pid" not in policy.services()["web"]
+    with socket.create_connection(("127.0.0.1", port), timeout=DEADLINE) as c:
+        assert c.makefile("rb").read() == b"two"  # a blocking socket, accepted by the new server
+
+
 @pytest.mark.parametrize("trigger", ["signal = 'HUP'", "watch = true, debounce = 0.1"])
 def test_sighup_or_a_change_of_the_file_reloads_when_the_policy_asks(policy, trigger):
     body = "sup.reload_on{%s}\nsup.service('a', {cmd = %s})\n%s"
@@ -211,7 +237,7 @@ def test_inline_code_cannot_be_reloaded(tmp_path):
             return r if r.returncode != 3 else None
         result = wait_until(reload, what="ctl reload answered")
         assert result.returncode == 1
-        assert result.stderr == ("luasup ctl: reload failed, nothing changed: the policy is not a file"
-                                 " (inline code cannot be reloaded)\n")
+        assert result.stderr == ("luasup ctl: reload failed, nothing changed: the policy is inline code,"
+                                 " not a file: only a file can be read again\n")
     finally:
         stop(proc)

@@ -5,6 +5,7 @@
 local init = require('init')
 local task = require('luasup.task')
 local args = require('luasup.args')
+local core = require('luasup.core')
 local spec = require('supervise.spec')
 local probes = require('supervise.probes')
 local runner = require('supervise.runner')
@@ -449,31 +450,31 @@ function M.reload(opts)
     opts = opts or {}
     args.check(1, 'reload', opts, 'table')
     args.options(1, 'reload', opts, { dry_run = 'boolean', dependents = 'boolean' })
+    local function refused(why)
+        init.log('error', 'supervise: reload failed, nothing changed: %s', why)
+        return nil, why
+    end
     if not hub.running then
-        return nil, 'the services are not running yet (sup.run)'
+        return refused('the services are not running yet (sup.run)')
     elseif hub.stopping_all then
-        return nil, 'shutting down'
+        return refused('shutting down')
     elseif reloading then
-        return nil, 'a reload is under way'
+        return refused('a reload is under way')
+    elseif not core.script_file then
+        return refused('the policy is inline code, not a file: only a file can be read again')
     end
-    local path = arg and arg[0]
-    local f = type(path) == 'string' and io.open(path, 'rb')
-    if not f then
-        return nil, 'the policy is not a file (inline code cannot be reloaded)'
-    end
-    f:close()
     reloading = true
-    local ok, plan, err = pcall(reload.plan, hub, M, path, { n = #arg, unpack(arg, 1, #arg) })
+    local ok, plan, err = pcall(reload.plan, hub, M, arg[0], { n = #arg, unpack(arg, 1, #arg) })
     if ok and plan and opts.dependents then
         reload.add_dependents(hub, plan)
     end
     if not ok or not plan then
         reloading = false
-        err = tostring(ok and err or plan)
-        init.log('error', 'supervise: reload failed, nothing changed: %s', err)
-        return nil, err
+        return refused(tostring(ok and err or plan))
     end
-    if not opts.dry_run then
+    if opts.dry_run then
+        reload.discard(plan.declared)
+    else
         ok, err = pcall(reload.apply, hub, plan, {
             declare = add,
             stop = function(svc, why) runner.stop(hub, svc, why, math.huge) end,
@@ -494,6 +495,9 @@ end
 function M.reload_on(opts)
     args.check(1, 'reload_on', opts, 'table')
     args.options(1, 'reload_on', opts, { signal = 'string|number', watch = 'boolean', debounce = 'number' })
+    if not core.script_file then
+        task.raise('reload_on: the policy is inline code, not a file: only a file can be read again')
+    end
     local function again()
         M.reload()
     end
@@ -501,11 +505,9 @@ function M.reload_on(opts)
         init.on(opts.signal, function() init.spawn(again) end)
     end
     if opts.watch then
-        local path = arg and arg[0]
-        local watcher, err = type(path) == 'string' and io.open(path, 'rb')
-            and init.watch(path, again, { debounce = opts.debounce or 0.5 })
+        local watcher, err = init.watch(arg[0], again, { debounce = opts.debounce or 0.5 })
         if not watcher then
-            task.raise('reload_on: ' .. tostring(err or 'the policy is not a file'))
+            task.raise('reload_on: ' .. tostring(err))
         end
     end
     return true

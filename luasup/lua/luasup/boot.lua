@@ -3,6 +3,7 @@
 local core, script_dir = ...
 
 package.loaded['luasup.core'] = core
+core.script_file = script_dir ~= nil -- arg[0] names a file (not inline code)
 if script_dir then
     package.path = package.path .. ';' .. script_dir .. '/?.lua;' .. script_dir .. '/?/init.lua'
 end

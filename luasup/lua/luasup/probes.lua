@@ -10,6 +10,15 @@ local type, tostring, pairs, select, setmetatable, getmetatable, unpack =
 
 local M = {}
 
+-- Open listeners by the address and name they were asked for, so that a
+-- reload of the policy gets the same sockets again (supervise/reload.lua).
+local open_listeners = setmetatable({}, { __mode = 'v' })
+
+--- The open listener asked for with this address and name, if any.
+function M.listener_for(address, name)
+    return open_listeners[address .. '\0' .. name]
+end
+
 -- Metatables of the objects handed to scripts, so other modules (exec's
 -- fds=) can recognise them: getmetatable(x) == require('luasup.probes').Listener
 local Watcher = {}
@@ -57,6 +66,9 @@ function Listener:close()
     if self._fd then
         core.listen_close(self._handle)
         self._fd = nil
+        if open_listeners[self._key] == self then
+            open_listeners[self._key] = nil
+        end
     end
     return true
 end
@@ -250,8 +262,10 @@ function M.install(init, argerror, check)
         if not handle then
             return nil, fd
         end
-        return setmetatable({ _handle = handle, _fd = fd, _name = name, _address = bound },
-            Listener)
+        local listener = setmetatable({ _handle = handle, _fd = fd, _name = name, _address = bound,
+            _key = address .. '\0' .. name }, Listener)
+        open_listeners[listener._key] = listener
+        return listener
     end
 
     --- init.proxy(listener, target) -> proxy, or nil and a message: luasup

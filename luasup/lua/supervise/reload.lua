@@ -61,11 +61,24 @@ local function collector(live, declared)
 end
 
 -- init during a reload: what starts something is refused (it already runs
--- from the first run); the rest is init itself.
-local STARTS = { 'exec', 'spawn', 'every', 'after', 'on', 'on_exit', 'exit', 'listen', 'watch', 'wait' }
-local function init_proxy()
+-- from the first run); init.listen gives the socket the first run opened
+-- for the same address and name (a new one for a new address, closed
+-- again if the reload fails); the rest is init itself.
+local STARTS = { 'exec', 'spawn', 'every', 'after', 'on', 'on_exit', 'exit', 'watch', 'wait' }
+local function init_proxy(opened)
     local refused = {}
     for _, name in ipairs(STARTS) do refused[name] = refuse('init.' .. name) end
+    refused.listen = function(address, opts)
+        local name = type(opts) == 'table' and opts.name or 'listener'
+        local existing = type(address) == 'string' and type(name) == 'string'
+            and require('luasup.probes').listener_for(address, name)
+        if existing then
+            return existing
+        end
+        local l, err = init.listen(address, opts)
+        opened[#opened + 1] = l
+        return l, err
+    end
     local collecting = true
     return setmetatable({}, { __index = function(_, k)
         if collecting and refused[k] then return refused[k] end
@@ -92,7 +105,7 @@ end
 local function collect(path, args, live)
     local f, err = io.open(path, 'rb')
     if not f then
-        return nil, err
+        return nil, 'cannot read ' .. tostring(err)
     end
     local source = f:read('*a')
     f:close()
@@ -105,8 +118,9 @@ local function collect(path, args, live)
         return nil, err
     end
     local declared = { order = {}, services = {} }
+    local opened = {} -- listeners the new run opened
     local sup, sup_done = collector(live, declared)
-    local init_p, init_done = init_proxy()
+    local init_p, init_done = init_proxy(opened)
     local logs_p, logs_done = logs_proxy()
     local env = setmetatable({}, { __index = _G })
     env._G = env
@@ -133,16 +147,18 @@ local function collect(path, args, live)
         return value
     end
     setfenv(chunk, env)
+    -- the error's first line: its position is in the policy (or a module
+    -- beside it); the frames below are luasup's own
     local ok, why = xpcall(chunk, function(e)
         if e == DECLARED then return e end
-        return task.traceback(e)
+        return (task.traceback(e):match('^[^\n]*'))
     end, unpack(args, 1, args.n))
     sup_done(); init_done(); logs_done()
-    if not ok and why ~= DECLARED then
-        return nil, tostring(why)
-    elseif ok and #declared.order == 0 then
-        return nil, 'the policy declares no services'
+    if (not ok and why ~= DECLARED) or (ok and #declared.order == 0) then
+        for _, l in ipairs(opened) do l:close() end
+        return nil, ok and 'the policy declares no services' or tostring(why)
     end
+    declared.opened = opened
     declared.same = { [sup] = live, [init_p] = init, [logs_p] = require('logs') }
     return declared
 end
@@ -251,6 +267,7 @@ function M.plan(hub, live, path, args)
     end
     err = graph_error(declared)
     if err then
+        M.discard(declared)
         return nil, err
     end
     local plan = { added = {}, removed = {}, changed = {}, unchanged = {}, declared = declared }
@@ -270,6 +287,11 @@ function M.plan(hub, live, path, args)
         end
     end
     return plan
+end
+
+-- A plan not applied leaves no socket of its own open.
+function M.discard(declared)
+    for _, l in ipairs(declared.opened) do l:close() end
 end
 
 -- With dependents: what depends on a changed service, directly or not,

@@ -355,7 +355,13 @@ local function wait_for_demand(hub, svc)
         'on ' .. table.concat(addresses, ', '))
     local waits = { svc.demand:task() }
     for _, door in ipairs(doors_of(svc)) do
-        waits[#waits + 1] = init.spawn(function() door:wait() end)
+        waits[#waits + 1] = init.spawn(function()
+            local ok, err = pcall(door.wait, door)
+            if not ok then -- a closed listener: only sup.start starts it now
+                init.log('error', 'service %s: cannot wait for a client: %s', svc.name, tostring(err))
+                init.sleep(1e9)
+            end
+        end)
     end
     init.wait_any(unpack(waits))
     for i = 2, #waits do cancel(waits[i]) end

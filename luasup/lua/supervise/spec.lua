@@ -161,9 +161,9 @@ local function on_demand_of(fname, kind, spec)
     local out = fields(fname, 'on_demand', value ~= true and value or nil,
         { idle = false, listen = false, proxy = false }, { idle = { 0.001 }, listen = 'any', proxy = 'any' })
     if out.proxy then
-        if type(out.proxy) ~= 'string' then
+        if type(out.proxy) ~= 'string' or not (out.proxy:find('^tcp://.+:%d+$') or out.proxy:find('^unix://.')) then
             fail(fname, "option 'on_demand.proxy': an address (tcp://HOST:PORT, unix:///PATH) expected, got "
-                .. type(out.proxy))
+                .. (type(out.proxy) == 'string' and "'" .. out.proxy .. "'" or type(out.proxy)))
         end
         local listen = getmetatable(out.listen) == Listener and { out.listen } or out.listen
         if type(listen) ~= 'table' or getmetatable(listen[1]) ~= Listener then
