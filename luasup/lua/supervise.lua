@@ -543,6 +543,9 @@ end
 -- the control socket sup.run() serves (docs/ctl.md)
 M.control = control.configure
 
+-- true only in the environment of a reload (supervise/reload.lua)
+M.reloading = false
+
 M.http, M.tcp, M.command = probes.http, probes.tcp, probes.command
 M.notify, M.output, M.delay = probes.notify, probes.output, probes.delay
 

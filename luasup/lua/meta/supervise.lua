@@ -283,8 +283,8 @@ function sup.reload(opts) end
 function sup.reload_on(opts) end
 
 ---`true` while a reload runs the policy again (guard what must run once).
----@type boolean?
-sup.reloading = nil
+---@type boolean
+sup.reloading = false
 
 ---Calls `fn` after each state change, with the events in order, in a task
 ---of its own (it may wait). An error in it is logged; the next event
