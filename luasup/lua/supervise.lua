@@ -12,6 +12,7 @@ local runner = require('supervise.runner')
 local latch = require('supervise.latch')
 local control = require('supervise.control')
 local reload = require('supervise.reload')
+local graph = require('supervise.graph')
 
 local M = {}
 
@@ -242,48 +243,15 @@ function M.oneshot(name, options)
     return declare('oneshot', 'oneshot', name, options)
 end
 
--- Unknown dependencies and cycles, found before anything starts.
-local function check_graph()
-    for _, name in ipairs(hub.order) do
-        for _, dep in ipairs(hub.services[name].spec.after) do
-            if not hub.services[dep] then
-                return ("service %s: unknown dependency '%s'"):format(name, dep)
-            end
-        end
-    end
-    local state, path = {}, {}
-    local function visit(name)
-        if state[name] == 'done' then
-            return nil
-        elseif state[name] == 'open' then
-            local from = 1
-            while path[from] ~= name do from = from + 1 end
-            local cycle = { unpack(path, from) }
-            cycle[#cycle + 1] = name
-            return 'dependency cycle: ' .. table.concat(cycle, ' -> ')
-        end
-        state[name] = 'open'
-        path[#path + 1] = name
-        for _, dep in ipairs(hub.services[name].spec.after) do
-            local err = visit(dep)
-            if err then return err end
-        end
-        path[#path] = nil
-        state[name] = 'done'
-    end
-    for _, name in ipairs(hub.order) do
-        local err = visit(name)
-        if err then return err end
-    end
-end
-
 --- sup.run() -> the exit code: starts every service and returns once all
 -- have stopped (a stop signal, a critical service, nothing left to run)
 function M.run()
     if hub.running then
         task.raise('run: the services are already running')
     end
-    local err = check_graph()
+    local specs = {}
+    for name, svc in pairs(hub.services) do specs[name] = svc.spec end
+    local err = graph.error(hub.order, specs)
     if err then
         init.log('error', 'supervise: %s', err)
         init.exit(2)

@@ -12,6 +12,7 @@ local init = require('init')
 local task = require('luasup.task')
 local spec = require('supervise.spec')
 local probes = require('supervise.probes')
+local graph = require('supervise.graph')
 
 local M = {}
 
@@ -209,38 +210,6 @@ local function same(a, b, alias, seen, depth)
     return false
 end
 
--- Dependency errors of the new declarations: unknown names, cycles.
-local function graph_error(declared)
-    for _, name in ipairs(declared.order) do
-        for _, dep in ipairs(declared.services[name].after) do
-            if not declared.services[dep] then
-                return ("service %s: unknown dependency '%s'"):format(name, dep)
-            end
-        end
-    end
-    local state, path = {}, {}
-    local function visit(name)
-        if state[name] == 'done' then return nil end
-        if state[name] == 'open' then
-            local from = 1
-            while path[from] ~= name do from = from + 1 end
-            local cycle = { unpack(path, from) }
-            cycle[#cycle + 1] = name
-            return 'dependency cycle: ' .. table.concat(cycle, ' -> ')
-        end
-        state[name], path[#path + 1] = 'open', name
-        for _, dep in ipairs(declared.services[name].after) do
-            local err = visit(dep)
-            if err then return err end
-        end
-        path[#path], state[name] = nil, 'done'
-    end
-    for _, name in ipairs(declared.order) do
-        local err = visit(name)
-        if err then return err end
-    end
-end
-
 -- names in an order where each comes after what it depends on
 local function topological(names, after_of)
     local out, done = {}, {}
@@ -265,7 +234,7 @@ function M.plan(hub, live, path, args)
     if not declared then
         return nil, err
     end
-    err = graph_error(declared)
+    err = graph.error(declared.order, declared.services)
     if err then
         M.discard(declared)
         return nil, err
