@@ -9,6 +9,7 @@ import subprocess
 import tempfile
 
 from helpers import LUASUP, env_for, read_line
+from helpers.ctl import NOBODY
 from helpers.controlled import Terminal, ctl, serving, services
 
 EVAL = """
@@ -73,8 +74,7 @@ def test_a_user_other_than_root_is_refused_even_with_full_access(monkeypatch):
     try:
         with serving("sup.control{ eval = true, allow = { nobody = 'full' } }\n"
                      "sup.service('web', {cmd = {'sleep', '3600'}})"):
-            result = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
-                                     LUASUP, "ctl", "repl"], input="1 + 1\n", env=env_for(),
+            result = subprocess.run(NOBODY + [LUASUP, "ctl", "repl"], input="1 + 1\n", env=env_for(),
                                     capture_output=True, text=True, timeout=30)
             assert ctl("repl", input="1 + 1\n").stdout == "2\n"  # root may
     finally:

@@ -28,9 +28,12 @@ end
 
 
 def as_user(uid, gid=None):
-    """The argv prefix that runs a command as uid (a number or a name)."""
+    """The argv prefix that runs a command as uid (a number or a name).
+    It keeps CAP_DAC_READ_SEARCH, to reach a luasup installed where only
+    root may look (a Python under /root): it lets it read and search, not
+    write, so connecting to a socket of mode 0600 is still refused."""
     return ["setpriv", "--reuid=%s" % uid, "--regid=%s" % (uid if gid is None else gid),
-            "--clear-groups"]
+            "--clear-groups", "--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search"]
 
 
 NOBODY = as_user("nobody", "nogroup")
