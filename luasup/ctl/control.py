@@ -66,6 +66,8 @@ def _checked(params):
         if key not in params or params[key] is None:
             continue
         value = params[key]
+        if want is int and isinstance(value, float) and value.is_integer():
+            value = int(value) if abs(value) <= _EXACT else _EXACT + 1  # 2.0 is 2; 1e300 is out of range
         if not isinstance(value, want) or isinstance(value, bool) and want is not bool:
             raise Failure(INVALID_PARAMS, "invalid params: '%s' has the wrong type" % key)
         if isinstance(value, int) and not isinstance(value, bool) and not -_EXACT <= value <= _EXACT:
