@@ -3,8 +3,8 @@ that are the core's own (logs from a ring sink, events, process statistics,
 hello); every other method is answered in Lua by the supervision library
 (lua/supervise/control.lua), in a task of its own per request.
 
-`sup.run()` calls core.ctl_serve; nothing here is imported or started for a
-script that does not."""
+`sup.run()` calls core.ctl_serve; for a script that does not, nothing is
+started and the server's modules are never imported."""
 
 import asyncio
 import itertools
@@ -99,7 +99,7 @@ class Control:
         self._ring = None
         self._dispatch = self._forget = None
         self._eval_limit = 5.0
-        self._followers = set()  # connections following events
+        self._followers = set()  # _Followers of events
         self._sessions = set()  # numbers of the connections with eval globals in Lua
         self._numbers = itertools.count(1)
 
