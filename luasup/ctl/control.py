@@ -8,7 +8,6 @@ started and the server's modules are never imported."""
 
 import asyncio
 import itertools
-import json
 import os
 import time
 
@@ -267,6 +266,7 @@ class Control:
             records = records[max(0, len(records) - n):]
         # the newest first, until the answer's JSON would pass MAX_ANSWER
         # (escaped, a byte of binary output takes up to 6)
+        import json  # not at start-up: every script imports this module
         kept, size = [], 0
         for wall, stream, pid, line, name in reversed(records):
             record = _record(name, wall, stream, pid, line)

@@ -51,8 +51,9 @@ class RingSink(Sink):
         self.delivered_bytes += size
         while len(keep) > self._max_lines or (ring[1] > self._max_size and len(keep) > 1):
             ring[1] -= len(keep.popleft()[3]) + RECORD_COST
-        for follower in tuple(self.followers):
-            follower(batch.name, batch.wall, batch.stream, batch.pid, lines)
+        if self.followers:  # every batch comes here: no copy when none follows
+            for follower in tuple(self.followers):
+                follower(batch.name, batch.wall, batch.stream, batch.pid, lines)
 
     def tail(self, name=None, n=None):
         """The last n records of name (all names: merged by time), oldest first."""
