@@ -3,13 +3,12 @@ LISTEN_FDS) that clients can connect to, and keeps it out of reach of
 children it was not given to."""
 
 import os
-import signal
 import socket
 import stat
 
 import pytest
 
-from helpers import LOOPS, lua_quote, read_line, run, start, stop
+from helpers import LOOPS, lua_quote, read_line, run, start, terminate
 
 INIT = "local init = require('init')\n"
 
@@ -36,11 +35,7 @@ class Listening:
 
     def __exit__(self, *exc):
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.communicate(timeout=30)
-            finally:
-                stop(self.proc)
+            terminate(self.proc, timeout=30)
 
 
 def _connect(family, where):

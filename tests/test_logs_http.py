@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from helpers import env_for, lua_quote, read_line, run, start, stop, wait_until
+from helpers import env_for, lua_quote, read_line, run, start, terminate, wait_until
 from helpers.fakeloki import FakeLoki
 from helpers.servers import refusing_port, silent_server
 
@@ -45,16 +45,6 @@ def policy(sink, writers, then="init.wait()"):
 def stats(stdout):
     line = [x for x in stdout.splitlines() if x.startswith("stats ")][-1]
     return {k: int(v) for k, v in (f.split("=") for f in line.split()[1:])}
-
-
-def terminate(proc):
-    """SIGTERM luasup once the test has seen what it waited for; its output."""
-    proc.send_signal(signal.SIGTERM)
-    try:
-        out, err = proc.communicate(timeout=30)
-    finally:
-        stop(proc)
-    return out, err
 
 
 def numbers(first, last):

@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from helpers import DEADLINE, LUASUP, PY, env_for, lua_quote, read_line, start, stop, wait_until
+from helpers import DEADLINE, LUASUP, PY, env_for, lua_quote, read_line, start, terminate, wait_until
 
 # A server that takes its socket from LISTEN_FDS (fd 3) or binds a unix
 # path; each client gets "hello PID" and an echo of what it sent.
@@ -109,14 +109,8 @@ class OnDemand:
         return results
 
     def close(self):
-        if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=DEADLINE)
-            except subprocess.TimeoutExpired:
-                pass
-            stop(self.proc)
-            return self.proc.stderr.read()
+        """luasup stopped; its stderr."""
+        return terminate(self.proc)[1] if self.proc is not None else ""
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from helpers import DEADLINE, LUASUP, PY, env_for, lua_quote, start, stop, wait_until
+from helpers import DEADLINE, LUASUP, PY, env_for, lua_quote, start, terminate, wait_until
 
 HEAD = "local init = require('init')\nlocal sup = require('supervise')\n"
 TAIL = "\nreturn sup.run()\n"
@@ -56,16 +56,8 @@ class Policy:
         return self.ctl("reload", *flags)
 
     def close(self):
-        if self.proc is None:
-            return ""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=DEADLINE)
-            except subprocess.TimeoutExpired:
-                pass
-        stop(self.proc)
-        return self.proc.stderr.read()
+        """luasup stopped; its stderr."""
+        return terminate(self.proc)[1] if self.proc is not None else ""
 
 
 @pytest.fixture
@@ -240,4 +232,4 @@ def test_inline_code_cannot_be_reloaded(tmp_path):
         assert result.stderr == ("luasup ctl: reload failed, nothing changed: the policy is inline code,"
                                  " not a file: only a file can be read again\n")
     finally:
-        stop(proc)
+        terminate(proc)

@@ -147,5 +147,16 @@ def stop(proc):
     proc.wait(timeout=DEADLINE)
 
 
+def terminate(proc, timeout=DEADLINE):
+    """SIGTERM a Popen'd luasup (if it still runs), let it stop as it does,
+    and make sure it and everything under it is gone; its (stdout, stderr)."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.communicate(timeout=timeout)
+    finally:
+        stop(proc)
+
+
 def lua_quote(text):
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
