@@ -75,6 +75,7 @@ local function blocked(svc, seen)
     end
     return false
 end
+hub.blocked = blocked
 
 -- When no service has anything left to do, sup.run() ends: exit code 0, or
 -- the code of the first service that failed.
@@ -434,7 +435,7 @@ function M.reload(opts)
     reloading = true
     local ok, plan, err = pcall(reload.plan, hub, M, arg[0], { n = #arg, unpack(arg, 1, #arg) })
     if ok and plan and opts.dependents then
-        reload.add_dependents(hub, plan)
+        reload.add_dependents(plan)
     end
     if not ok or not plan then
         reloading = false

@@ -108,12 +108,12 @@ end
 local UP = { running = true, done = true }
 local DOWN = { failed = true, exited = true, stopped = true, backoff = true }
 
--- A dependency that has come to rest without being satisfied: a start
--- waiting for it waits until someone starts it.
-local function stuck_on(svc)
+-- Why a blocked start (hub.blocked: a dependency, or one of its own, has
+-- come to rest unsatisfied) waits: its first dependency not satisfied.
+local function blocked_on(svc)
     for _, dep in ipairs(svc.spec.after) do
         local d = hub.services[dep]
-        if d and not runner.satisfied(d) and hub.settled(d) then
+        if d and not runner.satisfied(d) then
             return ('waiting for %s (%s)'):format(dep, d.state)
         end
     end
@@ -132,8 +132,8 @@ local function wait_settled(name, begun, timeout)
             return true
         elseif fresh and DOWN[svc.state] then
             return false
-        elseif svc.state == 'waiting' and stuck_on(svc) then
-            return false, stuck_on(svc)
+        elseif hub.blocked(svc) then
+            return false, blocked_on(svc)
         end
         local left = deadline - init.now()
         if left <= 0 then

@@ -265,7 +265,7 @@ end
 
 -- With dependents: what depends on a changed service, directly or not,
 -- restarts with it.
-function M.add_dependents(hub, plan)
+function M.add_dependents(plan)
     local declared, changed = plan.declared, {}
     for _, n in ipairs(plan.changed) do changed[n] = true end
     local grew = true

@@ -343,7 +343,6 @@ local function gates(svc, open)
         if open then p:open() else p:shut() end
     end
 end
-M.gates = gates
 
 -- Until a connection waits on one of the service's listeners, or a start
 -- is asked for (sup.start, ctl start): the state is 'idle' meanwhile.
