@@ -217,6 +217,12 @@ local function add(name, s)
     end
 end
 
+-- A stopped service leaves: its proxies stop accepting (sup.remove, reload).
+local function forget(name)
+    for _, p in ipairs(hub.services[name].proxies or {}) do p:close() end
+    hub.services[name] = nil
+end
+
 local function declare(fname, kind, name, options)
     local s = spec.check(fname, kind, name, options)
     if hub.stopping_all then
@@ -397,8 +403,7 @@ function M.remove(name)
         return nil, ('%s depends on it'):format(table.concat(dependents, ', '))
     end
     runner.stop(hub, svc, 'removed', math.huge)
-    for _, p in ipairs(svc.proxies or {}) do p:close() end
-    hub.services[name] = nil
+    forget(name)
     for i, other in ipairs(hub.order) do
         if other == name then
             table.remove(hub.order, i)
@@ -448,7 +453,7 @@ function M.reload(opts)
             declare = add,
             stop = function(svc, why) runner.stop(hub, svc, why, math.huge) end,
             start = function(svc) runner.start(hub, svc) end,
-            forget = function(name) hub.services[name] = nil end,
+            forget = forget,
         })
     end
     reloading = false
