@@ -12,6 +12,8 @@ local init = require('init')
 local task = require('luasup.task')
 local spec = require('supervise.spec')
 local probes = require('supervise.probes')
+local args = require('luasup.args')
+local listeners = require('luasup.probes') -- init's: listener_for
 local graph = require('supervise.graph')
 
 local M = {}
@@ -32,11 +34,10 @@ local function collector(live, declared)
     local collecting = true
     local own = { reloading = true }
     local function declare(kind)
-        local fname = kind
         return function(name, options)
-            local s = spec.check(fname, kind, name, options)
-            if declared.services[name] then
-                error(("bad argument #1 to '%s' (a service named '%s' is already declared)"):format(fname, name), 2)
+            local s = spec.check(kind, kind, name, options)
+            if declared.services[name] then -- as the library's own declare says it
+                args.argerror(1, kind, ("a service named '%s' is already declared"):format(name))
             end
             declared.services[name] = s
             declared.order[#declared.order + 1] = name
@@ -67,12 +68,12 @@ end
 -- again if the reload fails); the rest is init itself.
 local STARTS = { 'exec', 'spawn', 'every', 'after', 'on', 'on_exit', 'exit', 'watch', 'wait' }
 local function init_proxy(opened)
-    local refused = {}
-    for _, name in ipairs(STARTS) do refused[name] = refuse('init.' .. name) end
-    refused.listen = function(address, opts)
+    local instead = {} -- what init's functions are during a reload
+    for _, name in ipairs(STARTS) do instead[name] = refuse('init.' .. name) end
+    instead.listen = function(address, opts)
         local name = type(opts) == 'table' and opts.name or 'listener'
         local existing = type(address) == 'string' and type(name) == 'string'
-            and require('luasup.probes').listener_for(address, name)
+            and listeners.listener_for(address, name)
         if existing then
             return existing
         end
@@ -82,7 +83,7 @@ local function init_proxy(opened)
     end
     local collecting = true
     return setmetatable({}, { __index = function(_, k)
-        if collecting and refused[k] then return refused[k] end
+        if collecting and instead[k] then return instead[k] end
         return init[k]
     end }), function() collecting = false end
 end
