@@ -81,8 +81,7 @@ class Client:
             except Unreachable:
                 refusal = None
             if refusal and "error" in refusal:
-                error = refusal["error"]
-                raise Failure(error.get("code", protocol.INTERNAL_ERROR), error.get("message", "failed"))
+                raise _failure(refusal) from None
             raise Unreachable("lost the connection to luasup at %s: %s"
                               % (self.path, e.strerror or e)) from None
         while True:
@@ -90,8 +89,7 @@ class Client:
             if message.get("id") == self._ids or ("error" in message and message.get("id") is None):
                 break
         if "error" in message:
-            error = message["error"]
-            raise Failure(error.get("code", protocol.INTERNAL_ERROR), error.get("message", "failed"))
+            raise _failure(message)
         return message.get("result")
 
     def notifications(self):
@@ -121,3 +119,9 @@ class Client:
             return json.loads(line)
         except ValueError:
             raise Unreachable("luasup at %s sent a line that is not JSON" % self.path) from None
+
+
+def _failure(message):
+    """The Failure an error answer says."""
+    error = message["error"]
+    return Failure(error.get("code", protocol.INTERNAL_ERROR), error.get("message", "failed"))
