@@ -13,7 +13,7 @@ import shlex
 
 from helpers import REPO, run, start, stop, wait_until
 from test_logs_doc import lua_blocks, option_rows, read, section, spec_keys, subsection
-from test_messages_documented import logged_formats
+from test_messages_documented import logged_formats, undocumented
 
 DOC = os.path.join(REPO, "docs", "ctl.md")
 CTL = os.path.join(REPO, "luasup", "ctl")
@@ -152,13 +152,7 @@ def test_the_socket_path_rule_is_the_code_s():
 def test_every_ctl_message_is_in_the_messages_section():
     formats = [fmt for path, fmt in logged_formats() if path.startswith("ctl" + os.sep)]
     assert len(formats) >= 3, formats
-    doc = section(read(DOC), "Messages")
-    missing = []
-    for fmt in formats:
-        for piece in re.split(r"%[-0-9.]*[sdrfg]", fmt):
-            piece = piece.strip(" :;(),")
-            if len(piece) > 1 and piece not in doc:
-                missing.append("%r (%r)" % (fmt, piece))
+    missing = undocumented(formats, section(read(DOC), "Messages"))
     assert not missing, "not in docs/ctl.md's Messages:\n" + "\n".join(missing)
 
 

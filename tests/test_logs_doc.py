@@ -11,7 +11,7 @@ import re
 import pytest
 
 from helpers import REPO, run
-from test_messages_documented import logged_formats
+from test_messages_documented import logged_formats, undocumented
 
 LUA = os.path.join(REPO, "luasup", "lua")
 DOC = os.path.join(REPO, "docs", "logs.md")
@@ -118,13 +118,7 @@ def test_every_bus_message_is_in_the_messages_section():
     formats = [fmt for path, fmt in logged_formats()
                if path.startswith("logs" + os.sep) or fmt.startswith("logs: ")]
     assert len(formats) >= 10, formats
-    doc = section(read(DOC), "Messages")
-    missing = []
-    for fmt in formats:
-        for piece in re.split(r"%[-0-9.]*[sdrfg]", fmt):
-            piece = piece.strip(" :;(),")
-            if len(piece) > 1 and piece not in doc:
-                missing.append("%r (%r)" % (fmt, piece))
+    missing = undocumented(formats, section(read(DOC), "Messages"))
     assert not missing, "not in docs/logs.md's Messages:\n" + "\n".join(missing)
 
 

@@ -31,6 +31,17 @@ def logged_formats():
                 yield os.path.relpath(path, os.path.join(REPO, "luasup")), text.value
 
 
+def pieces(fmt):
+    """The words of a message, without its %-placeholders."""
+    return [p.strip(" :;(),") for p in re.split(r"%[-0-9.]*[sdrfg]", fmt)]
+
+
+def undocumented(formats, doc):
+    """'FORMAT (PIECE)' for every piece of a format that doc does not hold."""
+    return ["%r (%r)" % (fmt, piece) for fmt in formats for piece in pieces(fmt)
+            if len(piece) > 1 and piece not in doc]
+
+
 def messages_section():
     with open(os.path.join(REPO, "README.md"), encoding="utf-8") as f:
         readme = f.read()
@@ -42,9 +53,7 @@ def test_every_logged_message_is_in_the_readme():
     section = messages_section()
     missing = []
     for path, fmt in logged_formats():
-        # the words of the message, without its %-placeholders
-        pieces = [p.strip(" :;(),") for p in re.split(r"%[-0-9.]*[sdrfg]", fmt)]
-        longest = max(pieces, key=len)
+        longest = max(pieces(fmt), key=len)
         if longest and longest not in section:
             missing.append("%s: %r" % (path, fmt))
     assert not missing, "README.md's Messages table lacks:\n" + "\n".join(missing)
