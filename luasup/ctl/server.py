@@ -188,8 +188,7 @@ class Connection(asyncio.Protocol):
                 self._too_long = True
                 self._buffer.clear()
                 self.transport.pause_reading()
-                if self._worker is None:
-                    self._worker = self.server.loop.create_task(self._work())
+                self._start_work()
                 return
             if end < 0:
                 break
@@ -200,8 +199,7 @@ class Connection(asyncio.Protocol):
         if self._pending:
             if len(self._pending) >= MAX_PENDING:
                 self.transport.pause_reading()
-            if self._worker is None:
-                self._worker = self.server.loop.create_task(self._work())
+            self._start_work()
             self._arm_idle()  # no idle close while a request runs
 
     def eof_received(self):
@@ -210,8 +208,8 @@ class Connection(asyncio.Protocol):
         if self._buffer.strip() and not self._too_long:
             self._pending.append(bytes(self._buffer))
             self._buffer.clear()
-        if self._worker is None and self._pending and not self._closed:
-            self._worker = self.server.loop.create_task(self._work())
+        if self._pending and not self._closed:
+            self._start_work()
         elif self._worker is None:
             self._finish_if_done()
         return True
@@ -228,6 +226,11 @@ class Connection(asyncio.Protocol):
             callback()
 
     # -- requests ----------------------------------------------------------
+
+    def _start_work(self):
+        """Answer what is pending, in a task of the connection's own (one)."""
+        if self._worker is None:
+            self._worker = self.server.loop.create_task(self._work())
 
     async def _work(self):
         try:
