@@ -13,10 +13,13 @@ local M = {}
 -- Open listeners by the address and name they were asked for, so that a
 -- reload of the policy gets the same sockets again (supervise/reload.lua).
 local open_listeners = setmetatable({}, { __mode = 'v' })
+local function listener_key(address, name)
+    return address .. '\0' .. name
+end
 
 --- The open listener asked for with this address and name, if any.
 function M.listener_for(address, name)
-    return open_listeners[address .. '\0' .. name]
+    return open_listeners[listener_key(address, name)]
 end
 
 -- Metatables of the objects handed to scripts, so other modules (exec's
@@ -45,11 +48,16 @@ function Watcher:__tostring()
 end
 
 --- listener:fd() -> the listening socket's file descriptor in luasup
-function Listener:fd()
-    check_self(self, Listener, 'listener', 'fd')
+-- A listener's methods but close and address need it open.
+local function open_listener(self, method)
+    check_self(self, Listener, 'listener', method)
     if not self._fd then
         raise('attempt to use a closed listener')
     end
+end
+
+function Listener:fd()
+    open_listener(self, 'fd')
     return self._fd
 end
 
@@ -76,21 +84,15 @@ end
 --- listener:wait([timeout]) -> true once a connection waits to be accepted
 -- (it stays for whoever accepts it), or nil, 'timeout'
 function Listener:wait(timeout)
-    check_self(self, Listener, 'listener', 'wait')
+    open_listener(self, 'wait')
     args.timeout(1, 'wait', timeout)
-    if not self._fd then
-        raise('attempt to use a closed listener')
-    end
     return await('wait', 'listen_wait', self._handle, timeout)
 end
 
 --- listener:connections() -> the connections accepted through it that are
 -- still open, plus those waiting to be accepted
 function Listener:connections()
-    check_self(self, Listener, 'listener', 'connections')
-    if not self._fd then
-        raise('attempt to use a closed listener')
-    end
+    open_listener(self, 'connections')
     return core.listen_connections(self._handle)
 end
 
@@ -263,7 +265,7 @@ function M.install(init, argerror, check)
             return nil, fd
         end
         local listener = setmetatable({ _handle = handle, _fd = fd, _name = name, _address = bound,
-            _key = address .. '\0' .. name }, Listener)
+            _key = listener_key(address, name) }, Listener)
         open_listeners[listener._key] = listener
         return listener
     end
