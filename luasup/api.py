@@ -63,7 +63,11 @@ class Api:
         self.lifecycle = Lifecycle(loop, supervisor)
         self.logs = Logs(loop, line_cap, bridge.runtime.table, supervisor, self.start_task)
         self.control = Control(loop, supervisor, bridge, self.logs)
-        self.extensions = [self.lifecycle, Probes(loop, supervisor), self.logs, self.control]
+        from .reexec import Reexec
+        probes = Probes(loop, supervisor)
+        self.reexec = Reexec(loop, supervisor, bridge, probes, self.control, self.logs, self._children,
+                             self._handles)
+        self.extensions = [self.lifecycle, probes, self.logs, self.control, self.reexec]
 
     def core(self):
         table = {

@@ -94,6 +94,11 @@ class LineQueue:
         self.closed = True
         self._changed.set()
 
+    def unread(self):
+        """The bytes of the lines not yet taken, and of the unfinished one."""
+        return b"".join(line if type(line) is Piece else line + b"\n" for line in self._lines) \
+            + self._splitter.held()
+
     async def next(self):
         """(the next line without its newline, True if it is a piece of a
         longer line), or (None, False) at the end of the stream."""
@@ -176,9 +181,71 @@ class Capture:
         self._size = 0
         self._budget = budget
         self._queues = []
+        self._handing = False  # held for a re-exec's hand-over: nothing resumes reading
         self.closed = asyncio.Event()
         os.set_blocking(fd, False)
         loop.add_reader(fd, self._readable)
+
+    # -- re-exec (handover.py) ---------------------------------------------
+
+    def hold(self):
+        """Stop reading for a hand-over: what the pipe holds waits there
+        for the luasup that takes it over (or for release())."""
+        self.pause()
+        self._handing = True
+
+    def release(self):
+        """Read again: the hand-over failed, or this is the new luasup's
+        capture and its new owners are in place."""
+        self._handing = False
+        if self._held:
+            self._resume()
+        if self._source is not None and self._runs.pending() and self._partial is None:
+            self._last_read = self._loop.time()
+            self._partial = self._loop.call_later(PARTIAL_WAIT, self._publish_partial)
+
+    def handover(self):
+        """This stream, held, for the new luasup (see adopt): its pipe, what
+        becomes of what is read, and what was read but not passed on yet.
+        A kept stream carries only what its line reader has not taken:
+        its other reader (child:stdout) is a Lua task, which ends at the exec."""
+        if self._relay is not None:
+            fd, prefix = self._relay
+            how, read = {"relay": [fd, prefix.decode("latin-1")]}, self._splitter.held()
+        elif self._source is not None:
+            how = {"source": [self._source.name, self._source.stream], "open": self._open}
+            read = self._runs.held()
+            if self._partial is not None:
+                self._partial.cancel()
+                self._partial = None
+        else:
+            how, read = {}, self._queues[0].unread() if self._queues else b""
+        how.update(fd=self._fd, limit=self._limit, read=read.decode("latin-1"))
+        return how
+
+    @classmethod
+    def adopt(cls, loop, how, pid):
+        """The capture a hand-over describes (see handover), held until
+        release()."""
+        relay = source = None
+        if "relay" in how:
+            fd, prefix = how["relay"]
+            relay = (fd, prefix.encode("latin-1"))
+        elif "source" in how:
+            from .logs import bus
+            name, stream = how["source"]
+            source = bus.Source(bus.current, name, stream, pid)
+        capture = cls(loop, how["fd"], how["limit"], relay, source)
+        capture.hold()
+        read = how["read"].encode("latin-1")
+        if relay is not None:
+            capture._splitter.feed(read)
+        elif source is not None:
+            capture._runs.feed(read)
+            capture._open = how["open"]
+        elif read:
+            capture._keep(read)
+        return capture
 
     def _readable(self):
         try:
@@ -294,6 +361,8 @@ class Capture:
             pass  # the loop is closed: luasup is exiting
 
     def _resume(self):
+        if self._handing:
+            return
         self._held = False
         if self._fd >= 0:
             self._loop.add_reader(self._fd, self._readable)

@@ -51,3 +51,11 @@ def restore():
     for sig in IGNORED:
         signal.signal(sig, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_SETMASK, MASK)
+
+
+def adopt(mask, ignored):
+    """After a re-exec: the state the first luasup was started with, which
+    this one cannot see (it starts with every signal blocked)."""
+    global MASK, IGNORED, DEFAULT
+    MASK, IGNORED = frozenset(mask), frozenset(ignored)
+    DEFAULT = frozenset(range(1, signal.NSIG)) - IGNORED - {signal.SIGKILL, signal.SIGSTOP}

@@ -42,6 +42,10 @@ class Splitter:
             lines += self.feed(b"")
         return lines
 
+    def held(self):
+        """The unfinished line so far, left where it is (a re-exec carries it)."""
+        return b"".join(self._head)
+
     def finish(self):
         """What is left at the end of the stream, as a last line."""
         line = b"".join(self._head)
@@ -90,6 +94,10 @@ class Runs:
     def pending(self):
         """Whether an unfinished line is held."""
         return self._held > 0
+
+    def held(self):
+        """The unfinished line so far, left where it is (a re-exec carries it)."""
+        return b"".join(self._head)
 
     def flush(self):
         """The unfinished line so far (its end comes later), or None."""

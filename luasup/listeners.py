@@ -17,12 +17,13 @@ class AddressError(ValueError):
 
 
 class Listener:
-    def __init__(self, sock, name, address, path=None):
+    def __init__(self, sock, name, address, path=None, inode=None):
         self.sock = sock
         self.name = name
         self.address = address
-        self._path = path  # a unix socket's file, removed again on close
-        self._inode = os.stat(path).st_ino if path else None
+        self.asked = address  # the address init.listen was given (port 0, a relative path)
+        self.path = path  # a unix socket's file, removed again on close
+        self.inode = inode or (os.stat(path).st_ino if path else None)
 
     def fileno(self):
         return self.sock.fileno()
@@ -32,10 +33,10 @@ class Listener:
             return
         self.sock.close()
         # Remove the socket file only if it is still the one we created.
-        if self._path:
+        if self.path:
             try:
-                if os.stat(self._path).st_ino == self._inode:
-                    os.unlink(self._path)
+                if os.stat(self.path).st_ino == self.inode:
+                    os.unlink(self.path)
             except OSError:
                 pass
 

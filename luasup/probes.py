@@ -16,6 +16,9 @@ class Probes:
         self.loop = loop
         self.sup = supervisor
         self.listeners = {}  # fd -> listeners.Listener, while open
+        # (address asked for, name) -> a Listener a re-exec handed over, until
+        # the policy asks for it again (init.listen) or has had its chance
+        self.carried = {}
         self._waiting = {}  # fd -> [future, waiters] of the listeners listen_wait watches
 
     def core(self):
@@ -88,12 +91,15 @@ class Probes:
     def listen(self, address, name):
         from . import listeners
         text = os.fsdecode(address)
-        try:
-            listener = listeners.open_listener(text, os.fsdecode(name))
-        except listeners.AddressError as e:
-            return None, os.fsencode("invalid address '%s': %s" % (text, e))
-        except OSError as e:
-            return None, b"unable to listen on %s: %s" % (address, _strerror(e))
+        listener = self.carried.pop((text, os.fsdecode(name)), None)
+        if listener is None:
+            try:
+                listener = listeners.open_listener(text, os.fsdecode(name))
+            except listeners.AddressError as e:
+                return None, os.fsencode("invalid address '%s': %s" % (text, e))
+            except OSError as e:
+                return None, b"unable to listen on %s: %s" % (address, _strerror(e))
+        listener.asked = text
         self.listeners[listener.fileno()] = listener
         return listener, listener.fileno(), os.fsencode(listener.address)
 
@@ -124,6 +130,28 @@ class Probes:
                 # the children it goes to expect a blocking one, as systemd gives
                 os.set_blocking(fd, True)
         return (True,)
+
+    def handover(self):
+        """The open listeners, for the new luasup (see adopt)."""
+        return [{"fd": fd, "asked": l.asked, "name": l.name, "address": l.address, "path": l.path,
+                 "inode": l.inode} for fd, l in self.listeners.items()]
+
+    def adopt(self, described):
+        """Listeners a hand-over describes: init.listen with the same
+        address and name returns them (bound all along: no connection is
+        refused meanwhile)."""
+        import socket
+        from .listeners import Listener
+        for d in described:
+            listener = Listener(socket.socket(fileno=d["fd"]), d["name"], d["address"], d["path"],
+                                d["inode"])
+            self.carried[(d["asked"], d["name"])] = listener
+
+    def close_unclaimed(self):
+        """The policy has asked for its listeners: close the others."""
+        for listener in self.carried.values():
+            listener.close()
+        self.carried.clear()
 
     def listen_connections(self, listener):
         from . import sockstat

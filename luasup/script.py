@@ -7,7 +7,7 @@ result), when it calls os.exit, on an uncaught error (1), or on SIGTERM/SIGINT
 import asyncio
 import os
 
-from . import cli, log, signals
+from . import cli, handover, log, signals
 from .loop import run as run_loop
 from .shutdown import stop_everything
 
@@ -27,10 +27,18 @@ def _load(inv):
 
 def run(inv, settings):
     try:
+        handed_over = handover.take() if inv.mode != "check" else None
+    except handover.Refused as e:
+        log.fatal("re-exec: %s" % e)
+        return cli.EXIT_USAGE
+    try:
         source, chunkname, script_dir = _load(inv)
     except OSError as e:
         log.fatal("unable to read %s: %s" % (inv.path, e.strerror))
-        return cli.EXIT_USAGE
+        if handed_over is None:
+            return cli.EXIT_USAGE
+        source, chunkname, script_dir = b"", b"=(re-exec)", None
+        handed_over["error"] = "unable to read %s: %s" % (inv.path, e.strerror)
     if source.startswith(b"#!"):  # keep line numbers: blank the shebang line
         source = b"--" + source[2:]
     from .runtime import LuaSyntaxError, Runtime
@@ -39,17 +47,38 @@ def run(inv, settings):
         fn = runtime.compile(source, chunkname)
     except LuaSyntaxError as e:
         log.error(str(e))
-        return EXIT_LUA_ERROR
+        if handed_over is None:
+            return EXIT_LUA_ERROR
+        handed_over["error"] = "the policy does not compile"
     if inv.mode == "check":
-        return 0
+        return _checked()
+    if handed_over is not None and "error" in handed_over:
+        # the policy changed since the check: the children handed over are
+        # stopped as at any exit rather than left behind
+        fn = runtime.compile(b"error((...), 0)", b"=(re-exec)")
+        inv.args = ["re-exec: %s: stopping the children handed over" % handed_over["error"]]
     arg = {0: os.fsencode(inv.arg0), -1: os.fsencode(cli.self_command())}
     for i, a in enumerate(inv.args, 1):
         arg[i] = os.fsencode(a)
-    return run_loop(lambda loop: _main(loop, runtime, fn, inv.args, arg, script_dir, settings),
+    return run_loop(lambda loop: _main(loop, runtime, fn, inv.args, arg, script_dir, settings, handed_over),
                     settings.loop)
 
 
-async def _main(loop, runtime, fn, args, arg, script_dir, settings):
+def _checked():
+    """--check passed: 0. Asked by a luasup about to re-exec into this one
+    (handover.CHECK_ENV), also whether this one can take its hand-over."""
+    if handover.CHECK_ENV not in os.environ:
+        return 0
+    try:
+        import sys
+        sys.stdout.write(handover.check_answer())
+    except handover.Refused as e:
+        log.fatal(str(e))
+        return cli.EXIT_USAGE
+    return 0
+
+
+async def _main(loop, runtime, fn, args, arg, script_dir, settings, handed_over):
     from .api import Api, exit_code
     from .bridge import Bridge, TaskError
     from .capture import configure as configure_capture
@@ -57,9 +86,11 @@ async def _main(loop, runtime, fn, args, arg, script_dir, settings):
 
     configure_capture(settings)
     sup = Supervisor(loop, settings.grace)
-    sup.open()
     bridge = Bridge(loop, runtime)
     api = Api(loop, sup, bridge, settings.capture_limit)
+    if handed_over is not None:  # before the first reap: their exits meanwhile are theirs
+        api.reexec.take(handed_over)
+    sup.open()
     runtime.boot(api.core(), script_dir, arg)
     bridge.ops.update(api.ops())
 

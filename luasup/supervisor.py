@@ -11,6 +11,7 @@ import time
 
 from . import linux, log, pid1, process, signals
 from .intake import INTAKE
+from .capture import Capture
 from .process import Child
 from .reaper import Reaper
 
@@ -33,6 +34,7 @@ class Supervisor:
         self.stopping_since = None  # time.monotonic() when the shutdown began
         self.pending_code = None
         self.closed = False  # no new children once shutdown has begun
+        self.holding = False  # a re-exec is handing over: children's pipes are not read
 
     def takes(self, signo):
         """Whether `signo` goes to on_signal on the loop (else: relayed)."""
@@ -67,16 +69,53 @@ class Supervisor:
             pid, captures, stdin_w = process.spawn(self.loop, argv, opts)
             child = Child(pid, name, captures, stdin_w)
             child.log_name = opts.log_name
-            self.children[pid] = child
-
-            def mark(status):
-                child.wait_status = status
-            self.reaper.watch(pid, mark, lambda status: self._reaped(child, status))
+            self._watch(child)
+        if self.holding:
+            for capture in captures.values():
+                capture.hold()
         if name or log.enabled("debug"):
             (log.info if name else log.debug)("started %s" % child.label())
         for callback in self.spawned:
             callback(child)
         return child
+
+    def _watch(self, child):
+        self.children[child.pid] = child
+
+        def mark(status):
+            child.wait_status = status
+        self.reaper.watch(child.pid, mark, lambda status: self._reaped(child, status))
+
+    # -- re-exec (handover.py) ---------------------------------------------
+
+    def hold_output(self, holding=True):
+        """Stop (holding) or go back to (not holding) reading every child's
+        pipes, those of children started meanwhile too."""
+        self.holding = holding
+        for child in self.children.values():
+            for capture in child.captures.values():
+                capture.hold() if holding else capture.release()
+
+    def handover(self):
+        """The children, for the new luasup (see adopt)."""
+        return [{"pid": c.pid, "name": c.name, "log_name": c.log_name, "stop_last": c.stop_last,
+                 "stdin": c.stdin_fd,
+                 "streams": {str(fd): cap.handover() for fd, cap in c.captures.items()
+                             if not cap.closed.is_set()}}
+                for c in self.children.values()]
+
+    def adopt(self, described):
+        """Take over the children a hand-over describes, before the first
+        reap: one that exited meanwhile is a zombie of this pid, reaped as
+        any child. Their pipes are read once hold_output(False)."""
+        with self.lock:
+            for d in described:
+                pid = d["pid"]
+                captures = {int(fd): Capture.adopt(self.loop, how, pid) for fd, how in d["streams"].items()}
+                child = Child(pid, d["name"], captures, d["stdin"])
+                child.log_name, child.stop_last = d["log_name"], d["stop_last"]
+                self._watch(child)
+        self.holding = True
 
     def stopping_last(self):
         """Pids of the running children that the shutdown stops last."""

@@ -18,6 +18,8 @@ from .protocol import PERMISSION_DENIED, Failure
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 PROG = "luasup ctl"
 TOP_MIN_DELAY = 0.1  # seconds: each refresh makes luasup scan /proc
+REEXEC_WAIT = 30.0  # seconds `reexec` waits for the new luasup to answer (--timeout)
+REEXEC_POLL = 0.02  # seconds between its questions meanwhile
 
 
 class Usage(Exception):
@@ -73,6 +75,7 @@ def _parser():
     r.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     r.add_argument("--dependents", action="store_true",
                    help="restart what depends on a changed service too")
+    sub.add_parser("reexec", help="replace luasup with the luasup installed now, keeping every child")
     h = sub.add_parser("health", help="exit 0 if every critical service runs and is healthy")
     h.add_argument("--if-served", action="store_true",
                    help="exit 0 too when no control socket exists (luasup serves none)")
@@ -317,6 +320,42 @@ def _reload(client, args):
             sys.stdout.write("%s: %s\n" % (would if args.dry_run else key, ", ".join(plan[key])))
 
 
+def _reexec(client, args):
+    """Ask for the re-exec, then wait for the new luasup to answer `hello`
+    with the next generation (or the old one to say it failed)."""
+    before = client.call("hello")
+    client.call("reexec")
+    deadline = time.monotonic() + (args.timeout or REEXEC_WAIT)
+    while True:
+        now = _hello(client.path, deadline)
+        if now is not None and now.get("generation", 0) > before.get("generation", 0):
+            break
+        if now is not None and now.get("reexec_failures", 0) > before.get("reexec_failures", 0):
+            return _fail("re-exec failed, nothing changed: %s" % now.get("reexec_error"), EXIT_FAILED)
+        if time.monotonic() >= deadline:
+            return _fail("re-exec: no new luasup answered at %s within %g s"
+                         % (client.path, args.timeout or REEXEC_WAIT), EXIT_FAILED)
+        time.sleep(REEXEC_POLL)
+    result = {"from": before.get("version"), "to": now.get("version"), "pid": now.get("pid"),
+              "generation": now.get("generation")}
+    if args.json:
+        return _print_json(result)
+    sys.stdout.write("re-exec: luasup %(from)s -> luasup %(to)s (pid %(pid)s)\n" % result)
+
+
+def _hello(path, deadline):
+    """hello from whichever luasup answers at path now, or None (between
+    the two, a connection may be cut or not answered yet)."""
+    try:
+        client = Client(path, max(0.1, deadline - time.monotonic()))
+        try:
+            return client.call("hello")
+        finally:
+            client.close()
+    except (Unreachable, Failure):
+        return None
+
+
 def _verdict(method, key, listed):
     def run(client, args):
         result = client.call(method)
@@ -353,6 +392,6 @@ def _top(client, args):
 COMMANDS = {
     "list": _list, "status": _status, "start": _change("start"), "stop": _change("stop"),
     "restart": _change("restart"), "kill": _kill, "logs": _logs, "why": _why, "tree": _tree,
-    "events": _events, "reload": _reload, "health": _verdict("health", "healthy", "problems"),
+    "events": _events, "reload": _reload, "reexec": _reexec, "health": _verdict("health", "healthy", "problems"),
     "ready": _verdict("ready", "ready", "waiting"), "eval": _eval, "repl": _repl, "top": _top,
 }

@@ -16,7 +16,7 @@ from .. import log
 # What a uid given 'read' access may call.
 READ = {"hello", "list", "status", "why", "tree", "events", "logs", "health", "ready", "stats"}
 LUA = {"list", "status", "start", "stop", "restart", "kill", "why", "tree", "health", "ready", "eval",
-       "reload"}
+       "reload", "reexec"}
 METHODS = READ | LUA
 MAX_LINES = 100000  # records one `logs` answer may hold
 MAX_NAMES = 256  # names one `logs` request may ask for (a ring keeps no more)
@@ -40,7 +40,7 @@ def _text(value):
     return value.decode("utf-8", "backslashreplace") if isinstance(value, bytes) else value
 
 
-def _json(value, depth=0):
+def from_lua(value, depth=0):
     """A Lua value -> JSON-able Python; a table with keys 1..n is a list (an
     empty table too: every result is an object with fields)."""
     if isinstance(value, bytes):
@@ -53,8 +53,8 @@ def _json(value, depth=0):
     items = list(value.items())
     if all(isinstance(k, int) for k, _ in items) and sorted(k for k, _ in items) == list(
             range(1, len(items) + 1)):
-        return [_json(value[i], depth + 1) for i in range(1, len(items) + 1)]
-    return {_text(k) if isinstance(k, bytes) else str(k): _json(v, depth + 1) for k, v in items}
+        return [from_lua(value[i], depth + 1) for i in range(1, len(items) + 1)]
+    return {_text(k) if isinstance(k, bytes) else str(k): from_lua(v, depth + 1) for k, v in items}
 
 
 def _checked(params):
@@ -101,6 +101,10 @@ class Control:
         self._followers = set()  # _Followers of events
         self._sessions = set()  # numbers of the connections with eval globals in Lua
         self._numbers = itertools.count(1)
+        self.carried = None  # the control socket a re-exec handed over: {path, fd, inode}
+        self.generation = 0  # re-execs since luasup was started
+        self.reexec_failures = 0  # re-execs that failed after they were answered (see hello)
+        self.reexec_error = None  # why the last of those failed
 
     def core(self):
         return {b"ctl_serve": self.serve, b"ctl_event": self.event, b"ctl_step_age": _step_age}
@@ -118,7 +122,7 @@ class Control:
         path = os.environ.get(paths.ENV) or (os.fsdecode(path) if path else paths.default())
         try:
             self._allow = self._uids(allow)
-            sock, inode = bind(path, shared=bool(self._allow))
+            sock, inode = self._carried_socket(path) or bind(path, shared=bool(self._allow))
         except Unavailable as e:
             log.error("ctl: %s: not serving control" % e)
             return None
@@ -132,6 +136,37 @@ class Control:
             from .metrics import serve as serve_metrics
             serve_metrics(self, os.fsdecode(metrics))
         return True
+
+    def _carried_socket(self, path):
+        """The socket a re-exec handed over, if it is at path (else it goes)."""
+        carried, self.carried = self.carried, None
+        if carried is None:
+            return None
+        import socket
+        from .server import remove_if_ours
+        sock = socket.socket(fileno=carried["fd"])
+        if carried["path"] == path:
+            return sock, carried["inode"]
+        sock.close()
+        remove_if_ours(carried["path"], carried["inode"])
+        return None
+
+    def drop_carried(self):
+        """A carried socket the policy did not serve (sup.control(false))."""
+        if self.carried is not None:
+            self._carried_socket(None)
+
+    def handover(self):
+        """The control socket, for the new luasup (its backlog keeps the
+        connections made meanwhile); None when not serving."""
+        if self.server is None:
+            return None
+        return {"path": self.server.path, "fd": self.server.fileno(), "inode": self.server.inode}
+
+    async def settled(self, deadline):
+        """Until every answer is written out (bounded by deadline, loop time)."""
+        while self.server is not None and not self.server.settled() and self.loop.time() < deadline:
+            await asyncio.sleep(0.005)
 
     @staticmethod
     def _uids(allow):
@@ -210,7 +245,7 @@ class Control:
         result, code, message = (tuple(out) + (None, None, None))[:3]
         if result is None:
             raise Failure(int(code or INTERNAL_ERROR), _text(message) or "failed")
-        return _json(result)
+        return from_lua(result)
 
     def _end_session(self, number):
         self._sessions.discard(number)
@@ -219,7 +254,9 @@ class Control:
     async def _hello(self, conn, params):
         from .. import __version__
         return {"version": __version__, "pid": os.getpid(), "uid": os.getuid(),
-                "access": self.access(conn.uid), "eval": self._eval and conn.uid == 0}
+                "access": self.access(conn.uid), "eval": self._eval and conn.uid == 0,
+                "generation": self.generation, "reexec_failures": self.reexec_failures,
+                "reexec_error": self.reexec_error}
 
     # -- events --------------------------------------------------------------
 

@@ -113,12 +113,21 @@ class Server:
         self.admit = admit
         self.connections = set()
         self._server = None
-        self._inode = None
+        self._sock = None
+        self.inode = None
 
     async def listen(self, sock, inode):
         """Serve sock, bound at path with that inode (see bind)."""
-        self._inode = inode
+        self.inode = inode
+        self._sock = sock
         self._server = await self.loop.create_unix_server(lambda: Connection(self), sock=sock)
+
+    def fileno(self):
+        return self._sock.fileno()
+
+    def settled(self):
+        """Whether no request is in progress and every answer is written."""
+        return all(c.settled() for c in self.connections)
 
     def close(self):
         if self._server is None:
@@ -127,11 +136,17 @@ class Server:
         self._server = None
         for conn in list(self.connections):
             conn.drop()
-        try:  # only our own file: a newer luasup may have taken the path
-            if os.lstat(self.path).st_ino == self._inode:
-                os.unlink(self.path)
-        except OSError:
-            pass
+        remove_if_ours(self.path, self.inode)
+
+
+def remove_if_ours(path, inode):
+    """Remove the socket file at path if it is still ours (that inode): a
+    newer luasup may have taken the path."""
+    try:
+        if os.lstat(path).st_ino == inode:
+            os.unlink(path)
+    except OSError:
+        pass
 
 
 class Connection(asyncio.Protocol):
@@ -282,6 +297,11 @@ class Connection(asyncio.Protocol):
             return False
         self.transport.write(data)
         return True
+
+    def settled(self):
+        """No request in progress, and every answer written out."""
+        return self._closed or (self._worker is None and not self._pending
+                                and self.transport.get_write_buffer_size() == 0)
 
     def follow(self, unfollow):
         """From now on the connection gets notifications; `unfollow` is

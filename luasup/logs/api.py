@@ -242,3 +242,6 @@ class Logs:
 
     async def drain(self, deadline):
         return await self.bus.drain(deadline)
+
+    async def flush(self, deadline):
+        return await self.bus.flush(deadline)

@@ -265,6 +265,15 @@ class Bus:
         results = await asyncio.gather(*(s.drain(deadline) for s in self.sinks))
         return all(results)
 
+    async def flush(self, deadline):
+        """Before a re-exec: what every sink holds, delivered by deadline
+        (time.monotonic()); whether it all went. The sinks batch again after."""
+        import asyncio
+        results = await asyncio.gather(*(s.drain(deadline) for s in self.sinks))
+        for sink in self.sinks:
+            sink.batch_again()
+        return all(results)
+
 
 class Source:
     """One child stream's entry to the bus (capture.py)."""

@@ -207,6 +207,10 @@ class Sink:
                 pass
         return self._idle.is_set()
 
+    def batch_again(self):
+        """After drain (a re-exec that did not happen): batches fill again."""
+        self._draining = self._hurry = False
+
     def stats(self):
         return {"kind": self.kind, "label": self.label, "queued": self.queued,
                 "delivered": self.delivered, "delivered_bytes": self.delivered_bytes,

@@ -264,6 +264,7 @@ function M.run()
         init.exit(2)
     end
     hub.running = true
+    local carried = core.carried_services()
     control.serve(hub, M)
     for _, sig in ipairs({ 'TERM', 'INT' }) do
         init.on(sig, function(signame)
@@ -274,13 +275,29 @@ function M.run()
             end
         end)
     end
+    local handed = {}
+    for _, c in ipairs(carried or {}) do handed[c.name] = c end
     for _, name in ipairs(hub.order) do
         local svc = hub.services[name]
-        if svc.spec.autostart then
+        if handed[name] then
+            runner.adopt(hub, svc, handed[name])
+            handed[name] = nil
+        elseif svc.spec.autostart then
             runner.start(hub, svc)
         else
             svc.why = 'not started (autostart = false): sup.start starts it'
         end
+    end
+    if carried then
+        for name, c in pairs(handed) do
+            if c.pid then
+                init.log('warn', 'supervise: re-exec: service %s is no longer declared: stopping its process (pid %d)',
+                    name, c.pid)
+                init.kill(-c.pid, 15)
+            end
+        end
+        core.adoption_done()
+        init.log('info', 'supervise: re-exec: took over %d services', #carried)
     end
     hub.check_settled()
     while not hub.done do
@@ -462,6 +479,94 @@ function M.reload(opts)
     end
     hub.check_settled()
     return { added = plan.added, removed = plan.removed, changed = plan.changed, unchanged = plan.unchanged }
+end
+
+-- The services' state for a re-exec, or nil and why it cannot be carried
+-- now (a service between two states). Called by the core at the moment of
+-- the exec: nothing runs between this and the exec.
+local function snapshot()
+    if hub.stopping_all then
+        return nil, 'shutting down'
+    elseif reloading then
+        return nil, 'a reload is under way'
+    end
+    local out = {}
+    for i, name in ipairs(hub.order) do
+        local svc = hub.services[name]
+        if svc.stop_task or svc.state == 'stopping' then
+            return nil, ('service %s is stopping'):format(name)
+        elseif svc.hook then
+            return nil, ('service %s is running its %s hook'):format(name, svc.hook.which)
+        elseif svc.state == 'starting' and svc.spec.kind == 'service' then
+            return nil, ('service %s is starting (not ready yet)'):format(name)
+        end
+        out[i] = { name = name, state = svc.state, why = svc.why, line = svc.line, since = svc.since,
+            restarts = svc.restarts, attempts = svc.attempts, attempt = svc.attempt, exits = svc.exits,
+            last_exit = svc.last_exit, fail_code = svc.fail_code, pid = svc.pid, started = svc.started,
+            healthy = svc.healthy, health_why = svc.health_why, backoff_until = svc.backoff_until,
+            runner = svc.runner ~= nil }
+    end
+    return out
+end
+
+local function refused(why)
+    init.log('error', 'supervise: re-exec refused, nothing changed: %s', why)
+    return nil, why
+end
+
+-- Whether the luasup installed now starts, imports and compiles the policy,
+-- and takes this one's hand-over: true and its version, or nil and why not.
+local function check_new()
+    local argv = core.reexec_command()
+    argv[#argv + 1], argv[#argv + 2] = '--check', arg[0]
+    argv.env = { LUASUP_HANDOVER_CHECK = tostring(core.handover_format) }
+    argv.stdout, argv.stderr = 'capture', 'capture'
+    local ok, child = pcall(init.exec, argv)
+    if not ok then
+        return nil, 'the new luasup does not start: ' .. tostring(child)
+    end
+    local code, out, err = child:code(), child:stdout() or '', child:stderr() or ''
+    local version = out:match('^luasup (%S+): hand%-over format')
+    if code ~= 0 or not version then
+        local first = err:match('[^\n]+') or out:match('[^\n]+') or ('exit code ' .. code)
+        return nil, ('the new luasup failed its check (%s): %s'):format(table.concat(argv, ' '), first)
+    end
+    return true, version
+end
+
+-- A re-exec, before its hand-over: true and the new luasup's version, or
+-- nil and why it cannot be done now (refusals are logged).
+function hub.reexec_ready()
+    if not hub.running then
+        return refused('the services are not running yet (sup.run)')
+    elseif not core.script_file then
+        return refused('the policy is inline code, not a file: the new luasup must read it again')
+    end
+    local fine, why = snapshot()
+    if not fine then
+        return refused(why)
+    end
+    fine, why = check_new()
+    if not fine then
+        return refused(why)
+    end
+    return true, why
+end
+
+-- The hand-over: returns only when it did not happen, with nil and why.
+function hub.reexec_now()
+    return refused(select(2, task.await('reexec', 'reexec', snapshot)))
+end
+
+--- sup.reexec() -> nil and why; on success it does not return: luasup
+-- is replaced by the luasup installed now, which keeps every child and the
+-- services' state (docs/live.md). The new luasup is checked first.
+function M.reexec()
+    local ok, why = hub.reexec_ready()
+    if not ok then
+        return nil, why
+    end
+    return hub.reexec_now()
 end
 
 --- sup.reload_on{signal = 'HUP', watch = true, debounce = 0.5}: reload on

@@ -184,6 +184,26 @@ function M.exec(cmd, ...)
     return child
 end
 
+-- The child with this pid that a re-exec handed over (supervise's runner
+-- takes its service's), with its line callbacks as exec's opts give them;
+-- nil when none was.
+function M.adopt(pid, name, opts)
+    local handle = core.adopt_child(pid)
+    if not handle then
+        return nil
+    end
+    local child = setmetatable({ _c = handle, _pid = pid, _argv = { name }, _gc = handles.on_collect(handle),
+                                 _name = name }, Child)
+    for fd, key in ipairs({ 'stdout', 'stderr' }) do
+        if type(opts[key]) == 'function' then
+            follow(child, fd, opts[key], ('%s %s'):format(name, key))
+        end
+    end
+    live[pid] = child
+    live_count = live_count + 1
+    return child
+end
+
 --- init.children() -> a list of the children still running
 function M.children()
     sweep()

@@ -260,6 +260,18 @@ function methods.reload(params)
     return plan
 end
 
+-- Answered once the new luasup passed its check; the hand-over follows in
+-- a task of its own, once the answer is out (the client then watches
+-- `hello` for the new generation, or for a failure).
+function methods.reexec()
+    local ok, version = hub.reexec_ready()
+    if not ok then
+        return nil, FAILED, 're-exec refused, nothing changed: ' .. tostring(version)
+    end
+    init.spawn(hub.reexec_now)
+    return { to = version }
+end
+
 function methods.tree()
     local out = {}
     for i, st in ipairs(sup.list()) do

@@ -6,6 +6,7 @@
 local init = require('init')
 local core = require('luasup.core')
 local probes = require('supervise.probes')
+local process = require('luasup.process')
 local logs = require('logs')
 
 local M = {}
@@ -386,47 +387,12 @@ local function watch_idle(svc)
     end
 end
 
--- Start once and follow that run to its end: the exit (see exit_of), with
--- `cause` set when luasup ended the run (health, readiness, run timeout).
-local function run_once(hub, svc)
+-- Follow a started (or handed over) run to its end: its health, idle time
+-- and run timeout; the exit (see exit_of), with `cause` set when luasup
+-- ended the run.
+local function follow_run(hub, svc, child, started, cause)
     local s = svc.spec
-    svc.attempts = svc.attempts + 1
-    svc.restarts = svc.attempts - 1 -- every start after the first, a requested one too
-    if s.pre_start then
-        hub.set(svc, 'starting', 'running the pre_start hook', '(pre_start hook)')
-        local ok, why = M.hook(hub, svc, 'pre_start', { service = svc.name, restarts = svc.restarts })
-        if not ok then
-            return { how = 'start', code = 1, value = 1, text = why, runtime = 0 }
-        end
-    end
-    svc.output_matched = false
-    stop_watches(svc)
-    local child, why = probes.exec(exec_options(svc))
-    if not child then
-        local code = (why:find('Permission denied$') or why:find('Exec format error$')) and 126 or 127
-        return { how = 'start', code = code, value = code, text = why, runtime = 0 }
-    end
-    local started = init.now()
-    svc.child, svc.pid, svc.started, svc.healthy, svc.health_why = child, child:pid(), started, nil, nil
-    hub.set(svc, 'starting', 'started', ('(pid %d)'):format(svc.pid))
-    local cause, idled
-    if s.kind == 'service' then
-        local ready, why = await_ready(svc, child)
-        stop_watches(svc)
-        if ready then
-            svc.healthy = s.health == nil or nil
-            hub.set(svc, 'running', 'ready: ' .. tostring(why), ('(pid %d)'):format(svc.pid))
-            gates(svc, true)
-        elseif why == 'timeout' then
-            cause = ('not ready within %g s'):format(s.ready.deadline)
-                .. (svc.not_ready and ': ' .. svc.not_ready or '')
-            M.stop_child(hub, svc, child, cause, stop_timeout(s))
-        elseif why ~= 'exited' then -- the readiness check itself failed
-            cause = 'readiness check failed: ' .. tostring(why)
-            init.log('error', 'service %s: %s', svc.name, cause)
-            M.stop_child(hub, svc, child, cause, stop_timeout(s))
-        end
-    end
+    local idled
     if child:running() then
         local waits = { child }
         if s.health then
@@ -466,6 +432,50 @@ local function run_once(hub, svc)
     e.idle = idled
     svc.child, svc.pid, svc.healthy = nil, nil, nil
     return e
+end
+
+-- Start once and follow that run to its end: the exit (see exit_of), with
+-- `cause` set when luasup ended the run (health, readiness, run timeout).
+local function run_once(hub, svc)
+    local s = svc.spec
+    svc.attempts = svc.attempts + 1
+    svc.restarts = svc.attempts - 1 -- every start after the first, a requested one too
+    if s.pre_start then
+        hub.set(svc, 'starting', 'running the pre_start hook', '(pre_start hook)')
+        local ok, why = M.hook(hub, svc, 'pre_start', { service = svc.name, restarts = svc.restarts })
+        if not ok then
+            return { how = 'start', code = 1, value = 1, text = why, runtime = 0 }
+        end
+    end
+    svc.output_matched = false
+    stop_watches(svc)
+    local child, why = probes.exec(exec_options(svc))
+    if not child then
+        local code = (why:find('Permission denied$') or why:find('Exec format error$')) and 126 or 127
+        return { how = 'start', code = code, value = code, text = why, runtime = 0 }
+    end
+    local started = init.now()
+    svc.child, svc.pid, svc.started, svc.healthy, svc.health_why = child, child:pid(), started, nil, nil
+    hub.set(svc, 'starting', 'started', ('(pid %d)'):format(svc.pid))
+    local cause
+    if s.kind == 'service' then
+        local ready, why = await_ready(svc, child)
+        stop_watches(svc)
+        if ready then
+            svc.healthy = s.health == nil or nil
+            hub.set(svc, 'running', 'ready: ' .. tostring(why), ('(pid %d)'):format(svc.pid))
+            gates(svc, true)
+        elseif why == 'timeout' then
+            cause = ('not ready within %g s'):format(s.ready.deadline)
+                .. (svc.not_ready and ': ' .. svc.not_ready or '')
+            M.stop_child(hub, svc, child, cause, stop_timeout(s))
+        elseif why ~= 'exited' then -- the readiness check itself failed
+            cause = 'readiness check failed: ' .. tostring(why)
+            init.log('error', 'service %s: %s', svc.name, cause)
+            M.stop_child(hub, svc, child, cause, stop_timeout(s))
+        end
+    end
+    return follow_run(hub, svc, child, started, cause)
 end
 
 -- An exit becomes the service's last_exit and goes to its post_exit hook
@@ -546,7 +556,9 @@ local function after_exit(hub, svc, e)
         seconds(s.limit.within)) or ('restart %d'):format(svc.restarts + 1)
     hub.set(svc, 'backoff', ('restart in %s s after %s'):format(seconds(delay), text),
         ('%s s after %s (%s)'):format(seconds(delay), text, count))
+    svc.backoff_until = init.now() + delay -- a re-exec carries it
     init.wait_any(svc.demand:task(), delay) -- sup.start ends it early
+    svc.backoff_until = nil
     return true
 end
 
@@ -578,8 +590,10 @@ local function wait_for_dependencies(hub, svc)
     end
 end
 
-local function loop(hub, svc)
-    repeat
+-- `first`, if given, runs before the first start: whether to go on.
+local function loop(hub, svc, first)
+    local again = not first or first()
+    while again do
         wait_for_dependencies(hub, svc)
         if svc.spec.on_demand and not hub.stopping_all then
             wait_for_demand(hub, svc)
@@ -587,7 +601,8 @@ local function loop(hub, svc)
         if hub.stopping_all then
             return
         end
-    until not after_exit(hub, svc, run_once(hub, svc))
+        again = after_exit(hub, svc, run_once(hub, svc))
+    end
     svc.runner = nil
     hub.check_settled() -- after a critical service's shutdown, so that its reason is the one given
 end
@@ -596,6 +611,43 @@ end
 function M.start(hub, svc)
     svc.exits, svc.attempt = {}, 0
     svc.runner = init.spawn(loop, hub, svc)
+end
+
+-- A service a re-exec handed over: `c` is its state in the luasup before
+-- (supervise.lua's snapshot). Its counters and state carry on; a run under
+-- way is followed to its end as if this luasup had started it (the health
+-- checks begin again), and a backoff ends when it would have.
+function M.adopt(hub, svc, c)
+    svc.restarts, svc.attempts, svc.attempt, svc.exits = c.restarts, c.attempts, c.attempt, c.exits
+    svc.last_exit, svc.fail_code = c.last_exit, c.fail_code
+    svc.state, svc.why, svc.line, svc.since = c.state, c.why, c.line, c.since
+    svc.healthy, svc.health_why = c.healthy, c.health_why
+    if not c.runner then -- settled, or stopped: it waits for sup.start as it did
+        return
+    end
+    svc.runner = init.spawn(loop, hub, svc, function()
+        if c.backoff_until then
+            init.wait_any(svc.demand:task(), math.max(0, c.backoff_until - init.now()))
+            return true
+        elseif not c.pid then -- waiting for its dependencies, or for a client
+            return true
+        end
+        svc.output_matched = true
+        local opts = exec_options(svc) -- its line callbacks (a readiness watch is not needed again)
+        stop_watches(svc)
+        local child = process.adopt(c.pid, svc.name, opts)
+        if not child then
+            init.log('error', 'service %s: its process (pid %d) was not handed over: starting it again',
+                svc.name, c.pid)
+            return true
+        end
+        svc.child, svc.pid, svc.started = child, c.pid, c.started
+        if svc.spec.on_demand and svc.spec.on_demand.proxy then
+            doors_of(svc)
+            gates(svc, true)
+        end
+        return after_exit(hub, svc, follow_run(hub, svc, child, c.started))
+    end)
 end
 
 local function stop_now(hub, svc, why)

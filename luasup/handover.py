@@ -1,0 +1,114 @@
+"""The hand-over of a re-exec: how a running luasup passes what it holds to
+the luasup installed now, which it execs in its own place (same pid, so
+its children stay its children).
+
+What crosses the exec: the fds to keep (children's pipes, listeners, the
+control socket), made inheritable, and a state description, JSON in a
+memfd whose number is in LUASUP_HANDOVER. The new luasup reads the state
+before it reaps or starts anything (take) and adopts what it describes.
+Everything else (other fds, threads, the Lua state) ends at the exec.
+
+The signal mask crosses by itself: every signal luasup handles stays
+blocked through the exec, so one sent meanwhile waits, pending, for the
+new luasup. Zombies wait too: a child that exits during the hand-over is
+still luasup's child, reaped by the new reaper."""
+
+import json
+import os
+import sys
+
+from . import __version__
+
+ENV = "LUASUP_HANDOVER"  # the memfd's number, in the new luasup's environment
+CHECK_ENV = "LUASUP_HANDOVER_CHECK"  # set for `--check`: also check that a hand-over can be taken
+FORMAT = 1  # the layout of the state; a new luasup refuses formats it does not know
+
+
+class Refused(Exception):
+    """A hand-over cannot be made or taken; the message says why."""
+
+
+def check_answer():
+    """What `luasup --check` prints when CHECK_ENV asks whether this luasup
+    can take a hand-over: the old luasup reads it before it execs."""
+    wanted = os.environ.get(CHECK_ENV, "")
+    if wanted != str(FORMAT):
+        raise Refused("luasup %s cannot take a hand-over of format %s (it takes %d)"
+                      % (__version__, wanted, FORMAT))
+    # what the new luasup will import once exec'd: a broken install fails here
+    from . import api, bridge, runtime, script, supervisor  # noqa: F401
+    from .loop import new_loop
+    new_loop().close()
+    return "luasup %s: hand-over format %d\n" % (__version__, FORMAT)
+
+
+def command():
+    """The command that starts the luasup installed now, as this one was
+    started (argv[1:] follow it)."""
+    from .cli import self_command
+    me = self_command()
+    if os.path.basename(me) == "__main__.py":  # python -m luasup, no luasup on PATH
+        return [sys.executable, "-m", "luasup"]
+    return [me]
+
+
+def write(state):
+    """A memfd holding state as JSON, inheritable, read from its start."""
+    fd = os.memfd_create("luasup-handover", 0)  # no MFD_CLOEXEC: it crosses the exec
+    try:
+        data = json.dumps(state, separators=(",", ":")).encode("utf-8", "surrogateescape")
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.lseek(fd, 0, os.SEEK_SET)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def exec_new(state, keep):
+    """Replace this process with the luasup installed now, handing it
+    `state` and the fds in `keep`. Returns only if the exec failed (raising
+    OSError); the fds are then close-on-exec again."""
+    fd = write(state)
+    try:
+        for k in keep:
+            os.set_inheritable(k, True)
+        env = dict(os.environb)
+        env[ENV.encode()] = str(fd).encode()
+        argv = command() + sys.argv[1:]
+        os.execve(argv[0], argv, env)
+    finally:  # only after a failed exec
+        os.close(fd)
+        for k in keep:
+            try:
+                os.set_inheritable(k, False)
+            except OSError:
+                pass
+
+
+def take():
+    """The state a re-exec handed over to this luasup, or None when it was
+    started plainly. The variable is removed: children must not see it."""
+    raw = os.environ.pop(ENV, None)
+    if raw is None:
+        return None
+    try:
+        fd = int(raw)
+        with os.fdopen(fd, "rb") as f:
+            state = json.loads(f.read().decode("utf-8", "surrogateescape"))
+    except (ValueError, OSError) as e:
+        raise Refused("%s=%s: cannot read the hand-over: %s" % (ENV, raw, e)) from None
+    if state.get("format") != FORMAT:
+        raise Refused("the hand-over has format %r, this luasup takes %d" % (state.get("format"), FORMAT))
+    return state
+
+
+def text(b):
+    """bytes -> str for the JSON state (any bytes survive the round trip)."""
+    return b.decode("utf-8", "surrogateescape")
+
+
+def data(s):
+    return s.encode("utf-8", "surrogateescape")

@@ -1,0 +1,154 @@
+"""Re-exec for init: hand the running luasup over to the one installed now
+(lua/supervise.lua's sup.reexec decides when, and checks the new one
+first), and, in the new luasup, take over what was handed over. The
+mechanics of the exec itself are handover.py's."""
+
+import time
+
+from . import __version__, child_signals, console, handover, log
+from .ctl.control import from_lua
+
+SETTLE = 2.0  # seconds the log sinks and control clients get before the exec
+
+
+class Reexec:
+    def __init__(self, loop, sup, bridge, probes, control, logs, children, handles):
+        self.loop = loop
+        self.sup = sup
+        self.bridge = bridge
+        self.probes = probes
+        self.control = control
+        self.logs = logs
+        self._children = children  # Api's handle -> Child
+        self._handles = handles  # Api's handle counter
+        self.services = None  # what a re-exec handed over of the services, until sup.run takes it
+        self.adopted = {}  # pid -> Child handed over, until the policy claims it
+
+    def core(self):
+        return {
+            b"handover_format": handover.FORMAT,
+            b"reexec_command": lambda: self.bridge.runtime.table(
+                {i: a.encode() for i, a in enumerate(handover.command(), 1)}),
+            b"carried_services": lambda: _to_lua(self.bridge.runtime, self.services),
+            b"adopt_child": self.adopt_child,
+            b"adoption_done": self.adoption_done,
+        }
+
+    def ops(self):
+        return {b"reexec": self.reexec}
+
+    # -- the luasup handing over -------------------------------------------
+
+    async def reexec(self, snapshot):
+        """Exec the luasup installed now in this process's place, handing it
+        the children, their pipes, the listeners, the control socket and
+        `snapshot()` (the services' state, from Lua; or nil and why not).
+        Returns only when that did not happen: (None, why)."""
+        self.sup.hold_output()  # from here on the pipes keep what children write
+        try:
+            if not await self.logs.flush(time.monotonic() + SETTLE):
+                log.warn("logs: not every sink delivered what it held before the re-exec")
+            await self.control.settled(self.loop.time() + SETTLE)
+            services, why = _pair(snapshot())
+            if services is None:
+                why = why.decode("utf-8", "replace") if isinstance(why, bytes) else str(why)
+            else:
+                why = self._exec(from_lua(services))
+        finally:  # only when it failed: the process is gone otherwise
+            self.sup.hold_output(False)
+        self.control.reexec_failures += 1
+        self.control.reexec_error = why
+        return (None, why.encode())
+
+    def _exec(self, services):
+        sup = self.sup
+        state = {
+            "format": handover.FORMAT,
+            "version": __version__,
+            "generation": self.control.generation + 1,
+            "signals": {"mask": sorted(child_signals.MASK), "ignored": sorted(child_signals.IGNORED)},
+            "children": sup.handover(),
+            "listeners": self.probes.handover(),
+            "control": self.control.handover(),
+            "services": services,
+        }
+        keep = [d["fd"] for d in state["listeners"]]
+        for child in state["children"]:
+            keep += [how["fd"] for how in child["streams"].values()]
+            if child["stdin"] >= 0:
+                keep.append(child["stdin"])
+        if state["control"]:
+            keep.append(state["control"]["fd"])
+        command = " ".join(handover.command())
+        log.info("re-exec: handing %d children over to %s" % (len(state["children"]), command))
+        console.flush(SETTLE)
+        _flush_c_stdio()
+        try:
+            handover.exec_new(state, keep)
+        except OSError as e:
+            return "cannot exec %s: %s" % (command, e.strerror or e)
+
+    # -- the luasup taking over --------------------------------------------
+
+    def take(self, state):
+        """Adopt what a re-exec handed over (handover.take's state). Call
+        before the reaper's first reap and before the script runs."""
+        child_signals.adopt(state["signals"]["mask"], state["signals"]["ignored"])
+        self.sup.adopt(state["children"])
+        self.adopted = {d["pid"]: self.sup.children[d["pid"]] for d in state["children"]}
+        self.probes.adopt(state["listeners"])
+        self.control.carried = state["control"]
+        self.control.generation = state["generation"]
+        self.services = state["services"]
+        # a policy that fails before sup.run: the children's last output is still read
+        self.sup.exit_code.add_done_callback(lambda _: self.adoption_done())
+        log.info("re-exec: luasup %s took over %d children from luasup %s"
+                 % (__version__, len(state["children"]), state["version"]))
+
+    def adopt_child(self, pid):
+        """A handle for the child with that pid that was handed over (the
+        policy's service takes it), or None."""
+        child = self.adopted.pop(int(pid), None)
+        if child is None:
+            return None
+        handle = next(self._handles)
+        self._children[handle] = child
+        return handle
+
+    def adoption_done(self):
+        """The policy has taken what it wants: read the pipes again, and
+        close the listeners and control socket it did not ask for. The
+        children nobody claimed stay luasup's: reaped, and stopped at exit."""
+        if self.services is None and not self.sup.holding:
+            return
+        self.services = None
+        self.sup.hold_output(False)
+        self.probes.close_unclaimed()
+        self.control.drop_carried()
+
+
+def _pair(result):
+    """A Lua call's (first, second) results."""
+    if isinstance(result, tuple):
+        return (result + (None, None))[:2]
+    return result, None
+
+
+def _to_lua(runtime, value):
+    def plain(v):
+        if isinstance(v, str):
+            return handover.data(v)
+        if isinstance(v, dict):
+            return {handover.data(k): plain(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return {i: plain(x) for i, x in enumerate(v, 1)}
+        return v
+    return None if value is None else runtime.table(plain(value))
+
+
+def _flush_c_stdio():
+    """What Lua's io.write left in C's stdout buffer goes out before the exec."""
+    import sys
+    if "lupa" in sys.modules:
+        import ctypes
+        ctypes.CDLL(None).fflush(None)
