@@ -122,14 +122,19 @@ def sweep():
 class Launch:
     """A Popen that is killed, with its whole tree, when the block ends.
 
-    stderr goes to a file, so a failure can say what the init said."""
+    stderr goes to a file, so a failure can say what the init said; or,
+    given `stderr` (an fd), there, and errfile is not written."""
 
     def __init__(self, argv, errfile, env=None, stdin=subprocess.DEVNULL,
-                 stdout=subprocess.DEVNULL):
+                 stdout=subprocess.DEVNULL, stderr=None):
         self.errfile = errfile
-        with open(errfile, "wb") as err:
+        if stderr is not None:
             self.proc = subprocess.Popen(argv, env=env, stdin=stdin, stdout=stdout,
-                                         stderr=err, start_new_session=True)
+                                         stderr=stderr, start_new_session=True)
+        else:
+            with open(errfile, "wb") as err:
+                self.proc = subprocess.Popen(argv, env=env, stdin=stdin, stdout=stdout,
+                                             stderr=err, start_new_session=True)
         self.pid = self.proc.pid
 
     def __enter__(self):
