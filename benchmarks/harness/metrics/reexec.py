@@ -1,8 +1,10 @@
 """Re-exec: how long output and connections pause while luasup replaces
 itself (`luasup ctl reexec`) with 100 services running, beside the other
-ways of getting a new supervisor: luasup stopped and started again, and
+ways of getting a new supervisor: luasup stopped and started again,
 `supervisorctl reload` (supervisord stops every program, reads its
-configuration again and starts them all).
+configuration again and starts them all, in the same process: the code it
+runs stays what it started with) and supervisord stopped and started (how
+a new supervisord is put in place).
 
 Each set-up runs 100 csrc/ticker.c services, each writing a numbered,
 timestamped line every PERIOD ms through the supervisor (luasup: the log
@@ -23,9 +25,11 @@ its arrival, the longest a client waited for an answer (retries included:
 from its first failed attempt), the attempts that failed, the services
 whose pid is the same afterwards and the lines lost (a number missing in a
 process's sequence). For luasup's re-exec, its own log lines on the same
-pipe split the pause: until the exec (the new luasup's --check, flushing,
-the snapshot), the exec to the new luasup's first line (Python, imports,
-reading the hand-over), and the policy's run and the adoption."""
+pipe split the time: until the last line before the pause (the client's
+start-up, the new luasup's --check), then until the exec (flushing, the
+snapshot), the exec to the new luasup's first line (Python, imports, the
+Lua runtime, reading the hand-over), the policy's run and the adoption,
+and on to the first line relayed."""
 
 import os
 import re
@@ -192,6 +196,7 @@ class _Setup:
     def __init__(self, ctx, subject, count):
         self.ctx = ctx
         self.subject = subject
+        self.kind, self.way = SUBJECTS[subject]
         self.count = count
         directory = ctx.path("reexec")
         os.mkdir(directory, 0o700)
@@ -199,7 +204,7 @@ class _Setup:
         self.sock = os.path.join(directory, "ctl.sock")
         self.out = _Collector()
         self.out.start()
-        if subject == "supervisorctl reload":
+        if self.kind == "supervisord":
             self.conf = os.path.join(directory, "supervisord.conf")
             with open(self.conf, "w") as f:
                 f.write(_supervisord_conf(ctx, directory, self.greet_path, self.sock, count))
@@ -254,17 +259,17 @@ class _Setup:
                           if not TICK.search(l))[-300:]
 
     def change(self):
-        if self.subject == "luasup ctl reexec":
+        if self.way == "reexec":
             run = subprocess.run([self.ctx.luasup, "ctl", "reexec"], env=self.env,
                                  capture_output=True, timeout=60)
             if run.returncode != 0:
                 raise RuntimeError("luasup ctl reexec: %s" % (run.stdout + run.stderr)[-300:])
-        elif self.subject == "supervisorctl reload":
+        elif self.way == "reload":
             run = subprocess.run(["supervisorctl", "-c", self.conf, "reload"],
                                  capture_output=True, timeout=60)
             if run.returncode != 0 or b"Restarted supervisord" not in run.stdout:
                 raise RuntimeError("supervisorctl reload: %s" % (run.stdout + run.stderr)[-300:])
-        else:  # luasup stopped and started again
+        else:  # stopped and started again
             self.launch.proc.send_signal(signal.SIGTERM)
             self.launch.wait(30)
             self._launch()
@@ -323,7 +328,7 @@ class _Setup:
             out[name] = longest * 1e3
             out[name + "_failed"] = sum(1 for x in tries if x[2] is not None)
             out[name + "_kinds"] = sorted({x[2] for x in tries if x[2] is not None})
-        if self.subject == "luasup ctl reexec":
+        if self.way == "reexec":
             marks = {}
             for t, l in lines:
                 for step, text in RX_LINES.items():
@@ -346,7 +351,12 @@ class _Setup:
         self.out.close()
 
 
-SUBJECTS = ["luasup ctl reexec", "luasup stopped and started", "supervisorctl reload"]
+SUBJECTS = {  # name: (supervisor, how a new one comes)
+    "luasup ctl reexec": ("luasup", "reexec"),
+    "luasup stopped and started": ("luasup", "restart"),
+    "supervisorctl reload": ("supervisord", "reload"),
+    "supervisord stopped and started": ("supervisord", "restart"),
+}
 
 
 def run(ctx):
@@ -367,8 +377,9 @@ def run(ctx):
         Column("rounds", "n", "%d")],
         "%d services writing a line every %d ms each through the supervisor, a client"
         " connecting to a socket it passed to a service, another to its control socket;"
-        " a new supervisor by luasup ctl reexec, by stopping and starting luasup, and by"
-        " supervisorctl reload: medians over rounds (failed and lost: summed)" % (count, PERIOD))
+        " a new supervisor by luasup ctl reexec, by stopping and starting luasup, by"
+        " supervisorctl reload, and by stopping and starting supervisord: medians over rounds"
+        " (failed and lost: summed)" % (count, PERIOD))
     rounds = ctx.pick(5, 1)
     setups, errors, figures = [], {}, {s: [] for s in SUBJECTS}
     try:
@@ -417,10 +428,10 @@ def run(ctx):
             result.notes.append(
                 "where luasup's re-exec time goes (medians): %.0f ms from the command to the last"
                 " line relayed before the pause (the client's start-up, the new luasup's --check),"
-                " then the pause: %.0f ms until the exec (flushing the sinks, the snapshot), %.0f"
-                " ms from the exec to the new luasup's first log line (Python, imports, reading"
-                " the hand-over), %.0f ms running the policy and adopting the services, %.0f ms"
-                " more until the first line relayed."
+                " then the pause: %.0f ms until the exec (flushing the sinks, the snapshot),"
+                " %.0f ms from the exec to the new luasup's first log line (Python, imports, the"
+                " Lua runtime, reading the hand-over), %.0f ms running the policy and adopting the"
+                " services, %.0f ms more until the first line relayed."
                 % (m["until_held"], m["held_to_exec"], m["exec_to_start"], m["policy_adopt"],
                    m["adopt_to_output"]))
     result.notes.append("pids kept: of the %d services, those with the same pid after the change"
