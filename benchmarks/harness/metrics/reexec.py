@@ -93,7 +93,7 @@ class _Collector(threading.Thread):
 
 class _Prober(threading.Thread):
     """A client trying `attempt` every `every` s while active, each try
-    recorded as (start, end, failure kind or None)."""
+    recorded as (start, end, what went wrong or None)."""
 
     def __init__(self, attempt, every):
         super().__init__(daemon=True)
@@ -111,12 +111,8 @@ class _Prober(threading.Thread):
             try:
                 self.attempt()
                 kind = None
-            except ConnectionRefusedError:
-                kind = "refused"
-            except FileNotFoundError:
-                kind = "no socket"
-            except (OSError, ValueError, control.RpcError) as e:
-                kind = type(e).__name__
+            except Exception as e:  # whatever a client can meet is a failed attempt
+                kind = _failure(e)
             end = time.monotonic()
             self.tries.append((start, end, kind))
             time.sleep(max(0.0, start + self.every - time.monotonic()))
@@ -128,6 +124,18 @@ class _Prober(threading.Thread):
         self.done = True
         self.active.set()
         self.join(10)
+
+
+def _failure(e):
+    """What a client met, in a word."""
+    for kinds, word in [(ConnectionRefusedError, "refused"), (FileNotFoundError, "no socket"),
+                        ((ConnectionResetError, BrokenPipeError), "reset"),
+                        (socket.timeout, "timeout"),
+                        ((ConnectionError, ValueError), "closed unanswered"),
+                        (control.RpcError, "error answer")]:
+        if isinstance(e, kinds):
+            return word
+    return type(e).__name__
 
 
 def _greet(path):
@@ -437,7 +445,8 @@ def run(ctx):
     result.notes.append("pids kept: of the %d services, those with the same pid after the change"
                         " (fewest over the rounds). supervisord's control client is XML-RPC"
                         " supervisor.getState on a new connection each time; a failed attempt"
-                        " (refused, no socket, cut) is retried after %.0f ms, and the longest"
-                        " answer counts from the first failed attempt."
+                        " (refused, no socket, reset, closed unanswered, an error answer) is"
+                        " retried after %.0f ms, and the longest answer counts from the first"
+                        " failed attempt."
                         % (count, HELLO_EVERY * 1e3))
     return result
