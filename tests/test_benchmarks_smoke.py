@@ -71,7 +71,7 @@ def test_quick_run_reports_every_metric(tmp_path):
     assert len(idle) == 3 and all(r["connected"] for r in idle)
     follow = [r for r in results["metrics"]["ctl_logs"]["rows"] if r["subject"].startswith("ring")]
     assert len(follow) == 3 and all(r["got"] > 0 and r["lost"] == 0 for r in follow)
-    # the re-exec benchmark: the three ways took part; luasup's re-exec kept
+    # the re-exec benchmark: the four ways took part; luasup's re-exec kept
     # every service's pid, lost no line, and no client found a socket closed
     # (a control connection it had accepted may be cut: docs/live.md)
     rx = {r["subject"]: r for r in results["metrics"]["reexec"]["rows"]}
