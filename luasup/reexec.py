@@ -70,6 +70,7 @@ class Reexec:
             "children": sup.handover(),
             "listeners": self.probes.handover(),
             "control": self.control.handover(),
+            "rings": self.logs.handover(),
             "services": services,
         }
         keep = [d["fd"] for d in state["listeners"]]
@@ -100,6 +101,7 @@ class Reexec:
         self.control.carried = state["control"]
         self.control.generation = state["generation"]
         self.services = state["services"]
+        self.logs.carried_rings = state["rings"]
         # a policy that fails before sup.run: the children's last output is still read
         self.sup.exit_code.add_done_callback(lambda _: self.adoption_done())
         log.info("re-exec: luasup %s took over %d children from luasup %s"
