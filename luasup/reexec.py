@@ -44,6 +44,8 @@ class Reexec:
         the children, their pipes, the listeners, the control socket and
         `snapshot()` (the services' state, from Lua; or nil and why not).
         Returns only when that did not happen: (None, why)."""
+        if self.sup.holding:
+            return (None, b"a re-exec is under way")
         self.sup.hold_output()  # from here on the pipes keep what children write
         try:
             if not await self.logs.flush(time.monotonic() + SETTLE):
@@ -96,7 +98,7 @@ class Reexec:
         before the reaper's first reap and before the script runs."""
         child_signals.adopt(state["signals"]["mask"], state["signals"]["ignored"])
         self.sup.adopt(state["children"])
-        self.adopted = {d["pid"]: self.sup.children[d["pid"]] for d in state["children"]}
+        self.adopted = {d["pid"]: self.sup.children[d["pid"]] for d in state["children"] if not d["exited"]}
         self.probes.adopt(state["listeners"])
         self.control.carried = state["control"]
         self.control.generation = state["generation"]
