@@ -84,8 +84,8 @@ class Reexec:
             keep.append(state["control"]["fd"])
         command = " ".join(handover.command())
         log.info("re-exec: handing %d children over to %s" % (len(state["children"]), command))
+        console.flush_c_stdio()
         console.flush(SETTLE)
-        _flush_c_stdio()
         try:
             handover.exec_new(state, keep)
         except OSError as e:
@@ -141,18 +141,11 @@ def _pair(result):
 def _to_lua(runtime, value):
     def plain(v):
         if isinstance(v, str):
-            return handover.data(v)
+            return v.encode("utf-8", "surrogateescape")
         if isinstance(v, dict):
-            return {handover.data(k): plain(x) for k, x in v.items()}
+            return {k.encode(): plain(x) for k, x in v.items()}
         if isinstance(v, list):
             return {i: plain(x) for i, x in enumerate(v, 1)}
         return v
     return None if value is None else runtime.table(plain(value))
 
-
-def _flush_c_stdio():
-    """What Lua's io.write left in C's stdout buffer goes out before the exec."""
-    import sys
-    if "lupa" in sys.modules:
-        import ctypes
-        ctypes.CDLL(None).fflush(None)
