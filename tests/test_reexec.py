@@ -379,3 +379,20 @@ def test_a_backoff_ends_when_it_would_have_and_a_failed_service_stays_failed(tmp
     first, second = [float(t) for t in read(tmp_path / "starts").split()[:2]]
     assert first + 3 <= second < asked + 3, (first, asked, second)
     assert listed(p)["flaky"]["restarts"] >= 1
+
+
+def test_the_handover_is_logged_when_luasups_own_lines_go_to_a_file(tmp_path, policies):
+    # the line logged just before the exec, once the sinks have been
+    # flushed, must still go somewhere: the file, or else stderr
+    p = policies(tmp_path, """
+        logs.route{name = 'luasup', to = logs.file{path = %s}, final = true}
+        sup.service('a', {cmd = {'sleep', '1000'}})
+        return sup.run()
+    """ % lua_quote(str(tmp_path / "own.log")))
+    wait_states(p, {"a": "running"})
+    reexec(p)
+    wait_until(lambda: "supervise: re-exec: took over 1 services" in read(tmp_path / "own.log"),
+               what="the new luasup's line in the file")
+    logged = p.stderr() + read(tmp_path / "own.log")
+    assert "re-exec: handing 1 children over to " in logged, logged
+    assert "re-exec: luasup %s took over 1 children from luasup" % hello(p)["version"] in logged, logged
