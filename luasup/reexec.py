@@ -83,7 +83,11 @@ class Reexec:
         if state["control"]:
             keep.append(state["control"]["fd"])
         command = " ".join(handover.command())
+        # the sinks were flushed already and are not read again before the
+        # exec: a route taking luasup's own lines would lose this one
+        tap, log.tap = log.tap, None
         log.info("re-exec: handing %d children over to %s" % (len(state["children"]), command))
+        log.tap = tap
         console.flush_c_stdio()
         console.flush(SETTLE)
         try:
