@@ -25,7 +25,7 @@ HEAD = """local init = require('init')
 local sup = require('supervise')
 local logs = require('logs')
 local bus = logs.file{path = %s, prefix = '{name} '}
-logs.route{to = {logs.ring{lines = 1000}, bus}}
+logs.route{to = {logs.ring{lines = 100000}, bus}}
 local py = %s
 """
 
@@ -97,6 +97,15 @@ def checking(pid):
             if "--check" in read("/proc/%s/cmdline" % child).split("\0"):
                 return True
     return False
+
+
+def catch(moment, pid, what):
+    """Wait for moment(pid) without backing off (wait_until sleeps up to
+    0.1 s between looks): the moments of a hand-over are short."""
+    deadline = time.monotonic() + DEADLINE
+    while not moment(pid):
+        assert time.monotonic() < deadline, "no %s within %d s" % (what, DEADLINE)
+        time.sleep(0.001)
 
 
 def script(tmp_path, name, text):
@@ -249,15 +258,25 @@ def test_reexec_under_load_loses_no_line_and_refuses_no_connection(tmp_path, pol
                 numbers(read(p.path(name)), tag)), what="%s's last line in %s" % (tag, name))
             assert seen == list(range(end)), "%s: %d lines of %d, first gaps %r" % (
                 tag, len(seen), end, [(a, b) for a, b in zip([-1] + seen, seen) if b != a + 1][:3])
+    # the ring was carried across each re-exec: every line once, in order
+    client = Client(p.socket)
+    try:
+        ring = client.call("logs", names=["bus"], n=100000)
+    finally:
+        client.close()
+    assert "truncated" not in ring
+    seen, end = numbers("".join("bus %s\n" % r["line"] for r in ring["records"]), "bus")
+    assert seen == list(range(end)), (len(seen), end)
     err = p.stderr()
     assert err.count("luasup: supervise: re-exec: took over 4 services") == 3, err
     assert "Traceback" not in err and "error:" not in err, err
 
 
-def test_an_exit_during_the_handover_is_reaped_recorded_and_restarted(tmp_path, policies):
+def test_exits_during_the_handover_are_reaped_recorded_and_restarted(tmp_path, policies):
     # brief says goodbye and exits once, right after luasup's exec, before
     # the new luasup has taken its children over: a zombie only the new one
-    # can collect, and a pipe only the new one can read
+    # can collect, and a pipe only the new one can read. victim is killed
+    # (SIGKILL) by the test at that moment.
     brief = script(tmp_path, "brief.py", AFTER_REEXEC + """
 marker = sys.argv[1]
 if not os.path.exists(marker):
@@ -269,26 +288,41 @@ while True:
 """)
     p = policies(tmp_path, """
         sup.service('brief', {cmd = {py, %s, %s}, backoff = {initial = 0.1}})
-        sup.service('calm', {cmd = {'sleep', '1000'}})
+        sup.service('victim', {cmd = {'sleep', '1000'}, backoff = {initial = 0.1}})
+        sup.service('calm', {cmd = {'sleep', '1001'}})
         return sup.run()
     """ % (brief, lua_quote(str(tmp_path / "exited"))))
-    before = wait_states(p, {"brief": "running", "calm": "running"})
-    reexec(p)
-    after = wait_until(lambda: (lambda s: s if s["brief"]["state"] == "running"
-                                and s["brief"]["pid"] != before["brief"]["pid"] else None)(listed(p)),
-                       what="brief restarted")
+    before = wait_states(p, {"brief": "running", "victim": "running", "calm": "running"})
+    asked = p.follow("reexec")
+    try:
+        catch(reexeced, p.pid, "exec")
+        os.kill(before["victim"]["pid"], signal.SIGKILL)
+        assert asked.wait(DEADLINE) == 0, asked.stderr.read()
+    finally:
+        if asked.poll() is None:
+            asked.kill()
+        asked.wait()
+        asked.stdout.close()
+        asked.stderr.close()
+
+    def restarted():
+        now = listed(p)
+        return now if all(now[n]["state"] == "running" and now[n]["pid"] != before[n]["pid"]
+                          for n in ("brief", "victim")) else None
+    after = wait_until(restarted, what="brief and victim restarted")
     assert (tmp_path / "exited").exists()
-    assert after["brief"]["restarts"] == before["brief"]["restarts"] + 1
-    assert after["brief"]["last_exit"]["code"] == 3 and after["brief"]["last_exit"]["how"] == "exit"
+    for name, how, code in (("brief", "exit", 3), ("victim", "signal", 137)):
+        assert after[name]["restarts"] == before[name]["restarts"] + 1
+        assert (after[name]["last_exit"]["how"], after[name]["last_exit"]["code"]) == (how, code), after[name]
     assert counters({"calm": after["calm"]}) == counters({"calm": before["calm"]})
-    # the old process is gone, not a zombie, and no child of luasup is one
-    assert stat(before["brief"]["pid"]) is None
+    # the old processes are gone, not zombies, and no child of luasup is one
+    assert stat(before["brief"]["pid"]) is None and stat(before["victim"]["pid"]) is None
     assert zombies(children(p.pid)) == []
     wait_until(lambda: "brief goodbye from %d\n" % before["brief"]["pid"] in read(p.path("bus.log")),
                what="brief's last words in the log")
-    # it exited after the exec: the new luasup saw the exit
+    # brief exited after the exec: the new luasup saw the exit
     err = p.stderr()
-    took = err.index("luasup: supervise: re-exec: took over 2 services")
+    took = err.index("luasup: supervise: re-exec: took over 3 services")
     assert "service brief: backoff" in err[took:] and "service brief: backoff" not in err[:took], err
 
 
@@ -339,11 +373,7 @@ def test_a_sigterm_during_the_handover_is_answered(tmp_path, policies, when):
     client = Client(p.socket)
     try:
         client.request("r", "reexec")
-        seen = checking if when == "check" else reexeced
-        deadline = time.monotonic() + DEADLINE
-        while not seen(p.pid):  # no backing off: the moment is short
-            assert time.monotonic() < deadline, "no %s within %d s" % (when, DEADLINE)
-            time.sleep(0.001)
+        catch(checking if when == "check" else reexeced, p.pid, when)
         os.kill(p.pid, signal.SIGTERM)
         assert p.proc.wait(timeout=DEADLINE) == 143
     finally:
