@@ -528,7 +528,9 @@ local function check_new()
     local code, out, err = child:code(), child:stdout() or '', child:stderr() or ''
     local version = out:match('^luasup (%S+): hand%-over format')
     if code ~= 0 or not version then
-        local first = err:match('[^\n]+') or out:match('[^\n]+') or ('exit code ' .. code)
+        -- a broken install dies in a Python traceback: what went wrong is its last line
+        local first = (err:match('^Traceback') and err:match('([^\n]+)\n*$')) or err:match('[^\n]+')
+            or out:match('[^\n]+') or ('exit code ' .. code)
         return nil, ('the new luasup failed its check (%s): %s'):format(table.concat(argv, ' '), first)
     end
     return true, version
