@@ -101,7 +101,8 @@ BROKEN = {
         [("handover.py", "FORMAT = 1", "FORMAT = 2")],
         "luasup: fatal: luasup %s cannot take a hand-over of format 1 (it takes 2)" % NEW),
     "it does not know hand-overs": (
-        [("script.py", "if handover.CHECK_ENV not in os.environ:", "if True:")], "exit code 0"),
+        [("script.py", "if handover.CHECK_ENV not in os.environ:", "if True:")],
+        "it did not answer which hand-over format it takes"),
 }
 
 
