@@ -1,0 +1,124 @@
+"""What a re-exec refuses, and why (inline code, a service between two
+states, a client with read-only access), with nothing changed after a
+refusal; and the other way in: sup.reexec() from the policy, bound to a
+signal, which returns nil and why when it is refused."""
+
+import os
+import shutil
+import signal
+import tempfile
+
+from helpers import LUASUP, lua_quote, start, terminate, wait_until
+from helpers.ctl import NOBODY, Policy, ctl, one_line_error
+from helpers.ctlsocket import Client
+from helpers.supervision import PRELUDE
+
+REFUSED = "luasup ctl: re-exec refused, nothing changed: "
+
+
+def hello(socket):
+    """The `hello` answer, or None while a re-exec closes connections."""
+    try:
+        client = Client(socket)
+    except OSError:
+        return None
+    try:
+        return client.call("hello")
+    except AssertionError:  # closed by the re-exec before it answered
+        return None
+    finally:
+        client.close()
+
+
+def pids(policy):
+    return {st["name"]: (st["state"], st.get("pid")) for st in policy.json("list")["services"]}
+
+
+def test_inline_code_is_refused_by_ctl_and_by_sup_reexec(tmp_path):
+    """The new luasup must read the policy again: inline code cannot be.
+    sup.reexec() says so as its nil, why."""
+    socket = str(tmp_path / "ctl.sock")
+    code = PRELUDE + """
+init.on('USR2', function()
+    init.spawn(function()
+        local ok, why = sup.reexec()
+        init.log('info', 'sup.reexec() -> %s, %s', tostring(ok), why)
+    end)
+end)
+sup.service('db', {cmd = {'sleep', '3600'}})
+return sup.run()
+"""
+    luasup = start([code], stdout=None, stderr=open(tmp_path / "luasup.err", "w"))
+    try:
+        wait_until(lambda: hello(socket), what="the control socket")
+        why = "the policy is inline code, not a file: the new luasup must read it again"
+        one_line_error(ctl(socket, "reexec"), 1, REFUSED + why)
+        os.kill(luasup.pid, signal.SIGUSR2)
+        wait_until(lambda: "luasup: sup.reexec() -> nil, %s\n" % why in (tmp_path / "luasup.err").read_text(),
+                   what="sup.reexec()'s answer logged")
+        assert (tmp_path / "luasup.err").read_text().count(
+            "luasup: error: supervise: re-exec refused, nothing changed: %s\n" % why) == 2
+        assert hello(socket)["generation"] == 0
+    finally:
+        terminate(luasup)
+
+
+STUBBORN = """
+sup.service('db', {cmd = {'sleep', '3600'}})
+-- its stop signal stays ignored after the exec
+sup.service('stubborn', {cmd = {'sh', '-c', "trap '' TERM; touch %s; exec sleep 3601"}, stop = {timeout = 60}})
+return sup.run()
+"""
+
+
+def test_a_service_stopping_is_refused_until_it_has_stopped(tmp_path):
+    trapped = tmp_path / "trapped"
+    with Policy(STUBBORN % lua_quote(str(trapped)), tmp_path) as policy:
+        wait_until(trapped.exists, what="stubborn ignoring SIGTERM")
+        assert policy.ctl("stop", "--no-wait", "stubborn").returncode == 0
+        policy.wait_state("stubborn", "stopping")
+        before = pids(policy)
+
+        one_line_error(policy.ctl("reexec"), 1, REFUSED + "service stubborn is stopping")
+        assert "luasup: error: supervise: re-exec refused, nothing changed: service stubborn is stopping\n" \
+            in policy.stderr()
+        assert pids(policy) == before and hello(policy.socket)["generation"] == 0
+
+        assert policy.ctl("kill", "stubborn", "KILL").returncode == 0
+        policy.wait_state("stubborn", "stopped")
+        assert policy.json("reexec")["generation"] == 1
+        assert pids(policy)["db"] == before["db"]
+
+
+def test_a_read_only_client_may_not_reexec(tmp_path):
+    public = tempfile.mkdtemp(prefix="luasup-reexec-test-")  # nobody may enter it: pytest's are root's
+    os.chmod(public, 0o755)
+    try:
+        with Policy("sup.control{allow = {[65534] = 'read'}}\nsup.service('db', {cmd = {'sleep', '3600'}})"
+                    "\nreturn sup.run()", public, socket=os.path.join(public, "run", "ctl.sock")) as policy:
+            assert ctl(policy.socket, "list", user=NOBODY).returncode == 0  # it may look
+            one_line_error(ctl(policy.socket, "reexec", user=NOBODY), 3,
+                           "luasup ctl: permission denied: uid 65534 has read-only access")
+            assert hello(policy.socket)["generation"] == 0
+    finally:
+        shutil.rmtree(public, ignore_errors=True)
+
+
+SIGNALLED = """
+init.on('USR2', function() init.spawn(sup.reexec) end)
+sup.service('db', {cmd = {'sleep', '3600'}})
+sup.service('web', {cmd = {'sleep', '3601'}, after = 'db'})
+return sup.run()
+"""
+
+
+def test_sup_reexec_bound_to_a_signal(tmp_path):
+    with Policy(SIGNALLED, tmp_path) as policy:
+        policy.wait_state("web", "running")
+        before = pids(policy)
+        os.kill(policy.pid, signal.SIGUSR2)
+        now = wait_until(lambda: (lambda h: h if h and h["generation"] == 1 else None)(hello(policy.socket)),
+                         what="the re-exec'd luasup answering")
+        assert now["pid"] == policy.pid and now["reexec_failures"] == 0
+        assert pids(policy) == before
+        assert "luasup: re-exec: handing 2 children over to %s\n" % LUASUP in policy.stderr()
