@@ -163,3 +163,16 @@ def test_the_policy_runs_again_and_the_services_are_brought_in_line_with_it(inst
         wait_until(lambda: stat(web) is None, what="web's process (pid %d) gone" % web)
         wait_until(lambda: lines(policy.path("luasup.out")) == ["policy read"] * 2,
                    what="the policy printing twice")
+
+
+def test_while_the_command_luasup_was_started_as_is_gone_nothing_changes(installs, running):
+    """Between pip's removal of the old console script and the writing of
+    the new one, another `luasup` on PATH is no stand-in."""
+    before = pids(running)
+    os.unlink(installs.luasup)
+    one_line_error(running.ctl("reexec"), 1, "luasup ctl: re-exec refused, nothing changed: the new luasup does"
+                   " not start: unable to spawn %s: No such file or directory" % installs.luasup)
+    assert pids(running) == before and hello(running)["generation"] == 0
+
+    installs.use("new")
+    assert running.json("reexec")["to"] == NEW
