@@ -44,10 +44,11 @@ def check_answer():
 
 def command():
     """The command that starts the luasup installed now, as this one was
-    started (argv[1:] follow it)."""
-    from .cli import self_command
-    me = self_command()
-    if os.path.basename(me) == "__main__.py":  # python -m luasup, no luasup on PATH
+    started (argv[1:] follow it). Never another `luasup` found on PATH when
+    that one is missing (pip between removing and writing it): that is
+    another installation, and the check must fail instead."""
+    me = os.path.abspath(sys.argv[0])
+    if os.path.basename(me) == "__main__.py":  # python -m luasup
         return [sys.executable, "-m", "luasup"]
     return [me]
 
