@@ -50,6 +50,12 @@ def hello(policy):
         client.close()
 
 
+def signal_mask(pid):
+    """The signals pid blocks, as a bit mask."""
+    with open("/proc/%d/status" % pid) as f:
+        return int(next(line for line in f if line.startswith("SigBlk:")).split()[1], 16)
+
+
 def pids(policy):
     return {st["name"]: (st["state"], st["pid"], st["restarts"]) for st in policy.json("list")["services"]}
 
@@ -154,7 +160,10 @@ def test_the_policy_runs_again_and_the_services_are_brought_in_line_with_it(inst
         installs.use("new")
         assert policy.json("reexec")["generation"] == 1
 
-        policy.wait_state("cache", "running")
+        cache = policy.wait_state("cache", "running")["pid"]
+        # with the signal state luasup was started with, not the blocked
+        # mask the new luasup starts with
+        assert signal_mask(cache) == signal_mask(before["db"][1]) == 0
         now = pids(policy)
         assert set(now) == {"db", "cache"} and now["db"] == before["db"]
         web = before["web"][1]
