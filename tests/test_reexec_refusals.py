@@ -7,8 +7,9 @@ import os
 import shutil
 import signal
 import tempfile
+import time
 
-from helpers import LUASUP, lua_quote, start, terminate, wait_until
+from helpers import DEADLINE, LUASUP, lua_quote, start, terminate, wait_until
 from helpers.ctl import NOBODY, Policy, ctl, one_line_error
 from helpers.ctlsocket import Client
 from helpers.supervision import PRELUDE
@@ -122,3 +123,27 @@ def test_sup_reexec_bound_to_a_signal(tmp_path):
         assert now["pid"] == policy.pid and now["reexec_failures"] == 0
         assert pids(policy) == before
         assert "luasup: re-exec: handing 2 children over to %s\n" % LUASUP in policy.stderr()
+
+
+def threads(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return int(next(line for line in f if line.startswith("Threads:")).split()[1])
+
+
+def test_a_signal_the_policy_takes_is_its_own_during_the_hand_over(tmp_path):
+    """Sent while the new luasup starts (the exec'd process has one thread
+    until its loop runs), USR1 waits for the policy's handler: it is not
+    relayed to the children, as a signal the policy leaves alone is."""
+    with Policy("init.on('USR1', function() init.log('info', 'USR1 handled') end)\n" + SIGNALLED,
+                tmp_path) as policy:
+        policy.wait_state("web", "running")
+        before = pids(policy)
+        assert threads(policy.pid) > 1
+        reexec = policy.follow("reexec")
+        deadline = time.monotonic() + DEADLINE
+        while threads(policy.pid) > 1:  # polled tightly: the window is a fraction of a second
+            assert time.monotonic() < deadline, "no exec"
+        os.kill(policy.pid, signal.SIGUSR1)
+        assert reexec.wait(timeout=DEADLINE) == 0, reexec.stderr.read()
+        wait_until(lambda: "luasup: USR1 handled\n" in policy.stderr(), what="USR1 handled")
+        assert pids(policy) == before
