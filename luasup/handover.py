@@ -12,8 +12,8 @@ The signal mask crosses by itself: every signal luasup handles stays
 blocked through the exec, so one sent meanwhile waits, pending, for the
 new luasup, which holds those the policy took until the policy takes them
 again (lifecycle.carry), rather than relay them to the children. Zombies
-wait too: a child that exits during the hand-over is
-still luasup's child, reaped by the new reaper."""
+wait too: a child that exits during the hand-over is still luasup's child,
+reaped by the new reaper."""
 
 import json
 import os

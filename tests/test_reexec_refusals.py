@@ -9,37 +9,22 @@ import signal
 import tempfile
 import time
 
-from helpers import DEADLINE, LUASUP, lua_quote, start, terminate, wait_until
+from helpers import DEADLINE, LUASUP, lua_quote, wait_until
 from helpers.ctl import NOBODY, Policy, ctl, one_line_error
-from helpers.ctlsocket import Client
-from helpers.supervision import PRELUDE
+from helpers.controlled import errors, serving
+from helpers.ctlsocket import hello
 
 REFUSED = "luasup ctl: re-exec refused, nothing changed: "
-
-
-def hello(socket):
-    """The `hello` answer, or None while a re-exec closes connections."""
-    try:
-        client = Client(socket)
-    except OSError:
-        return None
-    try:
-        return client.call("hello")
-    except AssertionError:  # closed by the re-exec before it answered
-        return None
-    finally:
-        client.close()
 
 
 def pids(policy):
     return {st["name"]: (st["state"], st.get("pid")) for st in policy.json("list")["services"]}
 
 
-def test_inline_code_is_refused_by_ctl_and_by_sup_reexec(tmp_path):
-    """The new luasup must read the policy again: inline code cannot be.
-    sup.reexec() says so as its nil, why."""
-    socket = str(tmp_path / "ctl.sock")
-    code = PRELUDE + """
+def test_inline_code_is_refused_by_ctl_and_by_sup_reexec():
+    """The new luasup must read the policy again: inline code (here -e)
+    cannot be. sup.reexec() says so as its nil, why."""
+    with serving("""
 init.on('USR2', function()
     init.spawn(function()
         local ok, why = sup.reexec()
@@ -47,21 +32,15 @@ init.on('USR2', function()
     end)
 end)
 sup.service('db', {cmd = {'sleep', '3600'}})
-return sup.run()
-"""
-    luasup = start([code], stdout=None, stderr=open(tmp_path / "luasup.err", "w"))
-    try:
-        wait_until(lambda: hello(socket), what="the control socket")
+""") as luasup:
+        socket = os.environ["LUASUP_CTL"]
         why = "the policy is inline code, not a file: the new luasup must read it again"
         one_line_error(ctl(socket, "reexec"), 1, REFUSED + why)
         os.kill(luasup.pid, signal.SIGUSR2)
-        wait_until(lambda: "luasup: sup.reexec() -> nil, %s\n" % why in (tmp_path / "luasup.err").read_text(),
+        wait_until(lambda: "luasup: sup.reexec() -> nil, %s\n" % why in errors(luasup),
                    what="sup.reexec()'s answer logged")
-        assert (tmp_path / "luasup.err").read_text().count(
-            "luasup: error: supervise: re-exec refused, nothing changed: %s\n" % why) == 2
+        assert errors(luasup).count("luasup: error: supervise: re-exec refused, nothing changed: %s\n" % why) == 2
         assert hello(socket)["generation"] == 0
-    finally:
-        terminate(luasup)
 
 
 STUBBORN = """
@@ -118,8 +97,9 @@ def test_sup_reexec_bound_to_a_signal(tmp_path):
         policy.wait_state("web", "running")
         before = pids(policy)
         os.kill(policy.pid, signal.SIGUSR2)
-        now = wait_until(lambda: (lambda h: h if h and h["generation"] == 1 else None)(hello(policy.socket)),
-                         what="the re-exec'd luasup answering")
+        wait_until(lambda: (hello(policy.socket) or {}).get("generation") == 1,
+                   what="the re-exec'd luasup answering")
+        now = hello(policy.socket)
         assert now["pid"] == policy.pid and now["reexec_failures"] == 0
         assert pids(policy) == before
         assert "luasup: re-exec: handing 2 children over to %s\n" % LUASUP in policy.stderr()

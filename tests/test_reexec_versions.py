@@ -13,7 +13,7 @@ import pytest
 
 from helpers import stat, wait_until
 from helpers.ctl import Policy, lines, one_line_error
-from helpers.ctlsocket import Client
+from helpers.ctlsocket import hello
 from helpers.installs import Installs, __version__ as OLD
 
 NEW = OLD + ".post1"
@@ -41,15 +41,6 @@ def running(installs, tmp_path):
         yield policy
 
 
-def hello(policy):
-    """The `hello` answer, on a connection of its own (a re-exec closes them)."""
-    client = Client(policy.socket)
-    try:
-        return client.call("hello")
-    finally:
-        client.close()
-
-
 def signal_mask(pid):
     """The signals pid blocks, as a bit mask."""
     with open("/proc/%d/status" % pid) as f:
@@ -62,12 +53,13 @@ def pids(policy):
 
 def test_an_upgrade_runs_the_new_version_in_the_same_process_with_the_same_services(installs, running):
     before = pids(running)
-    assert hello(running)["version"] == OLD and hello(running)["generation"] == 0
+    first = hello(running.socket)
+    assert (first["version"], first["generation"]) == (OLD, 0)
 
     installs.use("new")
     assert running.json("reexec") == {"from": OLD, "to": NEW, "pid": running.pid, "generation": 1}
 
-    now = hello(running)
+    now = hello(running.socket)
     assert (now["version"], now["generation"], now["pid"]) == (NEW, 1, running.pid)
     assert pids(running) == before
     for _, pid, _ in before.values():  # still luasup's children, not adopted by another process
@@ -95,7 +87,7 @@ def test_the_new_code_supervises_after_the_upgrade(installs, tmp_path):
         assert policy.ctl("restart", "web").returncode == 0
         web = policy.wait_state("web", "running")["pid"]
         assert "luasup: service web: running (pid %d) [changed]\n" % web in policy.stderr()
-        assert hello(policy)["pid"] == policy.pid
+        assert hello(policy.socket)["pid"] == policy.pid
 
 
 # the new installation, broken in a way its check finds, and how the
@@ -132,7 +124,7 @@ def test_a_new_luasup_that_fails_its_check_changes_nothing(installs, running, br
     assert err.endswith(why), err
     assert "luasup: error: supervise: re-exec refused, nothing changed: the new luasup failed its check" \
         in running.stderr()
-    now = hello(running)
+    now = hello(running.socket)
     assert (now["version"], now["generation"]) == (OLD, 0)
     assert pids(running) == before
 
@@ -181,7 +173,7 @@ def test_while_the_command_luasup_was_started_as_is_gone_nothing_changes(install
     os.unlink(installs.luasup)
     one_line_error(running.ctl("reexec"), 1, "luasup ctl: re-exec refused, nothing changed: the new luasup does"
                    " not start: unable to spawn %s: No such file or directory" % installs.luasup)
-    assert pids(running) == before and hello(running)["generation"] == 0
+    assert pids(running) == before and hello(running.socket)["generation"] == 0
 
     installs.use("new")
     assert running.json("reexec")["to"] == NEW
