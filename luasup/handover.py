@@ -38,7 +38,7 @@ def check_answer():
         raise Refused("luasup %s cannot take a hand-over of format %s (it takes %d)"
                       % (__version__, wanted, FORMAT))
     # what the new luasup will import once exec'd: a broken install fails here
-    from . import api, bridge, runtime, script, supervisor  # noqa: F401
+    from . import api, bridge, runtime, script, supervisor  # noqa: F401 (imported to be checked)
     from .loop import new_loop
     new_loop().close()
     return "luasup %s: hand-over format %d\n" % (__version__, FORMAT)
@@ -107,11 +107,3 @@ def take():
         raise Refused("the hand-over has format %r, this luasup takes %d" % (state.get("format"), FORMAT))
     return state
 
-
-def text(b):
-    """bytes -> str for the JSON state (any bytes survive the round trip)."""
-    return b.decode("utf-8", "surrogateescape")
-
-
-def data(s):
-    return s.encode("utf-8", "surrogateescape")

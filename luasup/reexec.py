@@ -45,6 +45,8 @@ class Reexec:
         the children, their pipes, the listeners, the control socket and
         `snapshot()` (the services' state, from Lua; or nil and why not).
         Returns only when that did not happen: (None, why)."""
+        if self.sup.holding:
+            return (None, b"a re-exec is under way")
         self.sup.hold_output()  # from here on the pipes keep what children write
         try:
             if not await self.logs.flush(time.monotonic() + SETTLE):
@@ -74,6 +76,7 @@ class Reexec:
             "children": sup.handover(),
             "listeners": self.probes.handover(),
             "control": self.control.handover(),
+            "rings": self.logs.handover(),
             "services": services,
         }
         keep = [d["fd"] for d in state["listeners"]]
@@ -85,8 +88,8 @@ class Reexec:
             keep.append(state["control"]["fd"])
         command = " ".join(handover.command())
         log.info("re-exec: handing %d children over to %s" % (len(state["children"]), command))
+        console.flush_c_stdio()
         console.flush(SETTLE)
-        _flush_c_stdio()
         try:
             handover.exec_new(state, keep)
         except OSError as e:
@@ -100,11 +103,12 @@ class Reexec:
         child_signals.adopt(state["signals"]["mask"], state["signals"]["ignored"])
         self.lifecycle.carry(state["signals"]["taken"])
         self.sup.adopt(state["children"])
-        self.adopted = {d["pid"]: self.sup.children[d["pid"]] for d in state["children"]}
+        self.adopted = {d["pid"]: self.sup.children[d["pid"]] for d in state["children"] if not d["exited"]}
         self.probes.adopt(state["listeners"])
         self.control.carried = state["control"]
         self.control.generation = state["generation"]
         self.services = state["services"]
+        self.logs.carried_rings = state["rings"]
         # a policy that fails before sup.run: the children's last output is still read
         self.sup.exit_code.add_done_callback(lambda _: self.adoption_done())
         log.info("re-exec: luasup %s took over %d children from luasup %s"
@@ -143,18 +147,11 @@ def _pair(result):
 def _to_lua(runtime, value):
     def plain(v):
         if isinstance(v, str):
-            return handover.data(v)
+            return v.encode("utf-8", "surrogateescape")
         if isinstance(v, dict):
-            return {handover.data(k): plain(x) for k, x in v.items()}
+            return {k.encode(): plain(x) for k, x in v.items()}
         if isinstance(v, list):
             return {i: plain(x) for i, x in enumerate(v, 1)}
         return v
     return None if value is None else runtime.table(plain(value))
 
-
-def _flush_c_stdio():
-    """What Lua's io.write left in C's stdout buffer goes out before the exec."""
-    import sys
-    if "lupa" in sys.modules:
-        import ctypes
-        ctypes.CDLL(None).fflush(None)

@@ -324,7 +324,10 @@ def _reexec(client, args):
     """Ask for the re-exec, then wait for the new luasup to answer `hello`
     with the next generation (or the old one to say it failed)."""
     before = client.call("hello")
-    client.call("reexec")
+    try:
+        client.call("reexec")
+    except Unreachable:
+        pass  # another re-exec's exec closed the connection: its new luasup answers below
     deadline = time.monotonic() + (args.timeout or REEXEC_WAIT)
     while True:
         now = _hello(client.path, deadline)
