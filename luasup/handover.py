@@ -10,8 +10,10 @@ Everything else (other fds, threads, the Lua state) ends at the exec.
 
 The signal mask crosses by itself: every signal luasup handles stays
 blocked through the exec, so one sent meanwhile waits, pending, for the
-new luasup. Zombies wait too: a child that exits during the hand-over is
-still luasup's child, reaped by the new reaper."""
+new luasup, which holds those the policy took until the policy takes them
+again (lifecycle.carry), rather than relay them to the children. Zombies
+wait too: a child that exits during the hand-over is still luasup's child,
+reaped by the new reaper."""
 
 import json
 import os
@@ -44,10 +46,11 @@ def check_answer():
 
 def command():
     """The command that starts the luasup installed now, as this one was
-    started (argv[1:] follow it)."""
-    from .cli import self_command
-    me = self_command()
-    if os.path.basename(me) == "__main__.py":  # python -m luasup, no luasup on PATH
+    started (argv[1:] follow it). Never another `luasup` found on PATH when
+    that one is missing (pip between removing and writing it): that is
+    another installation, and the check must fail instead."""
+    me = os.path.abspath(sys.argv[0])
+    if os.path.basename(me) == "__main__.py":  # python -m luasup
         return [sys.executable, "-m", "luasup"]
     return [me]
 

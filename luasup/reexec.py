@@ -5,20 +5,21 @@ mechanics of the exec itself are handover.py's."""
 
 import time
 
-from . import __version__, child_signals, console, handover, log
+from . import __version__, child_signals, console, handover, log, signals
 from .ctl.control import from_lua
 
 SETTLE = 2.0  # seconds the log sinks and control clients get before the exec
 
 
 class Reexec:
-    def __init__(self, loop, sup, bridge, probes, control, logs, children, handles):
+    def __init__(self, loop, sup, bridge, probes, control, logs, lifecycle, children, handles):
         self.loop = loop
         self.sup = sup
         self.bridge = bridge
         self.probes = probes
         self.control = control
         self.logs = logs
+        self.lifecycle = lifecycle
         self._children = children  # Api's handle -> Child
         self._handles = handles  # Api's handle counter
         self.services = None  # what a re-exec handed over of the services, until sup.run takes it
@@ -68,7 +69,10 @@ class Reexec:
             "format": handover.FORMAT,
             "version": __version__,
             "generation": self.control.generation + 1,
-            "signals": {"mask": sorted(child_signals.MASK), "ignored": sorted(child_signals.IGNORED)},
+            "signals": {"mask": sorted(child_signals.MASK), "ignored": sorted(child_signals.IGNORED),
+                        # the policy's: held for it while the new luasup starts (a stop
+                        # signal is not: it stops luasup, whatever the policy is doing)
+                        "taken": sorted(s for s in self.lifecycle.policy if s not in signals.STOPPING)},
             "children": sup.handover(),
             "listeners": self.probes.handover(),
             "control": self.control.handover(),
@@ -101,6 +105,7 @@ class Reexec:
         """Adopt what a re-exec handed over (handover.take's state). Call
         before the reaper's first reap and before the script runs."""
         child_signals.adopt(state["signals"]["mask"], state["signals"]["ignored"])
+        self.lifecycle.carry(state["signals"]["taken"])
         self.sup.adopt(state["children"])
         self.adopted = {d["pid"]: self.sup.children[d["pid"]] for d in state["children"] if not d["exited"]}
         self.probes.adopt(state["listeners"])
@@ -131,6 +136,7 @@ class Reexec:
             return
         self.services = None
         self.sup.hold_output(False)
+        self.lifecycle.release()
         self.probes.close_unclaimed()
         self.control.drop_carried()
 

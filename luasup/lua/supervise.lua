@@ -528,8 +528,14 @@ local function check_new()
     local code, out, err = child:code(), child:stdout() or '', child:stderr() or ''
     local version = out:match('^luasup (%S+): hand%-over format')
     if code ~= 0 or not version then
-        local first = err:match('[^\n]+') or out:match('[^\n]+') or ('exit code ' .. code)
-        return nil, ('the new luasup failed its check (%s): %s'):format(table.concat(argv, ' '), first)
+        local why
+        if code == 0 then -- a luasup older than re-exec: its --check passes, and that is all
+            why = 'it did not answer which hand-over format it takes'
+        else -- a broken install dies in a Python traceback: what went wrong is its last line
+            why = (err:match('^Traceback') and err:match('([^\n]+)\n*$')) or err:match('[^\n]+')
+                or out:match('[^\n]+') or ('exit code ' .. code)
+        end
+        return nil, ('the new luasup failed its check (%s): %s'):format(table.concat(argv, ' '), why)
     end
     return true, version
 end
