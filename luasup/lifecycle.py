@@ -53,9 +53,12 @@ class Lifecycle:
 
     def held(self, signo):
         """Whether signo, which no policy takes now, is held for the policy
-        (carry)."""
+        (carry). A stop signal waits at most a grace period: a policy that
+        never gets to take it again must not keep luasup from stopping."""
         if signo in self.carried:
             self.carried[signo] += 1
+            if signo in signals.STOPPING:
+                self.loop.call_later(self.sup.grace, self.release)
             return True
         return False
 

@@ -5,8 +5,9 @@ mechanics of the exec itself are handover.py's."""
 
 import time
 
-from . import __version__, child_signals, console, handover, log, signals
+from . import __version__, child_signals, console, handover, log
 from .ctl.control import from_lua
+from .intake import INTAKE
 
 SETTLE = 2.0  # seconds the log sinks and control clients get before the exec
 
@@ -52,12 +53,16 @@ class Reexec:
             if not await self.logs.flush(time.monotonic() + SETTLE):
                 log.warn("logs: not every sink delivered what it held before the re-exec")
             await self.control.settled(self.loop.time() + SETTLE)
-            services, why = _pair(snapshot())
+            if not INTAKE.park():  # from here on, signals wait for the new luasup
+                services, why = None, "a signal came as the hand-over began: it is handled first"
+            else:
+                services, why = _pair(snapshot())
             if services is None:
                 why = why.decode("utf-8", "replace") if isinstance(why, bytes) else str(why)
             else:
                 why = self._exec(from_lua(services))
         finally:  # only when it failed: the process is gone otherwise
+            INTAKE.unpark()
             self.sup.hold_output(False)
         self.control.reexec_failures += 1
         self.control.reexec_error = why
@@ -70,9 +75,9 @@ class Reexec:
             "version": __version__,
             "generation": self.control.generation + 1,
             "signals": {"mask": sorted(child_signals.MASK), "ignored": sorted(child_signals.IGNORED),
-                        # the policy's: held for it while the new luasup starts (a stop
-                        # signal is not: it stops luasup, whatever the policy is doing)
-                        "taken": sorted(s for s in self.lifecycle.policy if s not in signals.STOPPING)},
+                        # the policy's: held for it while the new luasup starts (a
+                        # SIGTERM then gets sup.run's ordered stop, not the default one)
+                        "taken": sorted(self.lifecycle.policy)},
             "children": sup.handover(),
             "listeners": self.probes.handover(),
             "control": self.control.handover(),
