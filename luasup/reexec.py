@@ -52,7 +52,7 @@ class Reexec:
         try:
             if not await self.logs.flush(time.monotonic() + SETTLE):
                 log.warn("logs: not every sink delivered what it held before the re-exec")
-            await self.control.settled(self.loop.time() + SETTLE)
+            await self.control.hold(self.loop.time() + SETTLE)
             if not INTAKE.park():  # from here on, signals wait for the new luasup
                 services, why = None, "a signal came as the hand-over began: it is handled first"
             else:
@@ -63,6 +63,7 @@ class Reexec:
                 why = self._exec(from_lua(services))
         finally:  # only when it failed: the process is gone otherwise
             INTAKE.unpark()
+            self.control.release()
             self.sup.hold_output(False)
         self.control.reexec_failures += 1
         self.control.reexec_error = why
@@ -91,6 +92,7 @@ class Reexec:
                 keep.append(child["stdin"])
         if state["control"]:
             keep.append(state["control"]["fd"])
+            keep += [conn["fd"] for conn in state["control"]["connections"]]
         command = " ".join(handover.command())
         # the sinks were flushed already and are not read again before the
         # exec: a route taking luasup's own lines would lose this one

@@ -158,6 +158,9 @@ function hub.shutdown(code, why)
         return
     end
     hub.stopping_all, hub.code = true, code
+    if hub.checking then -- a re-exec's check of the new luasup: moot now
+        hub.checking:kill()
+    end
     init.spawn(function()
         init.log('info', 'supervise: stopping all services (%s)', why)
         local deadline = init.now() + init.shutdown_grace()
@@ -525,7 +528,12 @@ local function check_new()
     if not ok then
         return nil, 'the new luasup does not start: ' .. tostring(child)
     end
+    hub.checking = child
     local code, out, err = child:code(), child:stdout() or '', child:stderr() or ''
+    hub.checking = nil
+    if hub.stopping_all then
+        return nil, 'shutting down'
+    end
     local version = out:match('^luasup (%S+): hand%-over format')
     if code ~= 0 or not version then
         local why
