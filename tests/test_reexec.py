@@ -1,7 +1,7 @@
 """Re-exec under load and as PID 1: `luasup ctl reexec` while services
 write numbered lines (through the log bus, relayed with a prefix, straight
-to luasup's stdout) and a client connects over and over to a socket passed
-to a service; exits and signals that arrive during the hand-over; backoff
+to luasup's stdout), a client connects over and over to a socket passed
+to a service and another asks the control socket `hello` over and over; exits and signals that arrive during the hand-over; backoff
 and failed states carried across. Checked through the real binary: the
 lines written, `luasup ctl --json list`, `hello`, /proc."""
 
@@ -210,6 +210,28 @@ class Hammer(threading.Thread):
         assert not self.is_alive()
 
 
+class CtlHammer(Hammer):
+    """Hammer's twin for the control socket: a connection and a `hello`
+    on it over and over, each answered by whichever luasup serves then."""
+
+    def __init__(self, path):
+        super().__init__(None)
+        self.path = path
+
+    def run(self):
+        end = time.monotonic() + DEADLINE
+        while not self.halt.wait(0.001) and time.monotonic() < end:
+            try:
+                client = Client(self.path)
+                try:
+                    client.call("hello")
+                finally:
+                    client.close()
+            except (OSError, AssertionError) as e:
+                self.errors.append(repr(e))
+            self.done += 1
+
+
 STREAMS = {"bus.log": ["bus"], "luasup.out": ["[pre]", "raw"]}
 
 
@@ -229,7 +251,10 @@ def test_reexec_under_load_loses_no_line_and_refuses_no_connection(tmp_path, pol
     before = wait_states(p, {"bus": "running", "pre": "running", "raw": "running", "web": "running"})
     first = hello(p)
     hammer = Hammer(int((tmp_path / "port").read_text()))
+    ctl_hammer = CtlHammer(p.socket)
+    idle = Client(p.socket)  # connected before the re-execs, asks after them
     hammer.start()
+    ctl_hammer.start()
     try:
         def written():
             """(lines so far in each stream, connections so far)"""
@@ -247,9 +272,13 @@ def test_reexec_under_load_loses_no_line_and_refuses_no_connection(tmp_path, pol
             assert answer["pid"] == first["pid"] and answer["generation"] == first["generation"] + n
         mark = written()
         wait_until(lambda: moved_on(mark), what="lines and connections after the re-execs")
+        assert idle.call("hello")["generation"] == first["generation"] + 3
     finally:
         hammer.stop()
+        ctl_hammer.stop()
+        idle.close()
     assert hammer.errors == [] and hammer.done > 60, (hammer.done, hammer.errors[:5])
+    assert ctl_hammer.errors == [] and ctl_hammer.done > 20, (ctl_hammer.done, ctl_hammer.errors[:5])
     after = listed(p)
     assert counters(after) == counters(before)
     last = hello(p)
