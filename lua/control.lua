@@ -7,6 +7,9 @@
 --   LUASUP_CTL=/tmp/luasup-ctl/ctl.sock luasup lua/control.lua
 -- and beside it:
 --   luasup ctl list; luasup ctl logs -f web; luasup ctl restart worker
+-- After `pip install -U luasup`, `luasup ctl reexec` (or `kill -USR2`)
+-- moves everything to the new luasup in place: same pids, same ring.
+local init = require('init')
 local sup = require('supervise')
 local logs = require('logs')
 
@@ -32,5 +35,7 @@ sup.service('worker', {
     cmd = {'sh', '-c', 'i=0; while i=$((i + 1)); do echo "job $i done"; sleep 2; done'},
     after = 'web',
 })
+
+init.on('USR2', function() init.spawn(sup.reexec) end) -- docs/live.md
 
 return sup.run()

@@ -65,8 +65,8 @@ class Api:
         self.control = Control(loop, supervisor, bridge, self.logs)
         from .reexec import Reexec
         probes = Probes(loop, supervisor)
-        self.reexec = Reexec(loop, supervisor, bridge, probes, self.control, self.logs, self._children,
-                             self._handles)
+        self.reexec = Reexec(loop, supervisor, bridge, probes, self.control, self.logs, self.lifecycle,
+                             self._children, self._handles)
         self.extensions = [self.lifecycle, probes, self.logs, self.control, self.reexec]
 
     def core(self):

@@ -211,4 +211,13 @@ def flush(timeout=EXIT_FLUSH):
     stderr.wait_drained(deadline)
 
 
+def flush_c_stdio():
+    """What Lua's io library left in C stdio's buffers goes out: only it
+    writes through C stdio."""
+    import sys
+    if "lupa" in sys.modules:
+        import ctypes
+        ctypes.CDLL(None).fflush(None)
+
+
 atexit.register(flush)

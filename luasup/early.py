@@ -66,10 +66,8 @@ def _exit_now(code):
             stream.flush()
         except (AttributeError, OSError, ValueError):
             pass  # None (started with it closed), closed or gone
-    if "lupa" in sys.modules:  # only Lua's io library writes through C stdio
-        import ctypes
-        ctypes.CDLL(None).fflush(None)
     console = sys.modules.get("luasup.console")
-    if console is not None:
+    if console is not None:  # (loaded whenever a script ran)
+        console.flush_c_stdio()
         console.flush()  # what the atexit hook would have written out
     os._exit(code)

@@ -10,8 +10,10 @@ Everything else (other fds, threads, the Lua state) ends at the exec.
 
 The signal mask crosses by itself: every signal luasup handles stays
 blocked through the exec, so one sent meanwhile waits, pending, for the
-new luasup. Zombies wait too: a child that exits during the hand-over is
-still luasup's child, reaped by the new reaper."""
+new luasup, which holds those the policy took until the policy takes them
+again (lifecycle.carry), rather than relay them to the children. Zombies
+wait too: a child that exits during the hand-over is still luasup's child,
+reaped by the new reaper."""
 
 import json
 import os
@@ -36,7 +38,7 @@ def check_answer():
         raise Refused("luasup %s cannot take a hand-over of format %s (it takes %d)"
                       % (__version__, wanted, FORMAT))
     # what the new luasup will import once exec'd: a broken install fails here
-    from . import api, bridge, runtime, script, supervisor  # noqa: F401
+    from . import api, bridge, runtime, script, supervisor  # noqa: F401 (imported to be checked)
     from .loop import new_loop
     new_loop().close()
     return "luasup %s: hand-over format %d\n" % (__version__, FORMAT)
@@ -44,10 +46,11 @@ def check_answer():
 
 def command():
     """The command that starts the luasup installed now, as this one was
-    started (argv[1:] follow it)."""
-    from .cli import self_command
-    me = self_command()
-    if os.path.basename(me) == "__main__.py":  # python -m luasup, no luasup on PATH
+    started (argv[1:] follow it). Never another `luasup` found on PATH when
+    that one is missing (pip between removing and writing it): that is
+    another installation, and the check must fail instead."""
+    me = os.path.abspath(sys.argv[0])
+    if os.path.basename(me) == "__main__.py":  # python -m luasup
         return [sys.executable, "-m", "luasup"]
     return [me]
 
@@ -104,11 +107,3 @@ def take():
         raise Refused("the hand-over has format %r, this luasup takes %d" % (state.get("format"), FORMAT))
     return state
 
-
-def text(b):
-    """bytes -> str for the JSON state (any bytes survive the round trip)."""
-    return b.decode("utf-8", "surrogateescape")
-
-
-def data(s):
-    return s.encode("utf-8", "surrogateescape")

@@ -54,6 +54,10 @@ class Intake:
         self._stop = None
         self._last_probe = 0.0
         self._warned = False
+        # A re-exec about to exec: signals are left pending for the new luasup.
+        self._parked = False
+        self._parking = threading.Event()  # the main thread takes no more signals
+        self._unparked = threading.Event()
 
     # -- called from the loop thread -----------------------------------------
 
@@ -68,6 +72,23 @@ class Intake:
         if self._attached.is_set() and not self._finished:
             signal.pthread_kill(self._main, _WAKE)
 
+    def park(self):
+        """Before a re-exec's exec: stop taking signals, so that they stay
+        blocked and pending across the exec, for the new luasup. False when
+        a signal was taken but the loop has not run what it posted yet (the
+        loop must see it first: unpark and go on instead)."""
+        self._parking.clear()
+        self._unparked.clear()
+        self._parked = True
+        signal.pthread_kill(self._main, _WAKE)
+        return self._parking.wait(1.0) and self._oldest_unrun() is None
+
+    def unpark(self):
+        """The exec did not happen: take signals again."""
+        if self._parked:
+            self._parked = False
+            self._unparked.set()
+
     def finish(self):
         """The runtime is done: serve() returns."""
         self._finished = True
@@ -79,6 +100,10 @@ class Intake:
     def serve(self):
         self._attached.wait()
         while not self._finished:
+            if self._parked:
+                self._parking.set()
+                self._unparked.wait()
+                continue
             timeout = self._timeout()
             if timeout is None:
                 info = signal.sigwaitinfo(_TAKEN)

@@ -12,6 +12,10 @@ class Lifecycle:
         self.loop = loop
         self.sup = supervisor
         self.policy = {}  # signo -> "script" | "ignore"
+        # After a re-exec, until the policy has set them again (or sup.run
+        # has taken the services over): signo -> how many arrived, of the
+        # signals the policy before took. They are its, not the children's.
+        self.carried = {}
         self.exit_hooks = []
         self.hook_code = None  # while on_exit hooks run: the code luasup will exit with
         self._pending = collections.Counter()
@@ -40,6 +44,31 @@ class Lifecycle:
         else:
             self.policy[signo] = policy
         self._pending.pop(signo, None)
+        for _ in range(self.carried.pop(signo, 0)):
+            self.sup.on_signal(signo)
+
+    def carry(self, signos):
+        """A re-exec handed over: hold these signals for the policy."""
+        self.carried = {int(s): 0 for s in signos}
+
+    def held(self, signo):
+        """Whether signo, which no policy takes now, is held for the policy
+        (carry). A stop signal waits at most a grace period: a policy that
+        never gets to take it again must not keep luasup from stopping."""
+        if signo in self.carried:
+            self.carried[signo] += 1
+            if signo in signals.STOPPING:
+                self.loop.call_later(self.sup.grace, self.release)
+            return True
+        return False
+
+    def release(self):
+        """The policy has taken the services over: what it did not take
+        again gets the default."""
+        carried, self.carried = self.carried, {}
+        for signo, n in carried.items():
+            for _ in range(n):
+                self.sup.on_signal(signo)
 
     def deliver(self, signo):
         """A signal the script took: queue it for its handler task."""

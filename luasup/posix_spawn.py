@@ -59,9 +59,20 @@ def _attributes(flags):
     return attr
 
 
-# The process group to join is left at 0: the child leads a new one.
-_NEW_GROUP = _attributes(_SETPGROUP)
-_NEW_SESSION = _attributes(_SETSID)
+_made = {}  # (mask, defaults) -> {setsid: attributes}
+
+
+def _attributes_now(setsid):
+    """The attributes for child_signals' state as it is now: a re-exec'd
+    luasup adopts the first luasup's after this module was imported (until
+    then it is the mask luasup blocks, which children must not get)."""
+    state = (child_signals.MASK, child_signals.DEFAULT)
+    made = _made.get(state)
+    if made is None:
+        _made.clear()  # a state before a re-exec's adoption is not used again
+        # The process group to join is left at 0: the child leads a new one.
+        made = _made[state] = {False: _attributes(_SETPGROUP), True: _attributes(_SETSID)}
+    return made[setsid]
 
 
 def _c_string(value):
@@ -105,7 +116,7 @@ def spawnp(argv, env, opens, dups, setsid):
             _check(_libc.posix_spawn_file_actions_adddup2(actions, src, dst))
         pid = ctypes.c_int()
         _check(_libc.posix_spawnp(ctypes.byref(pid), args[0], actions,
-                                  _NEW_SESSION if setsid else _NEW_GROUP, args, envp))
+                                  _attributes_now(setsid), args, envp))
     finally:
         _libc.posix_spawn_file_actions_destroy(actions)
     return pid.value

@@ -7,18 +7,20 @@ import time
 
 from . import __version__, child_signals, console, handover, log
 from .ctl.control import from_lua
+from .intake import INTAKE
 
 SETTLE = 2.0  # seconds the log sinks and control clients get before the exec
 
 
 class Reexec:
-    def __init__(self, loop, sup, bridge, probes, control, logs, children, handles):
+    def __init__(self, loop, sup, bridge, probes, control, logs, lifecycle, children, handles):
         self.loop = loop
         self.sup = sup
         self.bridge = bridge
         self.probes = probes
         self.control = control
         self.logs = logs
+        self.lifecycle = lifecycle
         self._children = children  # Api's handle -> Child
         self._handles = handles  # Api's handle counter
         self.services = None  # what a re-exec handed over of the services, until sup.run takes it
@@ -44,17 +46,24 @@ class Reexec:
         the children, their pipes, the listeners, the control socket and
         `snapshot()` (the services' state, from Lua; or nil and why not).
         Returns only when that did not happen: (None, why)."""
+        if self.sup.holding:
+            return (None, b"a re-exec is under way")
         self.sup.hold_output()  # from here on the pipes keep what children write
         try:
             if not await self.logs.flush(time.monotonic() + SETTLE):
                 log.warn("logs: not every sink delivered what it held before the re-exec")
-            await self.control.settled(self.loop.time() + SETTLE)
-            services, why = _pair(snapshot())
+            await self.control.hold(self.loop.time() + SETTLE)
+            if not INTAKE.park():  # from here on, signals wait for the new luasup
+                services, why = None, "a signal came as the hand-over began: it is handled first"
+            else:
+                services, why = _pair(snapshot())
             if services is None:
                 why = why.decode("utf-8", "replace") if isinstance(why, bytes) else str(why)
             else:
                 why = self._exec(from_lua(services))
         finally:  # only when it failed: the process is gone otherwise
+            INTAKE.unpark()
+            self.control.release()
             self.sup.hold_output(False)
         self.control.reexec_failures += 1
         self.control.reexec_error = why
@@ -66,10 +75,14 @@ class Reexec:
             "format": handover.FORMAT,
             "version": __version__,
             "generation": self.control.generation + 1,
-            "signals": {"mask": sorted(child_signals.MASK), "ignored": sorted(child_signals.IGNORED)},
+            "signals": {"mask": sorted(child_signals.MASK), "ignored": sorted(child_signals.IGNORED),
+                        # the policy's: held for it while the new luasup starts (a
+                        # SIGTERM then gets sup.run's ordered stop, not the default one)
+                        "taken": sorted(self.lifecycle.policy)},
             "children": sup.handover(),
             "listeners": self.probes.handover(),
             "control": self.control.handover(),
+            "rings": self.logs.handover(),
             "services": services,
         }
         keep = [d["fd"] for d in state["listeners"]]
@@ -79,10 +92,15 @@ class Reexec:
                 keep.append(child["stdin"])
         if state["control"]:
             keep.append(state["control"]["fd"])
+            keep += [conn["fd"] for conn in state["control"]["connections"]]
         command = " ".join(handover.command())
+        # the sinks were flushed already and are not read again before the
+        # exec: a route taking luasup's own lines would lose this one
+        tap, log.tap = log.tap, None
         log.info("re-exec: handing %d children over to %s" % (len(state["children"]), command))
+        log.tap = tap
+        console.flush_c_stdio()
         console.flush(SETTLE)
-        _flush_c_stdio()
         try:
             handover.exec_new(state, keep)
         except OSError as e:
@@ -94,12 +112,14 @@ class Reexec:
         """Adopt what a re-exec handed over (handover.take's state). Call
         before the reaper's first reap and before the script runs."""
         child_signals.adopt(state["signals"]["mask"], state["signals"]["ignored"])
+        self.lifecycle.carry(state["signals"]["taken"])
         self.sup.adopt(state["children"])
-        self.adopted = {d["pid"]: self.sup.children[d["pid"]] for d in state["children"]}
+        self.adopted = {d["pid"]: self.sup.children[d["pid"]] for d in state["children"] if not d["exited"]}
         self.probes.adopt(state["listeners"])
         self.control.carried = state["control"]
         self.control.generation = state["generation"]
         self.services = state["services"]
+        self.logs.carried_rings = state["rings"]
         # a policy that fails before sup.run: the children's last output is still read
         self.sup.exit_code.add_done_callback(lambda _: self.adoption_done())
         log.info("re-exec: luasup %s took over %d children from luasup %s"
@@ -123,6 +143,7 @@ class Reexec:
             return
         self.services = None
         self.sup.hold_output(False)
+        self.lifecycle.release()
         self.probes.close_unclaimed()
         self.control.drop_carried()
 
@@ -137,18 +158,11 @@ def _pair(result):
 def _to_lua(runtime, value):
     def plain(v):
         if isinstance(v, str):
-            return handover.data(v)
+            return v.encode("utf-8", "surrogateescape")
         if isinstance(v, dict):
-            return {handover.data(k): plain(x) for k, x in v.items()}
+            return {k.encode(): plain(x) for k, x in v.items()}
         if isinstance(v, list):
             return {i: plain(x) for i, x in enumerate(v, 1)}
         return v
     return None if value is None else runtime.table(plain(value))
 
-
-def _flush_c_stdio():
-    """What Lua's io.write left in C's stdout buffer goes out before the exec."""
-    import sys
-    if "lupa" in sys.modules:
-        import ctypes
-        ctypes.CDLL(None).fflush(None)

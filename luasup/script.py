@@ -96,7 +96,7 @@ async def _main(loop, runtime, fn, args, arg, script_dir, settings, handed_over)
 
     def on_signal(signo):
         policy = api.lifecycle.policy.get(signo)
-        if policy == "ignore":
+        if policy == "ignore" or policy is None and api.lifecycle.held(signo):
             return
         if policy == "script":
             api.lifecycle.deliver(signo)
@@ -132,7 +132,8 @@ async def _main(loop, runtime, fn, args, arg, script_dir, settings, handed_over)
 
     sup.on_signal = on_signal
     # what the script took goes to on_signal; the rest is relayed at once
-    sup.takes = lambda signo: signo in signals.STOPPING or signo in api.lifecycle.policy
+    sup.takes = lambda signo: (signo in signals.STOPPING or signo in api.lifecycle.policy
+                               or signo in api.lifecycle.carried)
     sup.take_signals()
     bridge.start("main", fn, *(os.fsencode(a) for a in args)).add_done_callback(main_done)
     code = await sup.exit_code

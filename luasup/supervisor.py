@@ -35,6 +35,7 @@ class Supervisor:
         self.pending_code = None
         self.closed = False  # no new children once shutdown has begun
         self.holding = False  # a re-exec is handing over: children's pipes are not read
+        self.piped = []  # children whose pipes may still be open (see _track)
 
     def takes(self, signo):
         """Whether `signo` goes to on_signal on the loop (else: relayed)."""
@@ -70,9 +71,7 @@ class Supervisor:
             child = Child(pid, name, captures, stdin_w)
             child.log_name = opts.log_name
             self._watch(child)
-        if self.holding:
-            for capture in captures.values():
-                capture.hold()
+        self._track(child)
         if name or log.enabled("debug"):
             (log.info if name else log.debug)("started %s" % child.label())
         for callback in self.spawned:
@@ -86,23 +85,36 @@ class Supervisor:
             child.wait_status = status
         self.reaper.watch(child.pid, mark, lambda status: self._reaped(child, status))
 
+    def _track(self, child):
+        """Remember the child's pipes until they end: a child's pipe may
+        outlive it (a process it left behind writes on), and a re-exec
+        carries every pipe still open."""
+        if child.captures:
+            if len(self.piped) > 64 + 2 * len(self.children):
+                self.piped = [c for c in self.piped if _open_captures(c)]
+            self.piped.append(child)
+        if self.holding:
+            for capture in child.captures.values():
+                capture.hold()
+
     # -- re-exec (handover.py) ---------------------------------------------
 
     def hold_output(self, holding=True):
         """Stop (holding) or go back to (not holding) reading every child's
         pipes, those of children started meanwhile too."""
         self.holding = holding
-        for child in self.children.values():
-            for capture in child.captures.values():
+        for child in self.piped:
+            for capture in _open_captures(child):
                 capture.hold() if holding else capture.release()
 
     def handover(self):
-        """The children, for the new luasup (see adopt)."""
+        """The children, and the pipes of those that exited with a pipe
+        still open, for the new luasup (see adopt)."""
         return [{"pid": c.pid, "name": c.name, "log_name": c.log_name, "stop_last": c.stop_last,
-                 "stdin": c.stdin_fd,
+                 "stdin": c.stdin_fd, "exited": not c.running,
                  "streams": {str(fd): cap.handover() for fd, cap in c.captures.items()
                              if not cap.closed.is_set()}}
-                for c in self.children.values()]
+                for c in {**{c.pid: c for c in self.piped if _open_captures(c)}, **self.children}.values()]
 
     def adopt(self, described):
         """Take over the children a hand-over describes, before the first
@@ -114,7 +126,12 @@ class Supervisor:
                 captures = {int(fd): Capture.adopt(self.loop, how, pid) for fd, how in d["streams"].items()}
                 child = Child(pid, d["name"], captures, d["stdin"])
                 child.log_name, child.stop_last = d["log_name"], d["stop_last"]
-                self._watch(child)
+                if d["exited"]:  # reaped already: only its pipes are left to read
+                    child.wait_status = 0
+                    child.exited.set()
+                else:
+                    self._watch(child)
+                self.piped.append(child)
         self.holding = True
 
     def stopping_last(self):
@@ -145,3 +162,7 @@ class Supervisor:
             self.stopping_since = time.monotonic()
             self.exit_code.set_result(code)
             INTAKE.wake()  # it watches over the shutdown from now on
+
+
+def _open_captures(child):
+    return [c for c in child.captures.values() if not c.closed.is_set()]

@@ -7,6 +7,7 @@ import signal
 
 import pytest
 
+from helpers import ctlsocket
 from helpers import LOOPS, LUA_EXAMPLES, env_for, read_line, run, start, stat, stop, wait_until
 
 
@@ -362,6 +363,20 @@ def _ctl(*args):
     return run(["ctl"] + list(args))  # the socket: LUASUP_CTL, set for each test by conftest.py
 
 
+def _generation():
+    """hello's generation: the re-execs so far (None while nobody answers)."""
+    try:
+        client = ctlsocket.Client(os.environ["LUASUP_CTL"])
+    except OSError:
+        return None
+    try:
+        client.request(1, "hello")
+        answer = client.line()
+        return answer and ctlsocket.strict_json(answer)["result"]["generation"]
+    finally:
+        client.close()
+
+
 def test_control_is_driven_with_luasup_ctl():
     proc = start([example("control.lua")])
     try:
@@ -386,6 +401,15 @@ def test_control_is_driven_with_luasup_ctl():
         after = json.loads(_ctl("--json", "status", "worker").stdout)
         assert after["pid"] != before["pid"] and after["restarts"] == before["restarts"] + 1
         assert _ctl("eval", "#sup.list()").stdout == "3\n"  # eval = true, and we are root
+        # luasup replaced in place: the same pids, the ring kept, by ctl and by SIGUSR2
+        pids = [(s["name"], s["pid"]) for s in json.loads(_ctl("--json", "list").stdout)["services"]]
+        reexec = _ctl("--json", "reexec")
+        assert reexec.returncode == 0, reexec.stderr
+        assert json.loads(reexec.stdout)["generation"] == 1
+        os.kill(proc.pid, signal.SIGUSR2)
+        wait_until(lambda: _generation() == 2, what="the second re-exec, by SIGUSR2")
+        assert [(s["name"], s["pid"]) for s in json.loads(_ctl("--json", "list").stdout)["services"]] == pids
+        assert _ctl("logs", "-n", "1", "db").stdout == "db | db: ready to accept connections\n"
         # web is the critical one: stopped, the container is unhealthy
         assert _ctl("stop", "web").stdout == "web: stopped\n"
         health = _ctl("health")

@@ -16,6 +16,10 @@ class Unreachable(Exception):
     """No luasup answers at the path, or we may not talk to it."""
 
 
+class Gone(Unreachable):
+    """Nobody serves the socket any more (refused, or no file)."""
+
+
 class Client:
     def __init__(self, path, timeout=None):
         self.path = path
@@ -29,7 +33,8 @@ class Client:
             self._sock.close()
             if e.errno in (errno.EACCES, errno.EPERM):
                 raise Unreachable("permission denied: %s" % path) from None
-            raise Unreachable("cannot reach luasup at %s: %s" % (path, e.strerror or e)) from None
+            gone = Gone if e.errno in (errno.ECONNREFUSED, errno.ENOENT) else Unreachable
+            raise gone("cannot reach luasup at %s: %s" % (path, e.strerror or e)) from None
         self._trust(path)
         self._sock.settimeout(timeout)
         self._file = self._sock.makefile("rb")

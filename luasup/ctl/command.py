@@ -12,7 +12,7 @@ import sys
 import time
 
 from . import paths
-from .client import Client, Unreachable
+from .client import Client, Gone, Unreachable
 from .protocol import PERMISSION_DENIED, Failure
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
@@ -324,10 +324,17 @@ def _reexec(client, args):
     """Ask for the re-exec, then wait for the new luasup to answer `hello`
     with the next generation (or the old one to say it failed)."""
     before = client.call("hello")
-    client.call("reexec")
+    try:
+        client.call("reexec")
+    except Unreachable:
+        pass  # another re-exec's exec closed the connection: its new luasup answers below
     deadline = time.monotonic() + (args.timeout or REEXEC_WAIT)
     while True:
-        now = _hello(client.path, deadline)
+        try:
+            now = _hello(client.path, deadline)
+        except Gone as e:  # the new luasup died, or never served the socket
+            return _fail("re-exec failed: %s: the new luasup did not take over (see its output)" % e,
+                         EXIT_FAILED)
         if now is not None and now.get("generation", 0) > before.get("generation", 0):
             break
         if now is not None and now.get("reexec_failures", 0) > before.get("reexec_failures", 0):
@@ -352,6 +359,8 @@ def _hello(path, deadline):
             return client.call("hello")
         finally:
             client.close()
+    except Gone:
+        raise
     except (Unreachable, Failure):
         return None
 

@@ -122,7 +122,8 @@ class Control:
         path = os.environ.get(paths.ENV) or (os.fsdecode(path) if path else paths.default())
         try:
             self._allow = self._uids(allow)
-            sock, inode = self._carried_socket(path) or bind(path, shared=bool(self._allow))
+            sock, inode, connections = self._carried_socket(path) or (
+                bind(path, shared=bool(self._allow)) + ([],))
         except Unavailable as e:
             log.error("ctl: %s: not serving control" % e)
             return None
@@ -130,6 +131,8 @@ class Control:
         self._dispatch, self._forget, self._eval_limit = dispatch, forget, float(eval_limit)
         self.server = Server(self.loop, path, self.handle, lambda uid: self.access(uid) is not None)
         self.loop.create_task(self.server.listen(sock, inode))
+        if connections:
+            self.loop.create_task(self.server.adopt(connections))
         self.sup.exit_code.add_done_callback(lambda _: self.close())
         log.debug("ctl: serving on %s" % path)
         if metrics:  # without them (the reason logged) control is still served
@@ -138,7 +141,8 @@ class Control:
         return True
 
     def _carried_socket(self, path):
-        """The socket a re-exec handed over, if it is at path (else it goes)."""
+        """The socket a re-exec handed over and its connections, if it is at
+        path (else they go)."""
         carried, self.carried = self.carried, None
         if carried is None:
             return None
@@ -146,8 +150,10 @@ class Control:
         from .server import remove_if_ours
         sock = socket.socket(fileno=carried["fd"])
         if carried["path"] == path:
-            return sock, carried["inode"]
+            return sock, carried["inode"], carried["connections"]
         sock.close()
+        for conn in carried["connections"]:
+            os.close(conn["fd"])
         remove_if_ours(carried["path"], carried["inode"])
         return None
 
@@ -156,17 +162,27 @@ class Control:
         if self.carried is not None:
             self._carried_socket(None)
 
-    def handover(self):
-        """The control socket, for the new luasup (its backlog keeps the
-        connections made meanwhile); None when not serving."""
-        if self.server is None:
-            return None
-        return {"path": self.server.path, "fd": self.server.fileno(), "inode": self.server.inode}
+    # -- re-exec (see server.Server.hold) -------------------------------------
 
-    async def settled(self, deadline):
-        """Until every answer is written out (bounded by deadline, loop time)."""
-        while self.server is not None and not self.server.settled() and self.loop.time() < deadline:
+    async def hold(self, deadline):
+        """Accept and read no more; until the answers to what was read are
+        written out (bounded by deadline, loop time)."""
+        if self.server is None:
+            return
+        self.server.hold()
+        while True:  # a step first: the standard loop makes what it accepted into connections in tasks
             await asyncio.sleep(0.005)
+            if self.server.settled() or self.loop.time() >= deadline:
+                return
+
+    def release(self):
+        if self.server is not None:
+            self.server.release()
+
+    def handover(self):
+        """The control socket and its connections, for the new luasup; None
+        when not serving."""
+        return self.server and self.server.handover()
 
     @staticmethod
     def _uids(allow):

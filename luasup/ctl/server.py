@@ -114,6 +114,7 @@ class Server:
         self.connections = set()
         self._server = None
         self._sock = None
+        self._held = None  # the listening socket's fd while a re-exec hands it over
         self.inode = None
 
     async def listen(self, sock, inode):
@@ -122,18 +123,66 @@ class Server:
         self._sock = sock
         self._server = await self.loop.create_unix_server(lambda: Connection(self), sock=sock)
 
-    def fileno(self):
-        return self._sock.fileno()
+    @property
+    def holding(self):
+        return self._held is not None
 
     def settled(self):
-        """Whether no request is in progress and every answer is written."""
-        return all(c.settled() for c in self.connections)
+        """Whether no request is in progress and every answer is written
+        (a follower's notifications excepted: it is not handed over)."""
+        return all(c.settled() for c in self.connections if not c.following)
+
+    # -- re-exec (handover.py) ---------------------------------------------
+
+    def hold(self):
+        """A re-exec begins: accept no more (new clients wait in the
+        backlog, for the new luasup) and read no more requests (they wait
+        in their sockets); answer those already read (see settled)."""
+        self._held = os.dup(self._sock.fileno())  # the listening socket outlives the server
+        # The standard loop accepts through a reader of the socket; closing
+        # its server would break the connections it accepted but has not
+        # made yet. uvloop's must be closed (the dup keeps the socket).
+        if not self.loop.remove_reader(self._sock.fileno()):
+            self._server.close()
+            self._server = None
+        for conn in self.connections:
+            conn.freeze()  # and those made from now on (connection_made)
+
+    def release(self):
+        """The re-exec did not happen: serve on."""
+        if self._held is None:
+            return
+        if self._server is not None:
+            self._server.close()
+        sock = socket.socket(fileno=self._held)
+        self._held = None
+        self.loop.create_task(self.listen(sock, self.inode))
+        for conn in self.connections:
+            conn.thaw()
+
+    def handover(self):
+        """The socket and the connections that follow nothing (a follower's
+        notifications would not resume), for the new luasup (see adopt)."""
+        return {"path": self.path, "fd": self._held, "inode": self.inode,
+                "connections": [c.handover() for c in self.connections if not c.following]}
+
+    async def adopt(self, carried):
+        """Serve the connections a re-exec handed over, from where they were."""
+        for c in carried:
+            _, conn = await self.loop.connect_accepted_socket(
+                lambda: Connection(self), sock=socket.socket(fileno=c["fd"]))
+            if c["buffer"]:
+                conn.data_received(c["buffer"].encode("latin-1"))
 
     def close(self):
-        if self._server is None:
+        if self._server is None and self._held is None:
             return
-        self._server.close()
-        self._server = None
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        if self._held is not None:
+            os.close(self._held)
+            self._held = None
         for conn in list(self.connections):
             conn.drop()
         remove_if_ours(self.path, self.inode)
@@ -166,6 +215,7 @@ class Connection(asyncio.Protocol):
         self._eof = False
         self._too_long = False  # a line past MAX_REQUEST came: answer what came before, then close
         self._closed = False
+        self._frozen = False  # a re-exec hands it over: no more reading
 
     # -- asyncio.Protocol --------------------------------------------------
 
@@ -186,6 +236,8 @@ class Connection(asyncio.Protocol):
         self.server.connections.add(self)
         transport.set_write_buffer_limits(high=WRITE_HIGH, low=WRITE_LOW)
         self._arm_idle()
+        if self.server.holding:  # accepted before a re-exec's hold, made a connection after
+            self.freeze()
 
     def _refuse(self, code, message):
         self._closed = True
@@ -251,7 +303,7 @@ class Connection(asyncio.Protocol):
         try:
             while self._pending and not self._closed:
                 line = self._pending.popleft()
-                if len(self._pending) < MAX_PENDING // 2 and not self._too_long:
+                if len(self._pending) < MAX_PENDING // 2 and not self._too_long and not self._frozen:
                     self.transport.resume_reading()
                 self.send(await self._answer(line))
                 await asyncio.sleep(0)  # a client pouring requests must not hold the loop
@@ -297,6 +349,21 @@ class Connection(asyncio.Protocol):
             return False
         self.transport.write(data)
         return True
+
+    def freeze(self):
+        self._frozen = True
+        if not self._closed:
+            self.transport.pause_reading()
+
+    def thaw(self):
+        self._frozen = False
+        if not self._closed and not self._too_long and len(self._pending) < MAX_PENDING:
+            self.transport.resume_reading()
+
+    def handover(self):
+        """Its socket, and the start of a request not yet whole."""
+        return {"fd": self.transport.get_extra_info("socket").fileno(),
+                "buffer": bytes(self._buffer).decode("latin-1")}
 
     def settled(self):
         """No request in progress, and every answer written out."""

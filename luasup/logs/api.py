@@ -47,6 +47,7 @@ class Logs:
         self._watches = {}  # id -> bus.Watch
         self._ids = itertools.count(1)
         self._default = None
+        self.carried_rings = []  # what a re-exec handed over of the rings, in order
         self.bus = bus.current = Bus(loop, self._default_sink)
         self.bus.muted = self.tasks
 
@@ -129,7 +130,15 @@ class Logs:
 
     def ring(self, lines, size):
         from .ring import RingSink
-        return RingSink(self.loop, int(lines), int(size))
+        sink = RingSink(self.loop, int(lines), int(size))
+        if self.carried_rings:  # the policy declares its rings in the same order again
+            sink.adopt(self.carried_rings.pop(0))
+        return sink
+
+    def handover(self):
+        """What the ring sinks keep, in the order they were declared, for
+        the luasup a re-exec hands over to."""
+        return [s.handover() for s in self._sinks.values() if s.kind == "ring"]
 
     def process(self, argv, exec_opts, name, fmt, prefix, *queue):
         from ..spawnopts import SpawnRefused, options_from_lua

@@ -262,16 +262,19 @@ class Bus:
                 await asyncio.wait_for(self._sources_done.wait(), max(0.0, deadline - time.monotonic()))
             except asyncio.TimeoutError:
                 pass
-        results = await asyncio.gather(*(s.drain(deadline) for s in self.sinks))
-        return all(results)
+        return await self._sinks_drained(deadline)
 
     async def flush(self, deadline):
         """Before a re-exec: what every sink holds, delivered by deadline
         (time.monotonic()); whether it all went. The sinks batch again after."""
-        import asyncio
-        results = await asyncio.gather(*(s.drain(deadline) for s in self.sinks))
+        delivered = await self._sinks_drained(deadline)
         for sink in self.sinks:
             sink.batch_again()
+        return delivered
+
+    async def _sinks_drained(self, deadline):
+        import asyncio
+        results = await asyncio.gather(*(s.drain(deadline) for s in self.sinks))
         return all(results)
 
 

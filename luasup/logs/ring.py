@@ -35,25 +35,40 @@ class RingSink(Sink):
         lines = batch.lines
         if not lines:
             return
-        ring = self._rings.get(batch.name)
-        if ring is None:
-            ring = self._rings[batch.name] = [collections.deque(), 0]
-            if len(self._rings) > MAX_NAMES:
-                self._rings.popitem(last=False)
-        else:
-            self._rings.move_to_end(batch.name)
-        keep = ring[0]
-        stamp = (batch.wall, batch.stream, batch.pid)
-        keep.extend(stamp + (line,) for line in lines)
-        size = sum(map(len, lines)) + RECORD_COST * len(lines)  # as popping counts them
-        ring[1] += size
+        size = self._keep(batch.name, (batch.wall, batch.stream, batch.pid), lines)
         self.delivered += len(lines)
         self.delivered_bytes += size
-        while len(keep) > self._max_lines or (ring[1] > self._max_size and len(keep) > 1):
-            ring[1] -= len(keep.popleft()[3]) + RECORD_COST
         if self.followers:  # every batch comes here: no copy when none follows
             for follower in tuple(self.followers):
                 follower(batch.name, batch.wall, batch.stream, batch.pid, lines)
+
+    def _keep(self, name, stamp, lines):
+        """Keep lines under name, the oldest going past the limits; their cost."""
+        ring = self._rings.get(name)
+        if ring is None:
+            ring = self._rings[name] = [collections.deque(), 0]
+            if len(self._rings) > MAX_NAMES:
+                self._rings.popitem(last=False)
+        else:
+            self._rings.move_to_end(name)
+        keep = ring[0]
+        keep.extend(stamp + (line,) for line in lines)
+        size = sum(map(len, lines)) + RECORD_COST * len(lines)  # as popping counts them
+        ring[1] += size
+        while len(keep) > self._max_lines or (ring[1] > self._max_size and len(keep) > 1):
+            ring[1] -= len(keep.popleft()[3]) + RECORD_COST
+        return size
+
+    def handover(self):
+        """The records kept, for a re-exec: {name: [[wall, stream, pid, line], ...]}."""
+        return {name: [[w, st, pid, line.decode("latin-1")] for w, st, pid, line in ring[0]]
+                for name, ring in self._rings.items()}
+
+    def adopt(self, carried):
+        """Keep what a re-exec handed over (see handover), within this ring's limits."""
+        for name, records in carried.items():
+            for wall, stream, pid, line in records:
+                self._keep(name, (wall, stream, pid), [line.encode("latin-1")])
 
     def tail(self, name=None, n=None):
         """The last n records of name (all names: merged by time), oldest first."""

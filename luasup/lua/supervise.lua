@@ -158,6 +158,9 @@ function hub.shutdown(code, why)
         return
     end
     hub.stopping_all, hub.code = true, code
+    if hub.checking then -- a re-exec's check of the new luasup: moot now
+        hub.checking:kill()
+    end
     init.spawn(function()
         init.log('info', 'supervise: stopping all services (%s)', why)
         local deadline = init.now() + init.shutdown_grace()
@@ -525,11 +528,22 @@ local function check_new()
     if not ok then
         return nil, 'the new luasup does not start: ' .. tostring(child)
     end
+    hub.checking = child
     local code, out, err = child:code(), child:stdout() or '', child:stderr() or ''
+    hub.checking = nil
+    if hub.stopping_all then
+        return nil, 'shutting down'
+    end
     local version = out:match('^luasup (%S+): hand%-over format')
     if code ~= 0 or not version then
-        local first = err:match('[^\n]+') or out:match('[^\n]+') or ('exit code ' .. code)
-        return nil, ('the new luasup failed its check (%s): %s'):format(table.concat(argv, ' '), first)
+        local why
+        if code == 0 then -- a luasup older than re-exec: its --check passes, and that is all
+            why = 'it did not answer which hand-over format it takes'
+        else -- a broken install dies in a Python traceback: what went wrong is its last line
+            why = (err:match('^Traceback') and err:match('([^\n]+)\n*$')) or err:match('[^\n]+')
+                or out:match('[^\n]+') or ('exit code ' .. code)
+        end
+        return nil, ('the new luasup failed its check (%s): %s'):format(table.concat(argv, ' '), why)
     end
     return true, version
 end

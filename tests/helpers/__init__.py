@@ -34,9 +34,10 @@ def env_for(loop="uvloop", **extra):
     return env
 
 
-def command(args, pidns=False):
-    """The argv that runs luasup, as PID 1 of a new PID namespace if pidns."""
-    argv = [LUASUP] + list(args)
+def command(args, pidns=False, luasup=LUASUP):
+    """The argv that runs luasup (the command `luasup`), as PID 1 of a new
+    PID namespace if pidns."""
+    argv = [luasup] + list(args)
     if pidns:
         argv = ["unshare", "--pid", "--fork", "--mount-proc"] + argv
     return argv

@@ -72,7 +72,8 @@ class Policy:
     """`luasup POLICY` (HEAD + body), serving its control socket at `socket`
     (passed as LUASUP_CTL unless env says otherwise)."""
 
-    def __init__(self, body, directory, socket=None, pidns=False, env=None, head=HEAD):
+    def __init__(self, body, directory, socket=None, pidns=False, env=None, head=HEAD, luasup=LUASUP):
+        """luasup: the command that starts luasup (a re-exec runs it again)."""
         self.directory = str(directory)
         self.socket = socket or os.path.join(self.directory, "ctl.sock")
         self.script = os.path.join(self.directory, "policy.lua")
@@ -82,7 +83,7 @@ class Policy:
         self.out = open(os.path.join(self.directory, "luasup.out"), "w")
         self.err_path = os.path.join(self.directory, "luasup.err")
         self.err = open(self.err_path, "w")
-        self.proc = subprocess.Popen(command([self.script], pidns), env=self.env,
+        self.proc = subprocess.Popen(command([self.script], pidns, luasup), env=self.env,
                                      stdout=self.out, stderr=self.err, text=True)
         self.pid = luasup_pid(self.proc, pidns)
 

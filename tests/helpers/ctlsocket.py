@@ -143,3 +143,20 @@ class Client:
             if time.monotonic() > deadline:
                 return False
         return True
+
+
+def hello(path):
+    """The `hello` answer, on a connection of its own; None when none comes
+    (nothing serving, or a re-exec closing connections before it answered)."""
+    try:
+        client = Client(path)
+    except OSError:
+        return None
+    try:
+        client.request("h", "hello")
+        msg = client.answer()
+    except (OSError, AssertionError):
+        return None
+    finally:
+        client.close()
+    return msg["result"] if check_answer(msg, "h") is None else None

@@ -286,6 +286,14 @@ function sup.reload_on(opts) end
 ---@type boolean
 sup.reloading = false
 
+---Replace luasup by the luasup installed now, in place (same pid), keeping
+---every child, its pipes, the listeners, the control socket and the
+---services' states; the new luasup is checked first. Returns only when it
+---did not happen.
+---@return nil
+---@return string err
+function sup.reexec() end
+
 ---Calls `fn` after each state change, with the events in order, in a task
 ---of its own (it may wait). An error in it is logged; the next event
 ---still comes.
