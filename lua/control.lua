@@ -36,6 +36,8 @@ sup.service('worker', {
     after = 'web',
 })
 
-init.on('USR2', function() init.spawn(sup.reexec) end) -- docs/live.md
+if not sup.reloading then -- a reload runs the policy again, and init.on is not for that
+    init.on('USR2', function() init.spawn(sup.reexec) end) -- docs/live.md
+end
 
 return sup.run()

@@ -34,6 +34,7 @@ class Reexec:
             b"carried_services": lambda: _to_lua(self.bridge.runtime, self.services),
             b"adopt_child": self.adopt_child,
             b"adoption_done": self.adoption_done,
+            b"reexec_busy": lambda: self.sup.holding,
         }
 
     def ops(self):
@@ -97,7 +98,7 @@ class Reexec:
         # the sinks were flushed already and are not read again before the
         # exec: a route taking luasup's own lines would lose this one
         tap, log.tap = log.tap, None
-        log.info("re-exec: handing %d children over to %s" % (len(state["children"]), command))
+        log.info("re-exec: handing %s over to %s" % (_children(len(state["children"])), command))
         log.tap = tap
         console.flush_c_stdio()
         console.flush(SETTLE)
@@ -122,8 +123,8 @@ class Reexec:
         self.logs.carried_rings = state["rings"]
         # a policy that fails before sup.run: the children's last output is still read
         self.sup.exit_code.add_done_callback(lambda _: self.adoption_done())
-        log.info("re-exec: luasup %s took over %d children from luasup %s"
-                 % (__version__, len(state["children"]), state["version"]))
+        log.info("re-exec: luasup %s took over %s from luasup %s"
+                 % (__version__, _children(len(state["children"])), state["version"]))
 
     def adopt_child(self, pid):
         """A handle for the child with that pid that was handed over (the
@@ -146,6 +147,10 @@ class Reexec:
         self.lifecycle.release()
         self.probes.close_unclaimed()
         self.control.drop_carried()
+
+
+def _children(n):
+    return "1 child" if n == 1 else "%d children" % n
 
 
 def _pair(result):

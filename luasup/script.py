@@ -55,8 +55,8 @@ def run(inv, settings):
     if handed_over is not None and "error" in handed_over:
         # the policy changed since the check: the children handed over are
         # stopped as at any exit rather than left behind
-        fn = runtime.compile(b"error((...), 0)", b"=(re-exec)")
-        inv.args = ["re-exec: %s: stopping the children handed over" % handed_over["error"]]
+        log.error("re-exec: %s: stopping the children handed over" % handed_over["error"])
+        fn = runtime.compile(b"os.exit(1)", b"=(re-exec)")
     arg = {0: os.fsencode(inv.arg0), -1: os.fsencode(cli.self_command())}
     for i, a in enumerate(inv.args, 1):
         arg[i] = os.fsencode(a)

@@ -129,8 +129,11 @@ class Supervisor:
                 if d["exited"]:  # reaped already: only its pipes are left to read
                     child.wait_status = 0
                     child.exited.set()
-                else:
+                elif _still_ours(pid):
                     self._watch(child)
+                else:  # its exit comes as any other, with the status lost
+                    self.children[pid] = child
+                    self.loop.call_soon(self._reaped, child, LOST_STATUS)
                 self.piped.append(child)
         self.holding = True
 
@@ -166,3 +169,19 @@ class Supervisor:
 
 def _open_captures(child):
     return [c for c in child.captures.values() if not c.closed.is_set()]
+
+
+# The exit status of a child handed over that someone else reaped during
+# the hand-over (a shell the new luasup was started through): exit code 255.
+LOST_STATUS = 255 << 8
+
+
+def _still_ours(pid):
+    """Whether pid is still a child of this process, running or a zombie."""
+    try:
+        os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        log.warn("re-exec: pid %d was reaped by another process during the hand-over:"
+                 " its exit status is lost (taken as exit code 255)" % pid)
+        return False
+    return True

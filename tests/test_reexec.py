@@ -455,8 +455,8 @@ def test_the_handover_is_logged_when_luasups_own_lines_go_to_a_file(tmp_path, po
     """ % lua_quote(str(tmp_path / "own.log")))
     wait_states(p, {"a": "running"})
     reexec(p)
-    wait_until(lambda: "supervise: re-exec: took over 1 services" in read(tmp_path / "own.log"),
+    wait_until(lambda: "supervise: re-exec: took over 1 service\n" in read(tmp_path / "own.log"),
                what="the new luasup's line in the file")
     logged = p.stderr() + read(tmp_path / "own.log")
-    assert "re-exec: handing 1 children over to " in logged, logged
-    assert "re-exec: luasup %s took over 1 children from luasup" % hello(p)["version"] in logged, logged
+    assert "re-exec: handing 1 child over to " in logged, logged
+    assert "re-exec: luasup %s took over 1 child from luasup" % hello(p)["version"] in logged, logged

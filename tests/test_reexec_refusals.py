@@ -85,7 +85,7 @@ def test_a_read_only_client_may_not_reexec(tmp_path):
 
 
 SIGNALLED = """
-init.on('USR2', function() init.spawn(sup.reexec) end)
+if not sup.reloading then init.on('USR2', function() init.spawn(sup.reexec) end) end
 sup.service('db', {cmd = {'sleep', '3600'}})
 sup.service('web', {cmd = {'sleep', '3601'}, after = 'db'})
 return sup.run()
@@ -114,7 +114,8 @@ def test_a_signal_the_policy_takes_is_its_own_during_the_hand_over(tmp_path):
     """Sent while the new luasup starts (the exec'd process has one thread
     until its loop runs), USR1 waits for the policy's handler: it is not
     relayed to the children, as a signal the policy leaves alone is."""
-    with Policy("init.on('USR1', function() init.log('info', 'USR1 handled') end)\n" + SIGNALLED,
+    with Policy("if not sup.reloading then init.on('USR1', function() init.log('info', 'USR1 handled') end) end\n"
+                + SIGNALLED,
                 tmp_path) as policy:
         policy.wait_state("web", "running")
         before = pids(policy)

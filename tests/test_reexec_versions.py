@@ -97,7 +97,7 @@ BROKEN = {
         [("runtime.py", '"""', 'raise ImportError("half-installed")\n"""')], "ImportError: half-installed"),
     "it takes another hand-over format": (
         [("handover.py", "FORMAT = 1", "FORMAT = 2")],
-        "luasup: fatal: luasup %s cannot take a hand-over of format 1 (it takes 2)" % NEW),
+        ": luasup %s cannot take a hand-over of format 1 (it takes 2)" % NEW),
     "it does not know hand-overs": (
         [("script.py", "if handover.CHECK_ENV not in os.environ:", "if True:")],
         "it did not answer which hand-over format it takes"),
@@ -111,20 +111,20 @@ def test_a_new_luasup_that_fails_its_check_changes_nothing(installs, running, br
         edits, why = BROKEN[broken]
         installs.add("broken", NEW, edits)
         installs.use("broken")
-    else:
+        refusal = "the new luasup failed its check (%s --check %s): " % (installs.luasup, running.script)
+    else:  # the policy is run again before the new luasup is even tried
         installs.use("new")
         with open(running.script) as f:
             good = f.read()
         with open(running.script, "a") as f:
             f.write("this is not Lua\n")
         why = "policy.lua:%d: '<eof>' expected near 'this'" % (good.count("\n") + 1)
+        refusal = "the policy fails: "
 
     result = running.ctl("reexec")
-    err = one_line_error(result, 1, "luasup ctl: re-exec refused, nothing changed: the new luasup failed its"
-                         " check (%s --check %s): " % (installs.luasup, running.script))
+    err = one_line_error(result, 1, "luasup ctl: re-exec refused, nothing changed: " + refusal)
     assert err.endswith(why), err
-    assert "luasup: error: supervise: re-exec refused, nothing changed: the new luasup failed its check" \
-        in running.stderr()
+    assert "luasup: error: supervise: re-exec refused, nothing changed: " + refusal in running.stderr()
     now = hello(running.socket)
     assert (now["version"], now["generation"]) == (OLD, 0)
     assert pids(running) == before
@@ -139,11 +139,13 @@ def test_a_new_luasup_that_fails_its_check_changes_nothing(installs, running, br
     assert pids(running) == before
 
 
-def test_the_policy_runs_again_and_the_services_are_brought_in_line_with_it(installs, tmp_path):
-    """The new luasup runs the policy file from the top: what it prints
-    before sup.run() is printed again; a service it no longer declares is
-    stopped, one it now declares is started."""
-    with Policy("print('policy read')\n" + SERVICES, tmp_path, luasup=installs.luasup) as policy:
+def test_a_changed_policy_is_reloaded_first_then_run_again_by_the_new_luasup(installs, tmp_path):
+    """A re-exec is refused while the policy file declares something else
+    than what runs; once reloaded, the new luasup runs it from the top
+    (what it prints before sup.run() is printed again), and the services
+    it starts get the signal state luasup was started with."""
+    with Policy("print(sup.reloading and 'policy planned' or 'policy read')\n" + SERVICES, tmp_path,
+                luasup=installs.luasup) as policy:
         before = pids(policy)
         with open(policy.script) as f:
             text = f.read()
@@ -151,20 +153,26 @@ def test_the_policy_runs_again_and_the_services_are_brought_in_line_with_it(inst
             f.write(text.replace("sup.service('web', {cmd = {'sleep', '3601'}, after = 'db'})",
                                  "sup.service('cache', {cmd = {'sleep', '3602'}})"))
         installs.use("new")
-        assert policy.json("reexec")["generation"] == 1
+        one_line_error(policy.ctl("reexec"), 1, "luasup ctl: re-exec refused, nothing changed: the policy file"
+                       " has changed since it was applied (added cache; removed web): apply it first with"
+                       " luasup ctl reload")
+        assert pids(policy) == before and hello(policy.socket)["generation"] == 0
+        assert policy.ctl("reload").returncode == 0
+        reloaded = pids(policy)
+        assert set(reloaded) == {"db", "cache"} and reloaded["db"] == before["db"]
 
-        cache = policy.wait_state("cache", "running")["pid"]
-        # with the signal state luasup was started with, not the blocked
-        # mask the new luasup starts with
+        assert policy.json("reexec")["generation"] == 1
+        assert pids(policy) == reloaded
+        # read at the start; planned by the refused re-exec, the reload and
+        # the re-exec; read by the new luasup
+        wait_until(lambda: lines(policy.path("luasup.out")) == ["policy read"] + ["policy planned"] * 3
+                   + ["policy read"], what="the policy read again by the new luasup")
+        # restarted by the new luasup: with the signal state luasup was
+        # started with, not the blocked mask the new luasup starts with
+        assert policy.ctl("restart", "cache").returncode == 0
+        cache = pids(policy)["cache"][1]
+        assert cache != reloaded["cache"][1]
         assert signal_mask(cache) == signal_mask(before["db"][1]) == 0
-        now = pids(policy)
-        assert set(now) == {"db", "cache"} and now["db"] == before["db"]
-        web = before["web"][1]
-        assert "luasup: warning: supervise: re-exec: service web is no longer declared: stopping its" \
-            " process (pid %d)\n" % web in policy.stderr()
-        wait_until(lambda: stat(web) is None, what="web's process (pid %d) gone" % web)
-        wait_until(lambda: lines(policy.path("luasup.out")) == ["policy read"] * 2,
-                   what="the policy printing twice")
 
 
 def test_while_the_command_luasup_was_started_as_is_gone_nothing_changes(installs, running):

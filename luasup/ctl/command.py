@@ -341,7 +341,7 @@ def _reexec(client, args):
             return _fail("re-exec failed, nothing changed: %s" % now.get("reexec_error"), EXIT_FAILED)
         if time.monotonic() >= deadline:
             return _fail("re-exec: no new luasup answered at %s within %g s"
-                         % (client.path, args.timeout or REEXEC_WAIT), EXIT_FAILED)
+                         % (client.path, args.timeout or REEXEC_WAIT), EXIT_UNREACHABLE)
         time.sleep(REEXEC_POLL)
     result = {"from": before.get("version"), "to": now.get("version"), "pid": now.get("pid"),
               "generation": now.get("generation")}

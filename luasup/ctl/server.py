@@ -161,10 +161,13 @@ class Server:
             conn.thaw()
 
     def handover(self):
-        """The socket and the connections that follow nothing (a follower's
-        notifications would not resume), for the new luasup (see adopt)."""
+        """The socket and the connections with nothing under way, for the
+        new luasup (see adopt). The exec closes the others: a follower's
+        notifications would not resume, and a request still being answered
+        (one that outlasted the hold) would never be."""
         return {"path": self.path, "fd": self._held, "inode": self.inode,
-                "connections": [c.handover() for c in self.connections if not c.following]}
+                "connections": [c.handover() for c in self.connections
+                                if not (c.following or c._closed) and c.settled()]}
 
     async def adopt(self, carried):
         """Serve the connections a re-exec handed over, from where they were."""

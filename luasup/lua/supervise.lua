@@ -278,13 +278,14 @@ function M.run()
             end
         end)
     end
-    local handed = {}
+    local handed, adopted = {}, 0
     for _, c in ipairs(carried or {}) do handed[c.name] = c end
     for _, name in ipairs(hub.order) do
         local svc = hub.services[name]
         if handed[name] then
             runner.adopt(hub, svc, handed[name])
             handed[name] = nil
+            adopted = adopted + 1
         elseif svc.spec.autostart then
             runner.start(hub, svc)
         else
@@ -300,7 +301,7 @@ function M.run()
             end
         end
         core.adoption_done()
-        init.log('info', 'supervise: re-exec: took over %d services', #carried)
+        init.log('info', 'supervise: re-exec: took over %d %s', adopted, adopted == 1 and 'service' or 'services')
     end
     hub.check_settled()
     while not hub.done do
@@ -436,6 +437,18 @@ end
 
 local reloading = false
 
+-- The policy file run again in an environment of its own and compared
+-- with what runs (supervise/reload.lua): the plan, or nil and why not.
+local function plan_again()
+    reloading = true
+    local ok, plan, err = pcall(reload.plan, hub, M, arg[0], { n = #arg, unpack(arg, 1, #arg) })
+    reloading = false
+    if not ok or not plan then
+        return nil, tostring(ok and err or plan)
+    end
+    return plan
+end
+
 --- sup.reload{dry_run = false, dependents = false} -> the plan, or nil and
 -- why: run the policy file again and start what it adds, stop what it no
 -- longer declares, restart what it changes (and, with dependents, what
@@ -457,15 +470,15 @@ function M.reload(opts)
     elseif not core.script_file then
         return refused('the policy is inline code, not a file: only a file can be read again')
     end
-    reloading = true
-    local ok, plan, err = pcall(reload.plan, hub, M, arg[0], { n = #arg, unpack(arg, 1, #arg) })
-    if ok and plan and opts.dependents then
+    local plan, err = plan_again()
+    if not plan then
+        return refused(err)
+    end
+    if opts.dependents then
         reload.add_dependents(plan)
     end
-    if not ok or not plan then
-        reloading = false
-        return refused(tostring(ok and err or plan))
-    end
+    local ok = true
+    reloading = true
     if opts.dry_run then
         reload.discard(plan.declared)
     else
@@ -506,7 +519,8 @@ local function snapshot()
         out[i] = { name = name, state = svc.state, why = svc.why, line = svc.line, since = svc.since,
             restarts = svc.restarts, attempts = svc.attempts, attempt = svc.attempt, exits = svc.exits,
             last_exit = svc.last_exit, fail_code = svc.fail_code, pid = svc.pid, started = svc.started,
-            healthy = svc.healthy, health_why = svc.health_why, backoff_until = svc.backoff_until,
+            healthy = svc.healthy, health_why = svc.health_why, health_failures = svc.health_failures,
+            backoff_until = svc.backoff_until,
             runner = svc.runner ~= nil }
     end
     return out
@@ -519,6 +533,8 @@ end
 
 -- Whether the luasup installed now starts, imports and compiles the policy,
 -- and takes this one's hand-over: true and its version, or nil and why not.
+local CHECK_TIMEOUT = 30 -- seconds the new luasup's check may take
+
 local function check_new()
     local argv = core.reexec_command()
     argv[#argv + 1], argv[#argv + 2] = '--check', arg[0]
@@ -529,11 +545,16 @@ local function check_new()
         return nil, 'the new luasup does not start: ' .. tostring(child)
     end
     hub.checking = child
-    local code, out, err = child:code(), child:stdout() or '', child:stderr() or ''
+    local code = child:code(CHECK_TIMEOUT)
     hub.checking = nil
-    if hub.stopping_all then
+    if not code then
+        child:kill()
+        return nil, ('the new luasup\'s check (%s) did not end within %d s'):format(
+            table.concat(argv, ' '), CHECK_TIMEOUT)
+    elseif hub.stopping_all then
         return nil, 'shutting down'
     end
+    local out, err = child:stdout() or '', child:stderr() or ''
     local version = out:match('^luasup (%S+): hand%-over format')
     if code ~= 0 or not version then
         local why
@@ -542,6 +563,7 @@ local function check_new()
         else -- a broken install dies in a Python traceback: what went wrong is its last line
             why = (err:match('^Traceback') and err:match('([^\n]+)\n*$')) or err:match('[^\n]+')
                 or out:match('[^\n]+') or ('exit code ' .. code)
+            why = why:match('^luasup: %a+: (.*)') or why:match('^luasup: (.*)') or why
         end
         return nil, ('the new luasup failed its check (%s): %s'):format(table.concat(argv, ' '), why)
     end
@@ -551,7 +573,9 @@ end
 -- A re-exec, before its hand-over: true and the new luasup's version, or
 -- nil and why it cannot be done now (refusals are logged).
 function hub.reexec_ready()
-    if not hub.running then
+    if core.reexec_busy() then
+        return refused('a re-exec is under way')
+    elseif not hub.running then
         return refused('the services are not running yet (sup.run)')
     elseif not core.script_file then
         return refused('the policy is inline code, not a file: the new luasup must read it again')
@@ -559,6 +583,23 @@ function hub.reexec_ready()
     local fine, why = snapshot()
     if not fine then
         return refused(why)
+    end
+    -- the new luasup runs the policy file again: it must run, and declare
+    -- what runs (a changed declaration is for a reload to apply)
+    local plan, err = plan_again()
+    if not plan then
+        return refused('the policy fails: ' .. err)
+    end
+    reload.discard(plan.declared)
+    local changes = {}
+    for _, key in ipairs({ 'added', 'removed', 'changed' }) do
+        if #plan[key] > 0 then
+            changes[#changes + 1] = ('%s %s'):format(key, table.concat(plan[key], ', '))
+        end
+    end
+    if #changes > 0 then
+        return refused(('the policy file has changed since it was applied (%s): apply it first'
+            .. ' with luasup ctl reload'):format(table.concat(changes, '; ')))
     end
     fine, why = check_new()
     if not fine then

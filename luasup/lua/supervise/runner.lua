@@ -291,11 +291,11 @@ local function await_ready(svc, child)
 end
 
 -- Health probes, from readiness on: returns why once `failures` checks in
--- a row have failed.
-local function watch_health(hub, svc, child)
+-- a row have failed. `resumed`: after a re-exec, which carried the count.
+local function watch_health(hub, svc, child, resumed)
     local h = svc.spec.health
-    if h.initial_delay > 0 then init.sleep(h.initial_delay) end
-    local failures, successes = 0, 0
+    if h.initial_delay > 0 and not resumed then init.sleep(h.initial_delay) end
+    local failures, successes = resumed and svc.health_failures or 0, 0
     local tick = init.now()
     while true do
         local ok, why = probes.run(h.probe, child, h.timeout, svc.probe)
@@ -303,11 +303,12 @@ local function watch_health(hub, svc, child)
             successes = successes + 1
             if failures > 0 and successes >= h.successes then
                 init.log('info', 'service %s: healthy again (%s)', svc.name, tostring(why))
-                failures = 0
+                failures, svc.health_failures = 0, 0
             end
             if failures == 0 then svc.healthy, svc.health_why = true, nil end
         else
             successes, failures = 0, failures + 1
+            svc.health_failures = failures
             svc.healthy = false
             svc.health_why = ('health check failed (%d of %d): %s'):format(failures, h.failures, tostring(why))
             init.log('warn', 'service %s: %s', svc.name, svc.health_why)
@@ -390,13 +391,13 @@ end
 -- Follow a started (or handed over) run to its end: its health, idle time
 -- and run timeout; the exit (see exit_of), with `cause` set when luasup
 -- ended the run.
-local function follow_run(hub, svc, child, started, cause)
+local function follow_run(hub, svc, child, started, cause, resumed)
     local s = svc.spec
     local idled
     if child:running() then
         local waits = { child }
         if s.health then
-            svc.health_task = init.spawn(watch_health, hub, svc, child)
+            svc.health_task = init.spawn(watch_health, hub, svc, child, resumed)
             waits[2] = svc.health_task
         end
         if s.on_demand and s.on_demand.idle then
@@ -456,6 +457,7 @@ local function run_once(hub, svc)
     end
     local started = init.now()
     svc.child, svc.pid, svc.started, svc.healthy, svc.health_why = child, child:pid(), started, nil, nil
+    svc.health_failures = 0
     hub.set(svc, 'starting', 'started', ('(pid %d)'):format(svc.pid))
     local cause
     if s.kind == 'service' then
@@ -621,7 +623,7 @@ function M.adopt(hub, svc, c)
     svc.restarts, svc.attempts, svc.attempt, svc.exits = c.restarts, c.attempts, c.attempt, c.exits
     svc.last_exit, svc.fail_code = c.last_exit, c.fail_code
     svc.state, svc.why, svc.line, svc.since = c.state, c.why, c.line, c.since
-    svc.healthy, svc.health_why = c.healthy, c.health_why
+    svc.healthy, svc.health_why, svc.health_failures = c.healthy, c.health_why, c.health_failures
     if not c.runner then -- settled, or stopped: it waits for sup.start as it did
         return
     end
@@ -646,7 +648,7 @@ function M.adopt(hub, svc, c)
             doors_of(svc)
             gates(svc, true)
         end
-        return after_exit(hub, svc, follow_run(hub, svc, child, c.started))
+        return after_exit(hub, svc, follow_run(hub, svc, child, c.started, nil, true))
     end)
 end
 
