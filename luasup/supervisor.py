@@ -110,8 +110,10 @@ class Supervisor:
     def handover(self):
         """The children, and the pipes of those that exited with a pipe
         still open, for the new luasup (see adopt)."""
+        # a log consumer's stdin is not carried: it gets end of file, as its
+        # sink is declared anew with a new consumer
         return [{"pid": c.pid, "name": c.name, "log_name": c.log_name, "stop_last": c.stop_last,
-                 "stdin": c.stdin_fd, "exited": not c.running,
+                 "stdin": -1 if c.stop_last else c.stdin_fd, "exited": not c.running,
                  "streams": {str(fd): cap.handover() for fd, cap in c.captures.items()
                              if not cap.closed.is_set()}}
                 for c in {**{c.pid: c for c in self.piped if _open_captures(c)}, **self.children}.values()]

@@ -267,14 +267,14 @@ class Bus:
     async def flush(self, deadline):
         """Before a re-exec: what every sink holds, delivered by deadline
         (time.monotonic()); whether it all went. The sinks batch again after."""
-        delivered = await self._sinks_drained(deadline)
+        delivered = await self._sinks_drained(deadline, final=False)
         for sink in self.sinks:
             sink.batch_again()
         return delivered
 
-    async def _sinks_drained(self, deadline):
+    async def _sinks_drained(self, deadline, final=True):
         import asyncio
-        results = await asyncio.gather(*(s.drain(deadline) for s in self.sinks))
+        results = await asyncio.gather(*(s.drain(deadline, final) for s in self.sinks))
         return all(results)
 
 

@@ -192,12 +192,12 @@ class HttpSink(Sink):
         self._nudge.set()
         super().flush()
 
-    async def drain(self, deadline):
+    async def drain(self, deadline, final=True):
         """As Sink.drain, trying a batch waiting out its backoff again at
-        once; at the deadline the sink stops retrying."""
+        once; at the deadline of a final drain the sink stops retrying."""
         self._nudge.set()
-        if await super().drain(deadline):
-            return True
+        if await super().drain(deadline) or not final:
+            return self._idle.is_set()
         left = self.sending + sum(n for _, n, _ in self._items)
         log.warn("logs: %s: %d lines not delivered by the exit (%s)"
                  % (self.label, left, self._failing or "still sending"))

@@ -226,7 +226,9 @@ class ProcessSink(Sink):
 
     # -- exit ----------------------------------------------------------------
 
-    async def drain(self, deadline):
+    async def drain(self, deadline, final=True):
+        if not final:  # a re-exec: the consumer gets end of file at the exec
+            return await super().drain(deadline)
         if self._child is None:  # dead, and luasup starts no child while it stops
             await self.close(deadline)
             return not self._items and not self._owed

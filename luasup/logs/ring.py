@@ -89,5 +89,5 @@ class RingSink(Sink):
     def wake(self):
         pass  # nothing is ever queued
 
-    async def drain(self, deadline):
+    async def drain(self, deadline, final=True):
         return True

@@ -194,9 +194,11 @@ class Sink:
         """Deliver what take() gave, however long it takes."""
         raise NotImplementedError
 
-    async def drain(self, deadline):
+    async def drain(self, deadline, final=True):
         """Deliver what is queued by deadline (time.monotonic()); whether it
-        all went. From now on nothing waits for a batch to fill."""
+        all went. From now on nothing waits for a batch to fill (until
+        batch_again). `final`: luasup exits, as opposed to a re-exec that
+        may not happen (a sink then keeps going)."""
         self._draining = self._hurry = True
         self.wake()
         left = deadline - time.monotonic()

@@ -9,6 +9,7 @@ local core = require('luasup.core')
 local spec = require('supervise.spec')
 local probes = require('supervise.probes')
 local runner = require('supervise.runner')
+local process = require('luasup.process')
 local latch = require('supervise.latch')
 local control = require('supervise.control')
 local reload = require('supervise.reload')
@@ -294,10 +295,14 @@ function M.run()
     end
     if carried then
         for name, c in pairs(handed) do
-            if c.pid then
+            local child = c.pid and process.adopt(c.pid, name, {})
+            if child then
                 init.log('warn', 'supervise: re-exec: service %s is no longer declared: stopping its process (pid %d)',
                     name, c.pid)
-                init.kill(-c.pid, 15)
+                child:signal(15)
+                init.spawn(function()
+                    if not child:wait(init.shutdown_grace()) then child:kill() end
+                end)
             end
         end
         core.adoption_done()
