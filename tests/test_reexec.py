@@ -460,3 +460,38 @@ def test_the_handover_is_logged_when_luasups_own_lines_go_to_a_file(tmp_path, po
     logged = p.stderr() + read(tmp_path / "own.log")
     assert "re-exec: handing 1 child over to " in logged, logged
     assert "re-exec: luasup %s took over 1 child from luasup" % hello(p)["version"] in logged, logged
+
+
+def test_a_log_consumer_gets_every_line_once_across_re_execs(tmp_path, policies):
+    # the consumer before a re-exec gets end of file at the exec and exits;
+    # the policy run again starts a new one, which gets the lines from there
+    writer = script(tmp_path, "writer.py", WRITER)
+    consumed = tmp_path / "consumed"
+    p = policies(tmp_path, """
+        logs.route{name = 'w', to = {logs.process{'sh', '-c', 'cat >> ' .. %s}}, final = true}
+        sup.service('w', {cmd = {py, %s, 'w ', %s, '2'}})
+        return sup.run()
+    """ % (lua_quote(str(consumed)), writer, lua_quote(str(tmp_path / "stop"))))
+    wait_states(p, {"w": "running"})
+
+    def consumers():
+        return [pid for pid in descendants(p.pid) if b"cat >> " in read_cmdline(pid)]
+    first = wait_until(consumers, what="the log consumer")
+    for n in range(2):
+        mark = len(read(consumed).splitlines())
+        wait_until(lambda: len(read(consumed).splitlines()) > mark + 20, what="lines consumed")
+        reexec(p)
+    wait_until(lambda: consumers() and not set(consumers()) & set(first), what="the first consumer gone")
+    assert len(consumers()) == 1
+    (tmp_path / "stop").touch()
+    seen, end = wait_until(lambda: (lambda r: r if r[1] is not None else None)(
+        numbers(read(consumed), "w")), what="w's last line consumed")
+    assert sorted(seen) == list(range(end)), (len(seen), end)
+
+
+def read_cmdline(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
