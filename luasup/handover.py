@@ -37,8 +37,18 @@ def check_answer():
     if wanted != str(FORMAT):
         raise Refused("luasup %s cannot take a hand-over of format %s (it takes %d)"
                       % (__version__, wanted, FORMAT))
-    # what the new luasup will import once exec'd: a broken install fails here
-    from . import api, bridge, runtime, script, supervisor  # noqa: F401 (imported to be checked)
+    # Every module, those imported on first use too (ctl.server, listeners,
+    # logs.*): one that failed only after the exec would take down luasup
+    # and, as PID 1, its container.
+    import importlib
+    import pkgutil
+    for found in pkgutil.walk_packages(sys.modules[__package__].__path__, __package__ + "."):
+        if found.name.endswith(".__main__"):  # runs luasup
+            continue
+        try:
+            importlib.import_module(found.name)
+        except Exception as e:
+            raise Refused("cannot import %s: %s: %s" % (found.name, type(e).__name__, e)) from None
     from .loop import new_loop
     new_loop().close()
     return "luasup %s: hand-over format %d\n" % (__version__, FORMAT)

@@ -95,6 +95,11 @@ def test_the_new_code_supervises_after_the_upgrade(installs, tmp_path):
 BROKEN = {
     "a module of it does not import": (
         [("runtime.py", '"""', 'raise ImportError("half-installed")\n"""')], "ImportError: half-installed"),
+    # one luasup imports only on first use (listening sockets): after the
+    # exec it would fail, and PID 1 with it
+    "a module it loads later does not import": (
+        [("listeners.py", "BACKLOG = 128", "BACKLOG = 128 // 0")],
+        ": cannot import luasup.listeners: ZeroDivisionError: integer division or modulo by zero"),
     "it takes another hand-over format": (
         [("handover.py", "FORMAT = 1", "FORMAT = 2")],
         ": luasup %s cannot take a hand-over of format 1 (it takes 2)" % NEW),

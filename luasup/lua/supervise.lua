@@ -577,10 +577,8 @@ end
 
 -- A re-exec, before its hand-over: true and the new luasup's version, or
 -- nil and why it cannot be done now (refusals are logged).
-function hub.reexec_ready()
-    if core.reexec_busy() then
-        return refused('a re-exec is under way')
-    elseif not hub.running then
+local function ready()
+    if not hub.running then
         return refused('the services are not running yet (sup.run)')
     elseif not core.script_file then
         return refused('the policy is inline code, not a file: the new luasup must read it again')
@@ -613,9 +611,27 @@ function hub.reexec_ready()
     return true, why
 end
 
--- The hand-over: returns only when it did not happen, with nil and why.
+local reexecing = false -- from a re-exec's checks to the end of its hand-over
+
+function hub.reexec_ready()
+    if reexecing or core.reexec_busy() then
+        return refused('a re-exec is under way')
+    end
+    reexecing = true
+    local ok, fine, why = pcall(ready)
+    reexecing = ok and fine or false
+    if not ok then
+        error(fine, 0)
+    end
+    return fine, why
+end
+
+-- The hand-over, after reexec_ready: returns only when it did not happen,
+-- with nil and why.
 function hub.reexec_now()
-    return refused(select(2, task.await('reexec', 'reexec', snapshot)))
+    local _, why = task.await('reexec', 'reexec', snapshot)
+    reexecing = false
+    return refused(why)
 end
 
 --- sup.reexec() -> nil and why; on success it does not return: luasup
