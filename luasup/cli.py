@@ -204,13 +204,20 @@ class Settings:
         return int(self.line_bytes) or 1
 
 
+def started_as():
+    """The luasup command this process was started as, or None when it was
+    `python -m luasup`."""
+    me = os.path.abspath(sys.argv[0])
+    return None if os.path.basename(me) == "__main__.py" else me
+
+
 def self_command():
     """A command that re-runs luasup (arg[-1] for scripts)."""
-    me = os.path.abspath(sys.argv[0])
-    if os.path.basename(me) != "__main__.py" and os.access(me, os.X_OK):
+    me = started_as()
+    if me and os.access(me, os.X_OK):
         return me
     import shutil
-    return shutil.which("luasup") or me
+    return shutil.which("luasup") or os.path.abspath(sys.argv[0])
 
 
 def main(argv=None):

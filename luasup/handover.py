@@ -27,7 +27,12 @@ FORMAT = 1  # the layout of the state; a new luasup refuses formats it does not 
 
 
 class Refused(Exception):
-    """A hand-over cannot be made or taken; the message says why."""
+    """A hand-over cannot be made or taken; the message says why. `state`:
+    what was handed over, when it could be read."""
+
+    def __init__(self, message, state=None):
+        super().__init__(message)
+        self.state = state
 
 
 def check_answer():
@@ -50,7 +55,7 @@ def check_answer():
         except Exception as e:
             raise Refused("cannot import %s: %s: %s" % (found.name, type(e).__name__, e)) from None
     from .loop import new_loop
-    new_loop().close()
+    new_loop((os.environ.get("LUASUP_LOOP") or "uvloop").lower()).close()
     return "luasup %s: hand-over format %d\n" % (__version__, FORMAT)
 
 
@@ -59,10 +64,9 @@ def command():
     started (argv[1:] follow it). Never another `luasup` found on PATH when
     that one is missing (pip between removing and writing it): that is
     another installation, and the check must fail instead."""
-    me = os.path.abspath(sys.argv[0])
-    if os.path.basename(me) == "__main__.py":  # python -m luasup
-        return [sys.executable, "-m", "luasup"]
-    return [me]
+    from .cli import started_as
+    me = started_as()
+    return [me] if me else [sys.executable, "-m", "luasup"]
 
 
 def write(state):
@@ -114,6 +118,44 @@ def take():
     except (ValueError, OSError) as e:
         raise Refused("%s=%s: cannot read the hand-over: %s" % (ENV, raw, e)) from None
     if state.get("format") != FORMAT:
-        raise Refused("the hand-over has format %r, this luasup takes %d" % (state.get("format"), FORMAT))
+        raise Refused("the hand-over has format %r, this luasup takes %d" % (state.get("format"), FORMAT),
+                      state)
     return state
+
+
+def abandon(state, grace):
+    """A hand-over this luasup cannot take (another install landed between
+    the check and the exec): its children are not left behind. SIGTERM to
+    each one's group, SIGKILL after `grace` seconds, each reaped."""
+    import signal
+    import time
+    pids = [c.get("pid") for c in state.get("children", []) if isinstance(c, dict) and not c.get("exited")]
+    pids = [p for p in pids if isinstance(p, int) and p > 1]
+    for pid in pids:
+        _signal_group(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while pids and time.monotonic() < deadline:
+        pids = [p for p in pids if not _reaped(p)]
+        time.sleep(0.01)  # a last resort before exiting: no reaper runs here
+    for pid in pids:
+        _signal_group(pid, signal.SIGKILL)
+        _reaped(pid, 0)
+    control = state.get("control")
+    if isinstance(control, dict) and isinstance(control.get("path"), str):
+        from .ctl.server import remove_if_ours
+        remove_if_ours(control.get("path"), control.get("inode"))
+
+
+def _signal_group(pid, signo):
+    try:
+        os.killpg(pid, signo)
+    except OSError:
+        pass
+
+
+def _reaped(pid, flags=os.WNOHANG):
+    try:
+        return os.waitpid(pid, flags)[0] == pid
+    except ChildProcessError:
+        return True
 

@@ -25,10 +25,10 @@ from . import log, signals
 
 STUCK_AFTER = 1.0
 
-# Sent to the main thread (tgkill: si_code SI_TKILL, from luasup itself) to
-# wake it; told apart from a SIGURG anyone else sends.
+# Sent to the main thread by luasup itself to wake it; told apart from a
+# SIGURG anyone else sends by its sender and by a count of the wakes sent
+# (si_code would say SI_TKILL, but not every kernel fills it in).
 _WAKE = signal.SIGURG
-_SI_TKILL = -6
 # What the main thread takes.
 _TAKEN = [s for s in signals.HANDLED if s != signal.SIGCHLD]
 # Signals a process raises on itself by writing to a closed pipe or past a
@@ -54,6 +54,8 @@ class Intake:
         self._stop = None
         self._last_probe = 0.0
         self._warned = False
+        self._wakes = 0  # wakes sent and not yet taken (see _WAKE)
+        self._wakes_lock = threading.Lock()
         # A re-exec about to exec: signals are left pending for the new luasup.
         self._parked = False
         self._parking = threading.Event()  # the main thread takes no more signals
@@ -70,7 +72,7 @@ class Intake:
     def wake(self):
         """Make the main thread look again (the loop began its shutdown)."""
         if self._attached.is_set() and not self._finished:
-            signal.pthread_kill(self._main, _WAKE)
+            self._wake_main()
 
     def park(self):
         """Before a re-exec's exec: stop taking signals, so that they stay
@@ -80,7 +82,7 @@ class Intake:
         self._parking.clear()
         self._unparked.clear()
         self._parked = True
-        signal.pthread_kill(self._main, _WAKE)
+        self._wake_main()
         return self._parking.wait(1.0) and self._oldest_unrun() is None
 
     def unpark(self):
@@ -93,6 +95,11 @@ class Intake:
         """The runtime is done: serve() returns."""
         self._finished = True
         self._attached.set()
+        self._wake_main()
+
+    def _wake_main(self):
+        with self._wakes_lock:
+            self._wakes += 1
         signal.pthread_kill(self._main, _WAKE)
 
     # -- the main thread ---------------------------------------------------
@@ -111,10 +118,18 @@ class Intake:
                 info = signal.sigtimedwait(_TAKEN, timeout)
             if self._finished:
                 return
-            if info is not None and not (info.si_signo == _WAKE and info.si_code == _SI_TKILL
-                                         and info.si_pid == self._pid):
+            if info is not None and not self._is_wake(info):
                 self._dispatch(info.si_signo, info.si_pid)
             self._check_stuck()
+
+    def _is_wake(self, info):
+        if info.si_signo != _WAKE or info.si_pid != self._pid:
+            return False
+        with self._wakes_lock:
+            if not self._wakes:
+                return False  # luasup sent itself SIGURG (init.kill): a signal like any
+            self._wakes -= 1
+        return True
 
     def _dispatch(self, signo, sender):
         sup = self._sup

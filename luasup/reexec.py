@@ -25,6 +25,8 @@ class Reexec:
         self._handles = handles  # Api's handle counter
         self.services = None  # what a re-exec handed over of the services, until sup.run takes it
         self.adopted = {}  # pid -> Child handed over, until the policy claims it
+        self.adopting = False  # handed over, and the policy has not taken it yet
+        self._held = []  # the captures handed over, not read until then
 
     def core(self):
         return {
@@ -34,7 +36,7 @@ class Reexec:
             b"carried_services": lambda: _to_lua(self.bridge.runtime, self.services),
             b"adopt_child": self.adopt_child,
             b"adoption_done": self.adoption_done,
-            b"reexec_busy": lambda: self.sup.holding,
+            b"reexec_busy": lambda: self.sup.holding or self.adopting,
         }
 
     def ops(self):
@@ -61,13 +63,12 @@ class Reexec:
             if services is None:
                 why = why.decode("utf-8", "replace") if isinstance(why, bytes) else str(why)
             else:
-                why = self._exec(from_lua(services))
+                why = self._exec(from_lua(services, text=_text))
         finally:  # only when it failed: the process is gone otherwise
             INTAKE.unpark()
             self.control.release()
             self.sup.hold_output(False)
-        self.control.reexec_failures += 1
-        self.control.reexec_error = why
+        self.control.reexec_failed(why)
         return (None, why.encode())
 
     def _exec(self, services):
@@ -114,7 +115,8 @@ class Reexec:
         before the reaper's first reap and before the script runs."""
         child_signals.adopt(state["signals"]["mask"], state["signals"]["ignored"])
         self.lifecycle.carry(state["signals"]["taken"])
-        self.sup.adopt(state["children"])
+        self.adopting = True
+        self._held = self.sup.adopt(state["children"])
         self.adopted = {d["pid"]: self.sup.children[d["pid"]] for d in state["children"] if not d["exited"]}
         self.probes.adopt(state["listeners"])
         self.control.carried = state["control"]
@@ -140,13 +142,21 @@ class Reexec:
         """The policy has taken what it wants: read the pipes again, and
         close the listeners and control socket it did not ask for. The
         children nobody claimed stay luasup's: reaped, and stopped at exit."""
-        if self.services is None and not self.sup.holding:
+        if not self.adopting:
             return
-        self.services = None
-        self.sup.hold_output(False)
+        self.adopting, self.services = False, None
+        for capture in self._held:
+            capture.release()
+        self._held = []
         self.lifecycle.release()
         self.probes.close_unclaimed()
         self.control.drop_carried()
+
+
+def _text(b):
+    """A Lua string for the hand-over's JSON: any bytes come back the same
+    (names of services may be any bytes but spaces and controls)."""
+    return b.decode("utf-8", "surrogateescape")
 
 
 def _children(n):
@@ -165,7 +175,7 @@ def _to_lua(runtime, value):
         if isinstance(v, str):
             return v.encode("utf-8", "surrogateescape")
         if isinstance(v, dict):
-            return {k.encode(): plain(x) for k, x in v.items()}
+            return {k.encode("utf-8", "surrogateescape"): plain(x) for k, x in v.items()}
         if isinstance(v, list):
             return {i: plain(x) for i, x in enumerate(v, 1)}
         return v

@@ -29,7 +29,11 @@ def run(inv, settings):
     try:
         handed_over = handover.take() if inv.mode != "check" else None
     except handover.Refused as e:
-        log.fatal("re-exec: %s" % e)
+        if e.state is None:
+            log.fatal("re-exec: %s" % e)
+        else:
+            log.error("re-exec: %s: stopping the children handed over" % e)
+            handover.abandon(e.state, settings.grace)
         return cli.EXIT_USAGE
     try:
         source, chunkname, script_dir = _load(inv)

@@ -90,6 +90,8 @@ class Supervisor:
         outlive it (a process it left behind writes on), and a re-exec
         carries every pipe still open."""
         if child.captures:
+            # swept of the pipes that ended now and then, not at each exit:
+            # a child's pipe ends a moment after it, when its reaper has gone
             if len(self.piped) > 64 + 2 * len(self.children):
                 self.piped = [c for c in self.piped if _open_captures(c)]
             self.piped.append(child)
@@ -121,12 +123,15 @@ class Supervisor:
     def adopt(self, described):
         """Take over the children a hand-over describes, before the first
         reap: one that exited meanwhile is a zombie of this pid, reaped as
-        any child. Their pipes are read once hold_output(False)."""
+        any child. Their pipes are held (not read) until released; the
+        captures are returned for that."""
+        captures = []
         with self.lock:
             for d in described:
                 pid = d["pid"]
-                captures = {int(fd): Capture.adopt(self.loop, how, pid) for fd, how in d["streams"].items()}
-                child = Child(pid, d["name"], captures, d["stdin"])
+                streams = {int(fd): Capture.adopt(self.loop, how, pid) for fd, how in d["streams"].items()}
+                captures += streams.values()
+                child = Child(pid, d["name"], streams, d["stdin"])
                 child.log_name, child.stop_last = d["log_name"], d["stop_last"]
                 if d["exited"]:  # reaped already: only its pipes are left to read
                     child.wait_status = 0
@@ -137,7 +142,7 @@ class Supervisor:
                     self.children[pid] = child
                     self.loop.call_soon(self._reaped, child, LOST_STATUS)
                 self.piped.append(child)
-        self.holding = True
+        return captures
 
     def stopping_last(self):
         """Pids of the running children that the shutdown stops last."""

@@ -495,3 +495,57 @@ def read_cmdline(pid):
             return f.read()
     except OSError:
         return b""
+
+
+def test_what_the_policy_runs_before_sup_run_is_read_as_usual_after_a_re_exec(tmp_path, policies):
+    # the new luasup holds only the pipes handed over until sup.run():
+    # a command the policy reads before it must not wait for that
+    p = policies(tmp_path, """
+        if not sup.reloading then
+            local c = init.exec{'sh', '-c', 'echo captured', stdout = 'capture'}
+            print('pre', c:stdout(), io.popen('echo popened'):read('*a'))
+        end
+        sup.service('a', {cmd = {'sleep', '1000'}})
+        return sup.run()
+    """)
+    before = wait_states(p, {"a": "running"})
+    reexec(p)
+    assert counters(listed(p)) == counters(before)
+    assert read(p.path("luasup.out")).count("pre\tcaptured\n\tpopened\n") == 2
+
+
+def test_a_service_named_with_any_bytes_keeps_its_process(tmp_path, policies):
+    p = policies(tmp_path, """
+        sup.service('w\\255', {cmd = {'sleep', '1000'}})
+        return sup.run()
+    """)
+    before = {name: (s["state"], s["pid"]) for name, s in wait_until(
+        lambda: (lambda l: l if all(s["state"] == "running" for s in l.values()) else None)(listed(p)),
+        what="w\\xff running").items()}
+    reexec(p)
+    assert {name: (s["state"], s["pid"]) for name, s in listed(p).items()} == before
+    assert "no longer declared" not in p.stderr()
+
+
+URG = """import signal, sys, time
+signal.signal(signal.SIGURG, lambda *a: print("got SIGURG", flush=True))
+print("ready", flush=True)
+while True:
+    time.sleep(1)
+"""
+
+
+def test_the_children_get_no_signal_of_luasup_s_own(tmp_path, policies):
+    # luasup wakes its signal thread with SIGURG (at a hand-over, at its
+    # stop): that one is luasup's own, never relayed
+    urg = script(tmp_path, "urg.py", URG)
+    p = policies(tmp_path, """
+        sup.service('u', {cmd = {py, %s}, stdout = 'inherit'})
+        return sup.run()
+    """ % urg)
+    wait_until(lambda: "ready" in read(p.path("luasup.out")), what="u ready")
+    reexec(p)
+    reexec(p)
+    os.kill(p.pid, signal.SIGTERM)
+    assert p.proc.wait(timeout=DEADLINE) == 143
+    assert "got SIGURG" not in read(p.path("luasup.out"))

@@ -191,3 +191,21 @@ def test_while_the_command_luasup_was_started_as_is_gone_nothing_changes(install
 
     installs.use("new")
     assert running.json("reexec")["to"] == NEW
+
+
+def test_a_new_luasup_refusing_the_hand_over_after_the_exec_stops_the_children(installs, running):
+    """Another install landing between the check and the exec: the new
+    luasup cannot take the hand-over, so it stops what it was handed
+    rather than leave it behind, and exits 2."""
+    before = pids(running)
+    installs.add("late", NEW, [("handover.py", "FORMAT = 1", "FORMAT = 2"),  # its check says yes to 1
+                               ("handover.py", "if wanted != str(FORMAT):", "if wanted != '1':")])
+    installs.use("late")
+    result = running.ctl("reexec")
+    assert result.returncode == 1 and "the new luasup did not take over" in result.stderr, result.stderr
+    assert running.proc.wait(timeout=30) == 2
+    for name, (_, pid, _) in before.items():
+        wait_until(lambda: stat(pid) is None, what="%s (pid %d) stopped" % (name, pid))
+    assert "luasup: re-exec: the hand-over has format 1, this luasup takes 2: stopping the children" \
+        " handed over\n" in running.stderr()
+    assert not os.path.exists(running.socket)

@@ -20,6 +20,10 @@ class Gone(Unreachable):
     """Nobody serves the socket any more (refused, or no file)."""
 
 
+class Cut(Unreachable):
+    """luasup closed the connection, or it was lost, before the answer."""
+
+
 class Client:
     def __init__(self, path, timeout=None):
         self.path = path
@@ -87,8 +91,8 @@ class Client:
                 refusal = None
             if refusal and "error" in refusal:
                 raise _failure(refusal) from None
-            raise Unreachable("lost the connection to luasup at %s: %s"
-                              % (self.path, e.strerror or e)) from None
+            raise Cut("lost the connection to luasup at %s: %s"
+                      % (self.path, e.strerror or e)) from None
         while True:
             message = self._read()
             if message.get("id") == self._ids or ("error" in message and message.get("id") is None):
@@ -114,12 +118,12 @@ class Client:
             raise Unreachable("no answer from luasup at %s within %g s"
                               % (self.path, self.timeout)) from None
         except OSError as e:
-            raise Unreachable("lost the connection to luasup at %s: %s"
-                              % (self.path, e.strerror or e)) from None
+            raise Cut("lost the connection to luasup at %s: %s"
+                      % (self.path, e.strerror or e)) from None
         if not line.endswith(b"\n"):  # the end, or a line cut short by it
             if at_end is None and not line:
                 return None
-            raise Unreachable("luasup at %s closed the connection" % self.path)
+            raise Cut("luasup at %s closed the connection" % self.path)
         try:
             return json.loads(line)
         except ValueError:

@@ -12,7 +12,7 @@ import sys
 import time
 
 from . import paths
-from .client import Client, Gone, Unreachable
+from .client import Client, Cut, Gone, Unreachable
 from .protocol import PERMISSION_DENIED, Failure
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
@@ -323,12 +323,12 @@ def _reload(client, args):
 def _reexec(client, args):
     """Ask for the re-exec, then wait for the new luasup to answer `hello`
     with the next generation (or the old one to say it failed)."""
+    deadline = time.monotonic() + (args.timeout or REEXEC_WAIT)
     before = client.call("hello")
     try:
         client.call("reexec")
-    except Unreachable:
+    except Cut:
         pass  # another re-exec's exec closed the connection: its new luasup answers below
-    deadline = time.monotonic() + (args.timeout or REEXEC_WAIT)
     while True:
         try:
             now = _hello(client.path, deadline)

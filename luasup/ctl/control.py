@@ -40,11 +40,12 @@ def _text(value):
     return value.decode("utf-8", "backslashreplace") if isinstance(value, bytes) else value
 
 
-def from_lua(value, depth=0):
+def from_lua(value, depth=0, text=_text):
     """A Lua value -> JSON-able Python; a table with keys 1..n is a list (an
-    empty table too: every result is an object with fields)."""
+    empty table too: every result is an object with fields). `text` makes
+    a Lua string a str."""
     if isinstance(value, bytes):
-        return _text(value)
+        return text(value)
     if value is None or isinstance(value, (bool, int, float)):
         return value
     from lupa.luajit21 import lua_type
@@ -53,8 +54,8 @@ def from_lua(value, depth=0):
     items = list(value.items())
     if all(isinstance(k, int) for k, _ in items) and sorted(k for k, _ in items) == list(
             range(1, len(items) + 1)):
-        return [from_lua(value[i], depth + 1) for i in range(1, len(items) + 1)]
-    return {_text(k) if isinstance(k, bytes) else str(k): from_lua(v, depth + 1) for k, v in items}
+        return [from_lua(value[i], depth + 1, text) for i in range(1, len(items) + 1)]
+    return {text(k) if isinstance(k, bytes) else str(k): from_lua(v, depth + 1, text) for k, v in items}
 
 
 def _checked(params):
@@ -164,13 +165,21 @@ class Control:
 
     # -- re-exec (see server.Server.hold) -------------------------------------
 
+    def reexec_failed(self, why):
+        """A re-exec answered as begun did not happen: hello says why."""
+        self.reexec_failures += 1
+        self.reexec_error = why
+
     async def hold(self, deadline):
         """Accept and read no more; until the answers to what was read are
         written out (bounded by deadline, loop time)."""
         if self.server is None:
             return
         self.server.hold()
-        while True:  # a step first: the standard loop makes what it accepted into connections in tasks
+        # Polled: answers go out through transports with no event for an
+        # empty buffer. A step first: the standard loop makes what it
+        # accepted into connections in tasks.
+        while True:
             await asyncio.sleep(0.005)
             if self.server.settled() or self.loop.time() >= deadline:
                 return

@@ -167,7 +167,7 @@ class Server:
         (one that outlasted the hold) would never be."""
         return {"path": self.path, "fd": self._held, "inode": self.inode,
                 "connections": [c.handover() for c in self.connections
-                                if not (c.following or c._closed) and c.settled()]}
+                                if not (c.following or c.closed) and c.settled()]}
 
     async def adopt(self, carried):
         """Serve the connections a re-exec handed over, from where they were."""
@@ -352,6 +352,10 @@ class Connection(asyncio.Protocol):
             return False
         self.transport.write(data)
         return True
+
+    @property
+    def closed(self):
+        return self._closed
 
     def freeze(self):
         self._frozen = True
