@@ -549,3 +549,35 @@ def test_the_children_get_no_signal_of_luasup_s_own(tmp_path, policies):
     os.kill(p.pid, signal.SIGTERM)
     assert p.proc.wait(timeout=DEADLINE) == 143
     assert "got SIGURG" not in read(p.path("luasup.out"))
+
+
+def test_a_re_exec_that_fails_after_its_answer_changes_nothing(tmp_path, policies):
+    # a sink slow to deliver holds the hand-over for its 2 s; a stop begun
+    # meanwhile makes the services' state one a hand-over cannot carry:
+    # everything goes on as before, and hello says why
+    p = policies(tmp_path, """
+        logs.route{name = 'ticker', to = {logs.fn(function() init.sleep(0.5) end)}}
+        sup.service('ticker', {cmd = {'sh', '-c', 'while echo tick; do sleep 0.1; done'}})
+        sup.service('stubborn', {cmd = {'sh', '-c', 'trap "" TERM; while :; do sleep 0.1; done'},
+                                 stop = {timeout = 2}})
+        return sup.run()
+    """)
+    before = wait_states(p, {"ticker": "running", "stubborn": "running"})
+    first = hello(p)
+    client = Client(p.socket)
+    try:
+        assert "to" in client.call("reexec")
+        assert p.ctl("stop", "--no-wait", "stubborn").returncode == 0
+        failed = wait_until(lambda: (lambda h: h if h["reexec_failures"] else None)(hello(p)),
+                            what="the re-exec's failure")
+    finally:
+        client.close()
+    assert failed["reexec_error"] == "service stubborn is stopping"
+    assert failed["generation"] == first["generation"] and failed["pid"] == first["pid"]
+    assert "supervise: re-exec refused, nothing changed: service stubborn is stopping" in p.stderr()
+    # served, read and relayed as before; and a later re-exec goes through
+    ticks = read(p.path("bus.log")).count("tick")
+    wait_until(lambda: read(p.path("bus.log")).count("tick") > ticks, what="ticker's lines still read")
+    assert listed(p)["ticker"]["pid"] == before["ticker"]["pid"]
+    wait_states(p, {"ticker": "running", "stubborn": "stopped"})
+    assert reexec(p)["generation"] == first["generation"] + 1
