@@ -53,8 +53,10 @@ class Reexec:
             return (None, b"a re-exec is under way")
         self.sup.hold_output()  # from here on the pipes keep what children write
         try:
-            if not await self.logs.flush(time.monotonic() + SETTLE):
-                log.warn("logs: not every sink delivered what it held before the re-exec")
+            late = await self.logs.flush(time.monotonic() + SETTLE)
+            if late:
+                log.warn("logs: %s did not deliver what it held within %g s: dropped at the re-exec"
+                         % (", ".join(late), SETTLE))
             await self.control.hold(self.loop.time() + SETTLE)
             if not INTAKE.park():  # from here on, signals wait for the new luasup
                 services, why = None, "a signal came as the hand-over began: it is handled first"
@@ -92,6 +94,8 @@ class Reexec:
             keep += [how["fd"] for how in child["streams"].values()]
             if child["stdin"] >= 0:
                 keep.append(child["stdin"])
+            if child["notify"]:
+                keep.append(child["notify"]["fd"])
         if state["control"]:
             keep.append(state["control"]["fd"])
             keep += [conn["fd"] for conn in state["control"]["connections"]]

@@ -12,6 +12,7 @@ import time
 from . import linux, log, pid1, process, signals
 from .intake import INTAKE
 from .capture import Capture
+from .notify import NotifySocket
 from .process import Child
 from .reaper import Reaper
 
@@ -116,6 +117,7 @@ class Supervisor:
         # sink is declared anew with a new consumer
         return [{"pid": c.pid, "name": c.name, "log_name": c.log_name, "stop_last": c.stop_last,
                  "stdin": -1 if c.stop_last else c.stdin_fd, "exited": not c.running,
+                 "notify": c.notify.handover() if c.notify and c.running else None,
                  "streams": {str(fd): cap.handover() for fd, cap in c.captures.items()
                              if not cap.closed.is_set()}}
                 for c in {**{c.pid: c for c in self.piped if _open_captures(c)}, **self.children}.values()]
@@ -133,6 +135,9 @@ class Supervisor:
                 captures += streams.values()
                 child = Child(pid, d["name"], streams, d["stdin"])
                 child.log_name, child.stop_last = d["log_name"], d["stop_last"]
+                if d["notify"]:
+                    child.notify = NotifySocket(self.loop, d["notify"])
+                    child.on_exit.append(lambda c: c.notify.close())
                 if d["exited"]:  # reaped already: only its pipes are left to read
                     child.wait_status = 0
                     child.exited.set()

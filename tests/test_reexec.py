@@ -581,3 +581,44 @@ def test_a_re_exec_that_fails_after_its_answer_changes_nothing(tmp_path, policie
     assert listed(p)["ticker"]["pid"] == before["ticker"]["pid"]
     wait_states(p, {"ticker": "running", "stubborn": "stopped"})
     assert reexec(p)["generation"] == first["generation"] + 1
+
+
+NOTIFYING = """import os, socket, sys, time
+addr = os.environ["NOTIFY_SOCKET"]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.sendto(b"READY=1", "\\0" + addr[1:])
+while True:
+    try:
+        s.sendto(b"STATUS=serving", "\\0" + addr[1:])
+    except OSError as e:
+        print("notify failed: %s" % e, flush=True)
+    time.sleep(0.02)
+"""
+
+
+def test_notify_sockets_and_health_checks_go_on_from_where_they_were(tmp_path, policies):
+    # a service's NOTIFY_SOCKET still answers after the exec; a health
+    # check in flight at the exec is stopped, not left running beside the
+    # next one
+    notifying = script(tmp_path, "notifying.py", NOTIFYING)
+    p = policies(tmp_path, """
+        sup.service('nt', {cmd = {py, %s}, ready = sup.notify(), stdout = 'inherit'})
+        sup.service('late', {cmd = {py, %s}, ready = sup.notify(), stdout = 'inherit', autostart = false})
+        sup.service('hung', {cmd = {'sleep', '1000'}, health = {probe = sup.command{'sleep', '1001'},
+                             every = 1, timeout = 3, failures = 1}})
+        return sup.run()
+    """ % (notifying, notifying))
+    wait_states(p, {"nt": "running", "late": "stopped", "hung": "running"})
+
+    def checks():
+        return [pid for pid in descendants(p.pid) if read_cmdline(pid) == b"sleep\x001001\x00"]
+    in_flight = wait_until(checks, what="hung's health check running")
+    reexec(p)
+    for pid in in_flight:
+        wait_until(lambda: stat(pid) is None, what="the check in flight at the exec stopped")
+    # a service started now gets a notify socket of its own: no clash with those handed over
+    assert p.ctl("start", "late").returncode == 0
+    wait_until(lambda: listed(p)["hung"]["restarts"] >= 1, what="hung restarted for its health")
+    assert len(checks()) <= 1
+    assert "notify failed" not in read(p.path("luasup.out"))
+    assert {n: s["state"] for n, s in listed(p).items() if n != "hung"} == {"nt": "running", "late": "running"}

@@ -262,20 +262,18 @@ class Bus:
                 await asyncio.wait_for(self._sources_done.wait(), max(0.0, deadline - time.monotonic()))
             except asyncio.TimeoutError:
                 pass
-        return await self._sinks_drained(deadline)
+        results = await asyncio.gather(*(s.drain(deadline) for s in self.sinks))
+        return all(results)
 
     async def flush(self, deadline):
         """Before a re-exec: what every sink holds, delivered by deadline
-        (time.monotonic()); whether it all went. The sinks batch again after."""
-        delivered = await self._sinks_drained(deadline, final=False)
-        for sink in self.sinks:
+        (time.monotonic()); the labels of the sinks that could not. The
+        sinks batch again after."""
+        sinks = list(self.sinks)
+        results = await asyncio.gather(*(s.drain(deadline, False) for s in sinks))
+        for sink in sinks:
             sink.batch_again()
-        return delivered
-
-    async def _sinks_drained(self, deadline, final=True):
-        import asyncio
-        results = await asyncio.gather(*(s.drain(deadline, final) for s in self.sinks))
-        return all(results)
+        return [s.label for s, delivered in zip(sinks, results) if not delivered]
 
 
 class Source:

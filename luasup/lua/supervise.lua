@@ -525,6 +525,8 @@ local function snapshot()
             restarts = svc.restarts, attempts = svc.attempts, attempt = svc.attempt, exits = svc.exits,
             last_exit = svc.last_exit, fail_code = svc.fail_code, pid = svc.pid, started = svc.started,
             healthy = svc.healthy, health_why = svc.health_why, health_failures = svc.health_failures,
+            health_next = svc.health_next, quiet_since = svc.quiet_since,
+            probe_pid = svc.probe.child and svc.probe.child:running() and svc.probe.child:pid() or nil,
             backoff_until = svc.backoff_until,
             runner = svc.runner ~= nil }
     end

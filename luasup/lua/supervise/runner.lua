@@ -294,7 +294,11 @@ end
 -- a row have failed. `resumed`: after a re-exec, which carried the count.
 local function watch_health(hub, svc, child, resumed)
     local h = svc.spec.health
-    if h.initial_delay > 0 and not resumed then init.sleep(h.initial_delay) end
+    -- svc.health_next: when the next check is due, which a re-exec carries
+    if not (resumed and svc.health_next) then
+        svc.health_next = init.now() + h.initial_delay
+    end
+    init.sleep(math.max(0, svc.health_next - init.now()))
     local failures, successes = resumed and svc.health_failures or 0, 0
     local tick = init.now()
     while true do
@@ -318,6 +322,7 @@ local function watch_health(hub, svc, child, resumed)
         end
         local now = init.now()
         tick = math.max(tick + h.every, now)
+        svc.health_next = tick
         init.sleep(tick - now)
     end
 end
@@ -369,16 +374,20 @@ local function wait_for_demand(hub, svc)
 end
 
 -- Returns once the service has had no connection for its idle time.
-local function watch_idle(svc)
+-- `resumed`: after a re-exec, which carried when the quiet began.
+local function watch_idle(svc, resumed)
     local idle = svc.spec.on_demand.idle
     local doors = doors_of(svc)
-    local quiet_since = init.now()
+    if not (resumed and svc.quiet_since) then
+        svc.quiet_since = init.now()
+    end
     while true do
         local busy = 0
         for _, door in ipairs(doors) do busy = busy + door:connections() end
         local now = init.now()
+        local quiet_since = svc.quiet_since
         if busy > 0 then
-            quiet_since = now
+            svc.quiet_since, quiet_since = now, now
         elseif now - quiet_since >= idle then
             return
         end
@@ -401,7 +410,7 @@ local function follow_run(hub, svc, child, started, cause, resumed)
             waits[2] = svc.health_task
         end
         if s.on_demand and s.on_demand.idle then
-            svc.idle_task = init.spawn(watch_idle, svc)
+            svc.idle_task = init.spawn(watch_idle, svc, resumed)
             waits[#waits + 1] = svc.idle_task
         end
         if s.timeout then
@@ -624,6 +633,11 @@ function M.adopt(hub, svc, c)
     svc.last_exit, svc.fail_code = c.last_exit, c.fail_code
     svc.state, svc.why, svc.line, svc.since = c.state, c.why, c.line, c.since
     svc.healthy, svc.health_why, svc.health_failures = c.healthy, c.health_why, c.health_failures
+    svc.health_next, svc.quiet_since = c.health_next, c.quiet_since
+    if c.probe_pid then -- a check in flight at the exec: abandoned (the next one is due now)
+        local probe = process.adopt(c.probe_pid, svc.name .. ' health check', {})
+        if probe then probe:kill() end
+    end
     if not c.runner then -- settled, or stopped: it waits for sup.start as it did
         return
     end
