@@ -28,7 +28,7 @@ class Probes:
             b"listen_connections": self.listen_connections,
             b"proxy": self.proxy,
             b"proxy_gate": lambda proxy, is_open: proxy.open() if is_open else proxy.shut(),
-            b"proxy_connections": lambda proxy: proxy.active,
+            b"proxy_connections": lambda proxy: proxy.count(),
             b"proxy_close": lambda proxy: proxy.close(),
             b"watch_start": self.watch_start,
             b"watch_cancel": self.watch_cancel,

@@ -30,6 +30,7 @@ class Proxy:
         self.demand = asyncio.Event()  # a client came while the gate was closed
         self.held = 0
         self.active = 0  # clients connected, held ones included
+        self.came = 0  # clients that connected since the last count()
         self._server = None
         self._clients = set()
 
@@ -37,6 +38,12 @@ class Proxy:
         # a duplicate: closing the server closes it, not the script's listener
         sock = self.listener.sock.dup()
         self._server = await self.loop.create_server(lambda: _Client(self), sock=sock)
+
+    def count(self):
+        """Clients connected now, or that came since the last count if more:
+        a client that comes and goes between two counts is counted too."""
+        n, self.came = max(self.active, self.came), 0
+        return n
 
     def open(self):
         self.gate.set()
@@ -107,6 +114,7 @@ class _Client(asyncio.Protocol):
             transport.abort()
             return
         proxy.active += 1
+        proxy.came += 1
         proxy._clients.add(self)
         self._task = proxy.loop.create_task(self._join())
 

@@ -214,3 +214,22 @@ def test_a_wrong_on_demand_declaration_is_an_error_at_its_line(od, spec, message
     stderr = od.proc.stderr.read()
     assert od.proc.returncode == 1
     assert "(command line):7: bad argument #2 to " in stderr and message in stderr, stderr
+
+
+def test_short_clients_through_a_proxy_keep_the_service_from_idling(od, tmp_path):
+    # each client comes and goes within milliseconds, between two of the
+    # idle watch's counts: the proxy counts it all the same
+    path = tmp_path / "web.sock"
+    od.start("""
+        table.insert(server, %s)
+        sup.service('web', {cmd = server, ready = sup.output('^listening$'),
+                            on_demand = {listen = l, proxy = 'unix://' .. %s, idle = 1.5}})
+    """ % (lua_quote(str(path)), lua_quote(str(path))))
+    od.wait_state("idle")
+    first, _ = od.talk()
+    running = od.wait_state("running")
+    while running["for"] < 4:  # more than twice the idle time, a client every 0.2 s
+        assert od.hasty(b"short")[0] == first
+        wait_until(lambda: (lambda s: s["for"] > running["for"] + 0.2)(od.state()), what="0.2 s on")
+        running = od.state()
+        assert running["state"] == "running" and running["pid"] == first, running

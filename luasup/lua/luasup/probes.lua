@@ -121,7 +121,8 @@ function Proxy:wait()
     return await('wait', 'proxy_demand', self._p)
 end
 
---- proxy:connections() -> clients connected now, held ones included
+--- proxy:connections() -> clients connected now, held ones included, or
+-- if more, those that connected since the last call
 function Proxy:connections()
     check_self(self, Proxy, 'proxy', 'connections')
     return core.proxy_connections(self._p)

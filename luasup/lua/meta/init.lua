@@ -351,7 +351,8 @@ function Proxy:shut() end
 ---@return true
 function Proxy:wait() end
 
----Clients connected now, held ones included.
+---Clients connected now, held ones included; or, if more, those that
+---connected since the last call (a client that came and went counts).
 ---@return integer
 function Proxy:connections() end
 
