@@ -91,8 +91,9 @@ class Supervisor:
         outlive it (a process it left behind writes on), and a re-exec
         carries every pipe still open."""
         if child.captures:
-            # swept of the pipes that ended now and then, not at each exit:
-            # a child's pipe ends a moment after it, when its reaper has gone
+            # swept of the children whose pipes ended now and then, not at
+            # each exit: a pipe ends a moment after its child exits (much
+            # later if a process it left behind holds it)
             if len(self.piped) > 64 + 2 * len(self.children):
                 self.piped = [c for c in self.piped if _open_captures(c)]
             self.piped.append(child)
