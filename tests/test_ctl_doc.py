@@ -12,7 +12,7 @@ import re
 import shlex
 
 from helpers import REPO, run, start, stop, wait_until
-from test_logs_doc import lua_blocks, option_rows, read, section, spec_keys, subsection
+from test_logs_doc import check_errors_table, lua_blocks, option_rows, read, section, spec_keys, subsection
 from test_messages_documented import logged_formats, undocumented
 
 DOC = os.path.join(REPO, "docs", "ctl.md")
@@ -167,17 +167,7 @@ def test_lua_examples_compile(tmp_path):
 
 
 def test_the_documented_errors_are_the_ones_raised():
-    rows = re.findall(r"^\| `([^`]+)` \| `([^`]+)` \|$", section(read(DOC), "Errors"), re.M)
-    assert len(rows) >= 6, rows
-    lines = ["local sup = require('supervise'); local logs = require('logs')",
-             "local function try(f) local ok, err = pcall(f); print(ok and 'no error' or err) end"]
-    lines += ["try(function() %s end)" % call for call, _ in rows]
-    result = run(["-e", "\n".join(lines)])
-    assert result.returncode == 0, result.stderr
-    raised = result.stdout.splitlines()
-    assert len(raised) == len(rows), result.stdout
-    for got, (call, message) in zip(raised, rows):
-        assert got.endswith(": " + message), (call, got, message)
+    check_errors_table(read(DOC), "local sup = require('supervise'); local logs = require('logs')", 6)
 
 
 def console_examples():
