@@ -147,6 +147,13 @@ class Luasup:
     def ticks(self):
         return [int(n) for n in self.sink_lines("ticker")]
 
+    def check_recovered(self, fds):
+        """After a flood of clients: a new one is served, luasup holds the
+        fds it held before (`fds`, one more at most), and nothing else noticed."""
+        wait_until(self.serves_a_new_client, what="a new client served")
+        wait_until(lambda: self.fds() <= fds + 1, what="luasup's fds back to %d" % fds)
+        self.check_untouched()
+
     def check_untouched(self):
         """Supervision and logging went on as if no client had come: the same
         processes, no restarts, the ticker's numbers still reaching the file
@@ -555,9 +562,7 @@ def test_followers_that_leave_are_forgotten_though_nothing_happens(own_luasup):
         c.request(rid, *(("events", {}) if rid % 2 else ("logs", {"follow": True, "names": ["idle"]})))
         assert check_answer(c.message(), rid) is None
         c.close()
-    wait_until(luasup.serves_a_new_client, what="a new client served")
-    wait_until(lambda: luasup.fds() <= fds + 1, what="luasup's fds back to %d" % fds)
-    luasup.check_untouched()
+    luasup.check_recovered(fds)
 
 
 # -- the limits ----------------------------------------------------------------
@@ -637,9 +642,7 @@ def test_1000_connections_at_once_past_64_are_refused_and_closed(own_luasup):
     assert peak <= fds + MAX_CONNECTIONS + 4, "luasup holds %d fds (%d before)" % (peak, fds)
     for c in clients:
         c.close()
-    wait_until(luasup.serves_a_new_client, what="a new client served")
-    wait_until(lambda: luasup.fds() <= fds + 1, what="luasup's fds back to %d" % fds)
-    luasup.check_untouched()
+    luasup.check_recovered(fds)
 
 
 def test_a_follower_that_stops_reading_skips_lines_told_how_many_and_nobody_else_notices(own_luasup):
