@@ -62,6 +62,16 @@ class OnDemand:
         self.proc = start(["-e", policy], env=self.env)
         self.port = int(read_line(self.proc.stdout).strip().rsplit(":", 1)[1])
 
+    def start_proxied(self, path, idle):
+        """start() with the server on its own unix socket at path, proxied
+        from the listener once ready; returns once it is idle."""
+        self.start("""
+            table.insert(server, %s)
+            sup.service('web', {cmd = server, ready = sup.output('^listening$'),
+                                on_demand = {listen = l, proxy = 'unix://' .. %s, idle = %s}})
+        """ % (lua_quote(str(path)), lua_quote(str(path)), idle))
+        self.wait_state("idle")
+
     def ctl(self, *args):
         return subprocess.run([LUASUP, "ctl"] + list(args), env=self.env, capture_output=True,
                               text=True, timeout=DEADLINE)
@@ -157,13 +167,7 @@ def test_an_idle_service_stops_and_the_next_connection_starts_it_again(od):
 
 
 def test_a_proxied_service_gets_clients_only_once_it_is_ready(od, tmp_path):
-    path = tmp_path / "web.sock"
-    od.start("""
-        table.insert(server, %s)
-        sup.service('web', {cmd = server, ready = sup.output('^listening$'),
-                            on_demand = {listen = l, proxy = 'unix://' .. %s, idle = 0.5}})
-    """ % (lua_quote(str(path)), lua_quote(str(path))))
-    od.wait_state("idle")
+    od.start_proxied(tmp_path / "web.sock", idle=0.5)
     pids = check_all_served(od.many(CLIENTS))
     assert len(pids) == 1
     # a megabyte each way through the proxy, with a half-close
@@ -219,13 +223,7 @@ def test_a_wrong_on_demand_declaration_is_an_error_at_its_line(od, spec, message
 def test_short_clients_through_a_proxy_keep_the_service_from_idling(od, tmp_path):
     # each client comes and goes within milliseconds, between two of the
     # idle watch's counts: the proxy counts it all the same
-    path = tmp_path / "web.sock"
-    od.start("""
-        table.insert(server, %s)
-        sup.service('web', {cmd = server, ready = sup.output('^listening$'),
-                            on_demand = {listen = l, proxy = 'unix://' .. %s, idle = 1.5}})
-    """ % (lua_quote(str(path)), lua_quote(str(path))))
-    od.wait_state("idle")
+    od.start_proxied(tmp_path / "web.sock", idle=1.5)
     first, _ = od.talk()
     running = od.wait_state("running")
     while running["for"] < 4:  # more than twice the idle time, a client every 0.2 s
