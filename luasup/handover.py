@@ -15,7 +15,6 @@ again (lifecycle.carry), rather than relay them to the children. Zombies
 wait too: a child that exits during the hand-over is still luasup's child,
 reaped by the new reaper."""
 
-import json
 import os
 import sys
 
@@ -71,6 +70,7 @@ def command():
 
 def write(state):
     """A memfd holding state as JSON, inheritable, read from its start."""
+    import json  # not at start-up: only a re-exec needs it
     fd = os.memfd_create("luasup-handover", 0)  # no MFD_CLOEXEC: it crosses the exec
     try:
         data = json.dumps(state, separators=(",", ":")).encode("utf-8", "surrogateescape")
@@ -111,6 +111,7 @@ def take():
     raw = os.environ.pop(ENV, None)
     if raw is None:
         return None
+    import json
     try:
         fd = int(raw)
         with os.fdopen(fd, "rb") as f:
