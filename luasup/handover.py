@@ -112,12 +112,19 @@ def take():
     if raw is None:
         return None
     import json
+    if not raw.isdigit():
+        raise Refused("%s=%s: not a file descriptor" % (ENV, raw))
     try:
-        fd = int(raw)
-        with os.fdopen(fd, "rb") as f:
-            state = json.loads(f.read().decode("utf-8", "surrogateescape"))
-    except (ValueError, OSError) as e:
-        raise Refused("%s=%s: cannot read the hand-over: %s" % (ENV, raw, e)) from None
+        with os.fdopen(int(raw), "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise Refused("%s=%s: cannot read the hand-over: %s" % (ENV, raw, e.strerror or e)) from None
+    try:
+        state = json.loads(data.decode("utf-8", "surrogateescape"))
+    except ValueError:
+        state = None
+    if not isinstance(state, dict):
+        raise Refused("%s=%s: what it holds is not a hand-over" % (ENV, raw))
     if state.get("format") != FORMAT:
         raise Refused("the hand-over has format %r, this luasup takes %d" % (state.get("format"), FORMAT),
                       state)

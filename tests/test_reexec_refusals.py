@@ -6,10 +6,13 @@ signal, which returns nil and why when it is refused."""
 import os
 import shutil
 import signal
+import subprocess
 import tempfile
 import time
 
-from helpers import DEADLINE, LUASUP, lua_quote, wait_until
+import pytest
+
+from helpers import DEADLINE, LUASUP, env_for, lua_quote, wait_until
 from helpers.ctl import NOBODY, Policy, ctl, one_line_error
 from helpers.controlled import errors, serving
 from helpers.ctlsocket import hello
@@ -128,3 +131,18 @@ def test_a_signal_the_policy_takes_is_its_own_during_the_hand_over(tmp_path):
         assert reexec.wait(timeout=DEADLINE) == 0, reexec.stderr.read()
         wait_until(lambda: "luasup: USR1 handled\n" in policy.stderr(), what="USR1 handled")
         assert pids(policy) == before
+
+
+@pytest.mark.parametrize("value, message", [
+    ("garbage", "LUASUP_HANDOVER=garbage: not a file descriptor"),
+    ("99", "LUASUP_HANDOVER=99: cannot read the hand-over: Bad file descriptor"),
+    ("0", "LUASUP_HANDOVER=0: what it holds is not a hand-over"),
+])
+def test_a_hand_over_that_cannot_be_read_is_a_usage_error(tmp_path, value, message):
+    """LUASUP_HANDOVER is luasup's own, set for a re-exec; set by hand to
+    something else it is refused in one line, before anything runs."""
+    script = tmp_path / "policy.lua"
+    script.write_text("print('ran')\n")
+    result = subprocess.run([LUASUP, str(script)], env=env_for(LUASUP_HANDOVER=value), input="[1, 2]",
+                            capture_output=True, text=True, timeout=DEADLINE)
+    assert (result.returncode, result.stdout, result.stderr) == (2, "", "luasup: fatal: re-exec: %s\n" % message)
